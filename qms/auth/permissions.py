@@ -1,0 +1,108 @@
+"""Roles and the permissions they grant: the one place where rights are defined."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+from flask_babel import lazy_gettext as _l
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    QUALITY_MANAGER = "quality_manager"
+    QUALITY_CLERK = "quality_clerk"
+    REVIEW_LEADER = "review_leader"
+    REVIEWER = "reviewer"
+    AUDITOR = "auditor"
+    APPROVER = "approver"
+    STAFF = "staff"
+
+
+ROLE_LABELS = {
+    Role.ADMIN: _l("Administrator"),
+    Role.QUALITY_MANAGER: _l("Quality manager"),
+    Role.QUALITY_CLERK: _l("Quality clerk"),
+    Role.REVIEW_LEADER: _l("Review leader"),
+    Role.REVIEWER: _l("Reviewer"),
+    Role.AUDITOR: _l("Auditor"),
+    Role.APPROVER: _l("Approver"),
+    Role.STAFF: _l("Staff"),
+}
+
+
+class Permission(enum.StrEnum):
+    READ_DOCUMENTS = "read_documents"  # effective revisions
+    VIEW_OWN_TASKS = "view_own_tasks"
+    VIEW_REGISTER = "view_register"  # the register, every revision, drafts included
+    VIEW_HISTORY = "view_history"  # superseded and obsolete revisions
+    DRAFT_DOCUMENTS = "draft_documents"
+    REVIEW_DOCUMENTS = "review_documents"
+    APPROVE_DOCUMENTS = "approve_documents"
+    ISSUE_DOCUMENTS = "issue_documents"
+    WITHDRAW_DOCUMENTS = "withdraw_documents"
+    BREAK_LOCKS = "break_locks"
+    MANAGE_USERS = "manage_users"
+    MANAGE_APPROVAL_MATRIX = "manage_approval_matrix"
+    VIEW_TRAIL = "view_trail"
+
+
+_EVERYONE = {Permission.READ_DOCUMENTS, Permission.VIEW_OWN_TASKS}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(
+        _EVERYONE
+        | {
+            Permission.MANAGE_USERS,
+            Permission.MANAGE_APPROVAL_MATRIX,
+            Permission.VIEW_TRAIL,
+            Permission.VIEW_REGISTER,
+        }
+    ),
+    Role.QUALITY_MANAGER: frozenset(
+        _EVERYONE
+        | {
+            Permission.VIEW_REGISTER,
+            Permission.VIEW_HISTORY,
+            Permission.DRAFT_DOCUMENTS,
+            Permission.REVIEW_DOCUMENTS,
+            Permission.APPROVE_DOCUMENTS,
+            Permission.ISSUE_DOCUMENTS,
+            Permission.WITHDRAW_DOCUMENTS,
+            Permission.BREAK_LOCKS,
+            Permission.VIEW_TRAIL,
+        }
+    ),
+    Role.QUALITY_CLERK: frozenset(
+        _EVERYONE
+        | {
+            Permission.VIEW_REGISTER,
+            Permission.VIEW_HISTORY,
+            Permission.DRAFT_DOCUMENTS,
+            Permission.ISSUE_DOCUMENTS,
+            Permission.WITHDRAW_DOCUMENTS,
+            Permission.BREAK_LOCKS,
+            Permission.VIEW_TRAIL,
+        }
+    ),
+    Role.REVIEW_LEADER: frozenset(
+        _EVERYONE | {Permission.VIEW_HISTORY, Permission.REVIEW_DOCUMENTS}
+    ),
+    Role.REVIEWER: frozenset(_EVERYONE | {Permission.REVIEW_DOCUMENTS}),
+    Role.AUDITOR: frozenset(
+        _EVERYONE
+        | {Permission.VIEW_REGISTER, Permission.VIEW_HISTORY, Permission.VIEW_TRAIL}
+    ),
+    Role.APPROVER: frozenset(
+        _EVERYONE
+        | {Permission.VIEW_HISTORY, Permission.REVIEW_DOCUMENTS, Permission.APPROVE_DOCUMENTS}
+    ),
+    Role.STAFF: frozenset(_EVERYONE),
+}
+
+
+def permissions_for(roles: Iterable[Role]) -> frozenset[Permission]:
+    granted: set[Permission] = set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS[role]
+    return frozenset(granted)

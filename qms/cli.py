@@ -1,0 +1,241 @@
+"""The `qms` command: init, serve, db, user, verify-trail (features add more)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from qms import create_app
+from qms.auth import service as auth
+from qms.auth.models import User
+from qms.auth.permissions import Role
+from qms.db import get_session
+from qms.errors import DomainError
+
+
+def _app_factory():  # type: ignore[no-untyped-def]
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_app_factory, add_default_commands=True,
+             load_dotenv=False, set_debug_flag=False)
+def main() -> None:
+    """QMS — document control and quality management."""
+
+
+def _fail(err: DomainError) -> None:
+    click.echo(f"error: {err.message}", err=True)
+    sys.exit(2)
+
+
+# -- database ---------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to the latest schema."""
+    from qms.migrate import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo("database is at " + revision)
+
+
+@db.command("current")
+@with_appcontext
+def db_current() -> None:
+    from qms.migrate import current
+
+    current(current_app.config["DATABASE_URL"])
+
+
+@main.command()
+@click.option("--documents", "documents_dir", default=None,
+              help="Import this folder of documents on first start.")
+@with_appcontext
+def init(documents_dir: str | None) -> None:
+    """Migrate, create demo departments and users (first run), import the documents."""
+    from qms.demo import create_demo_data
+    from qms.migrate import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"])
+    session = get_session()
+    password = create_demo_data(session)
+    session.commit()
+    if password:
+        from qms.demo import DEMO_USERS
+
+        click.echo("Demo users created: " + ", ".join(u[0] for u in DEMO_USERS))
+        click.echo(f"Their password (shown once): {password}")
+    for hook in INIT_HOOKS:
+        hook(session, documents_dir)
+
+
+INIT_HOOKS: list = []  # type: ignore[type-arg]
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the app (development server; use gunicorn in production)."""
+    app = create_app()
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+# -- trail ------------------------------------------------------------------------------
+
+@main.command("verify-trail")
+@with_appcontext
+def verify_trail() -> None:
+    """Walk the audit-trail hash chain; exit non-zero naming the first broken entry."""
+    from qms.trail.service import verify_chain
+
+    broken = verify_chain(get_session())
+    if broken is None:
+        click.echo("audit trail intact")
+        return
+    click.echo(f"audit trail broken at entry {broken.seq}: {broken.problem}", err=True)
+    sys.exit(1)
+
+
+# -- users ------------------------------------------------------------------------------
+
+@main.group()
+def user() -> None:
+    """Manage users."""
+
+
+def _user(session, username: str) -> User:  # type: ignore[no-untyped-def]
+    found = auth.user_by_username(session, username)
+    if found is None:
+        click.echo(f"error: no user {username}", err=True)
+        sys.exit(2)
+    return found
+
+
+ROLE_CHOICE = click.Choice([str(r) for r in Role])
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--name", "display_name", default="")
+@click.option("--role", "roles", multiple=True, type=ROLE_CHOICE, default=["staff"])
+@click.option("--department", default="")
+@click.option("--email", default="")
+@click.password_option()
+@with_appcontext
+def user_create(username: str, display_name: str, roles: tuple[str, ...], department: str,
+                email: str, password: str) -> None:
+    session = get_session()
+    dept = auth.department_by_code(session, department) if department else None
+    try:
+        auth.create_user(session, None, username=username, display_name=display_name,
+                         password=password, roles=[Role(r) for r in roles], department=dept,
+                         email=email)
+    except DomainError as err:
+        _fail(err)
+    session.commit()
+    click.echo(f"created {username}")
+
+
+@user.command("list")
+@with_appcontext
+def user_list() -> None:
+    for u in get_session().scalars(sa.select(User).order_by(User.username)):
+        state = "active" if u.active else "disabled"
+        if u.is_locked():
+            state = "locked"
+        dept = u.department.code if u.department else "-"
+        click.echo(f"{u.username}\t{u.display_name}\t{dept}\t{','.join(sorted(u.roles))}\t{state}")
+
+
+@user.command("roles")
+@click.argument("username")
+@click.option("--add", multiple=True, type=ROLE_CHOICE)
+@click.option("--remove", multiple=True, type=ROLE_CHOICE)
+@click.option("--reason", default="")
+@with_appcontext
+def user_roles(username: str, add: tuple[str, ...], remove: tuple[str, ...], reason: str) -> None:
+    session = get_session()
+    u = _user(session, username)
+    roles = (set(u.roles) | {Role(r) for r in add}) - {Role(r) for r in remove}
+    try:
+        auth.update_user(session, None, u, display_name=u.display_name, email=u.email,
+                         department=u.department, roles=roles, active=u.active, reason=reason)
+    except DomainError as err:
+        _fail(err)
+    session.commit()
+    click.echo(f"{username}: {','.join(sorted(roles))}")
+
+
+@user.command("password")
+@click.argument("username")
+@click.password_option()
+@with_appcontext
+def user_password(username: str, password: str) -> None:
+    session = get_session()
+    try:
+        auth.set_password(session, None, _user(session, username), password)
+    except DomainError as err:
+        _fail(err)
+    session.commit()
+    click.echo("password set")
+
+
+@user.command("deactivate")
+@click.argument("username")
+@click.option("--reason", default="")
+@with_appcontext
+def user_deactivate(username: str, reason: str) -> None:
+    _set_active(username, False, reason)
+
+
+@user.command("activate")
+@click.argument("username")
+@click.option("--reason", default="")
+@with_appcontext
+def user_activate(username: str, reason: str) -> None:
+    _set_active(username, True, reason)
+
+
+def _set_active(username: str, active: bool, reason: str) -> None:
+    session = get_session()
+    u = _user(session, username)
+    auth.update_user(session, None, u, display_name=u.display_name, email=u.email,
+                     department=u.department, roles=u.roles, active=active, reason=reason)
+    session.commit()
+    click.echo(f"{username}: {'active' if active else 'disabled'}")
+
+
+@user.command("unlock")
+@click.argument("username")
+@with_appcontext
+def user_unlock(username: str) -> None:
+    session = get_session()
+    u = _user(session, username)
+    auth.unlock(session, None, u)
+    session.commit()
+    click.echo(f"{username}: unlocked")
+
+
+@user.command("token")
+@click.argument("username")
+@click.option("--label", default="cli")
+@with_appcontext
+def user_token(username: str, label: str) -> None:
+    """Create a personal access token and print it once."""
+    session = get_session()
+    u = _user(session, username)
+    token = auth.create_token(session, u, u, label)
+    session.commit()
+    click.echo(token)

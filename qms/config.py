@@ -1,0 +1,109 @@
+"""Configuration read from the environment (QMS_* variables)."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+class Config:
+    """Shared defaults; every value may be overridden by a QMS_* variable."""
+
+    TESTING = False
+    DATA_DIR = Path(os.environ.get("QMS_DATA_DIR", PROJECT_ROOT / "instance"))
+    SECRET_KEY: str | None = os.environ.get("QMS_SECRET_KEY")
+    DATABASE_URL = os.environ.get("QMS_DATABASE_URL", "")
+    SESSION_MINUTES = _env_int("QMS_SESSION_MINUTES", 30)
+    MAX_UPLOAD_MB = _env_int("QMS_MAX_UPLOAD_MB", 20)
+    # Markdown bodies above this size are refused (issue: "a body over 2 MB").
+    MAX_BODY_BYTES = 2 * 1024 * 1024
+    LOCKOUT_ATTEMPTS = 5
+    LOCKOUT_MINUTES = 15
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = os.environ.get("QMS_TIMEZONE", "Asia/Shanghai")
+    LANGUAGES = ("zh_CN", "en")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    WTF_CSRF_TIME_LIMIT = None
+    # Superseded/obsolete revisions are shown with a banner ("banner") or refused ("block").
+    OBSOLETE_REVISIONS = os.environ.get("QMS_OBSOLETE_REVISIONS", "banner")
+    SMTP_HOST = os.environ.get("QMS_SMTP_HOST", "")
+    SMTP_PORT = _env_int("QMS_SMTP_PORT", 25)
+    SMTP_USER = os.environ.get("QMS_SMTP_USER", "")
+    SMTP_PASSWORD = os.environ.get("QMS_SMTP_PASSWORD", "")
+    SMTP_SENDER = os.environ.get("QMS_SMTP_SENDER", "qms@localhost")
+
+    def __init__(self) -> None:
+        if not self.DATABASE_URL:
+            self.DATABASE_URL = f"sqlite:///{Path(self.DATA_DIR) / 'qms.sqlite3'}"
+
+    @property
+    def MAX_CONTENT_LENGTH(self) -> int:  # noqa: N802 - Flask's setting name
+        return self.MAX_UPLOAD_MB * 1024 * 1024
+
+    @property
+    def PERMANENT_SESSION_LIFETIME(self) -> timedelta:  # noqa: N802 - Flask's setting name
+        return timedelta(minutes=self.SESSION_MINUTES)
+
+
+class DevConfig(Config):
+    def __init__(self) -> None:
+        super().__init__()
+        if not self.SECRET_KEY:
+            self.SECRET_KEY = _dev_secret(Path(self.DATA_DIR))
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+    SESSION_MINUTES = 30
+
+
+class ProdConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not self.SECRET_KEY:
+            raise RuntimeError(
+                "QMS_SECRET_KEY is not set: the production configuration refuses to start "
+                "without a secret key."
+            )
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """A per-installation key kept in instance/, so sessions survive a restart."""
+    import secrets
+
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def config_for(name: str | None) -> Config:
+    name = name or os.environ.get("QMS_ENV", "development")
+    classes: dict[str, type[Config]] = {
+        "development": DevConfig,
+        "production": ProdConfig,
+        "testing": TestConfig,
+    }
+    try:
+        return classes[name]()
+    except KeyError:
+        raise RuntimeError(f"Unknown QMS_ENV {name!r}; use development, production or testing")

@@ -1,0 +1,65 @@
+"""Demo data for a first run: the company's departments and one user per role."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from qms.auth import service as auth
+from qms.auth.models import Department, User
+from qms.auth.permissions import Role
+
+# (code, 中文, English, parent)
+DEPARTMENTS: list[tuple[str, str, str, str | None]] = [
+    ("ZJ", "总经理室", "General Manager", None),
+    ("PZ", "品质管理中心", "Quality Management Center", "ZJ"),
+    ("PZ-XM", "项目品质管理分部", "Project quality branches", "PZ"),
+    ("KF", "客户服务中心", "Customer Service", "ZJ"),
+    ("BA", "安全管理部", "Security", "ZJ"),
+    ("GJ", "管家服务部", "Butler Service", "ZJ"),
+    ("GC", "工程服务部", "Engineering Service", "ZJ"),
+    ("XZ", "行政人事部", "Administration & HR", "ZJ"),
+    ("CW", "财务部", "Finance", "ZJ"),
+]
+
+# (username, display name, role, department)
+DEMO_USERS: list[tuple[str, str, Role, str]] = [
+    ("admin", "系统管理员", Role.ADMIN, "XZ"),
+    ("manager", "周宁（品质管理中心经理）", Role.QUALITY_MANAGER, "PZ"),
+    ("clerk", "李静（品质文员）", Role.QUALITY_CLERK, "PZ"),
+    ("leader", "陈涛（评审组长）", Role.REVIEW_LEADER, "PZ"),
+    ("reviewer", "刘洋（评审员）", Role.REVIEWER, "KF"),
+    ("auditor", "赵云（内审员）", Role.AUDITOR, "PZ"),
+    ("approver", "孙丽（客户服务中心经理）", Role.APPROVER, "KF"),
+    ("gm", "吴刚（总经理）", Role.APPROVER, "ZJ"),
+    ("staff", "郑晓（客服专员）", Role.STAFF, "KF"),
+]
+
+
+def ensure_departments(session: Session) -> dict[str, Department]:
+    by_code = {d.code: d for d in session.scalars(sa.select(Department))}
+    for code, name, name_en, parent in DEPARTMENTS:
+        if code not in by_code:
+            by_code[code] = auth.create_department(
+                session, None, code, name, name_en, by_code.get(parent) if parent else None
+            )
+    return by_code
+
+
+def create_demo_data(session: Session) -> str | None:
+    """Create departments and demo users if there are no users yet.
+    Returns the demo password when users were created (to be printed once)."""
+    depts = ensure_departments(session)
+    if session.scalar(sa.select(sa.func.count()).select_from(User)):
+        return None
+    password = os.environ.get("QMS_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    for username, display_name, role, dept in DEMO_USERS:
+        auth.create_user(
+            session, None, username=username, display_name=display_name,
+            password=password, roles=[role], department=depts[dept],
+            email=f"{username}@example.com",
+        )
+    return password

@@ -1,0 +1,42 @@
+"""Home page per role, health check, language switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from qms.auth.permissions import Permission
+from qms.db import get_session
+from qms.web import permission_required, public, safe_next
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+@permission_required(Permission.READ_DOCUMENTS)
+def home() -> str:
+    from qms.home import home_panels
+
+    panels = home_panels(get_session(), current_user)
+    return render_template("home.html", panels=panels)
+
+
+@bp.route("/lang/<code>", methods=["POST"])
+@public
+def set_language(code: str) -> Any:
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    return redirect(safe_next(request.form.get("next")) or url_for("main.home"))
+
+
+@bp.route("/healthz")
+@public
+def healthz() -> Any:
+    try:
+        get_session().execute(sa.text("SELECT 1"))
+    except Exception:
+        return jsonify({"status": "error", "database": "unreachable"}), 503
+    return jsonify({"status": "ok", "database": "ok"})

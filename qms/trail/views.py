@@ -1,0 +1,67 @@
+"""Browse, filter and export the audit trail (read-only: there is no edit or delete)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template, request
+
+from qms.auth.permissions import Permission
+from qms.csvexport import csv_response
+from qms.db import get_session, new_session
+from qms.pagination import clamp, paginate
+from qms.trail import service
+from qms.trail.models import TrailEntry
+from qms.web import permission_required
+
+bp = Blueprint("trail", __name__, url_prefix="/trail")
+
+
+def _date(value: str | None) -> datetime | None:
+    try:
+        return datetime.strptime(value or "", "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _filter() -> service.TrailFilter:
+    args = request.args
+    date_to = _date(args.get("to"))
+    return service.TrailFilter(
+        actor=args.get("actor", "").strip(),
+        object_type=args.get("object_type", "").strip(),
+        object_id=args.get("object_id", "").strip(),
+        action=args.get("action", "").strip(),
+        date_from=_date(args.get("from")),
+        date_to=date_to + timedelta(days=1) if date_to else None,
+    )
+
+
+@bp.route("/")
+@permission_required(Permission.VIEW_TRAIL)
+def entries() -> str:
+    db = get_session()
+    page, per_page = clamp(request.args.get("page"), request.args.get("per_page"))
+    result = paginate(db, service.filtered(_filter()), page, per_page)
+    object_types = db.scalars(sa.select(TrailEntry.object_type).distinct().order_by(
+        TrailEntry.object_type)).all()
+    actions = db.scalars(sa.select(TrailEntry.action).distinct().order_by(TrailEntry.action)).all()
+    return render_template("trail/entries.html", page=result, object_types=object_types,
+                           actions=actions, args=request.args)
+
+
+@bp.route("/export.csv")
+@permission_required(Permission.VIEW_TRAIL)
+def export() -> Any:
+    stmt = service.filtered(_filter()).execution_options(yield_per=1000)
+
+    def rows() -> Iterator[list[Any]]:
+        # The response streams after the view returns, so it reads with a session of its own.
+        with new_session() as db:
+            for entry in db.scalars(stmt):
+                yield service.csv_row(entry)
+
+    return csv_response("audit-trail.csv", service.CSV_HEADER, rows())

@@ -1,0 +1,113 @@
+import json
+
+from click.testing import CliRunner
+
+
+def _token(app, username):
+    with app.app_context():
+        from qms.auth import service
+        from qms.db import get_session
+
+        s = get_session()
+        user = service.user_by_username(s, username)
+        token = service.create_token(s, user, user, "test")
+        s.commit()
+        return token
+
+
+def test_me_with_a_token(app, client, users):
+    token = _token(app, "clerk")
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["username"] == "clerk"
+    assert "quality_clerk" in body["roles"]
+    assert "Set-Cookie" not in response.headers
+
+
+def test_token_is_stored_hashed(app, users):
+    token = _token(app, "staff")
+    with app.app_context():
+        import sqlalchemy as sa
+
+        from qms.auth.models import ApiToken
+        from qms.db import get_session
+
+        stored = get_session().scalars(sa.select(ApiToken.token_sha256)).all()
+        assert token not in stored
+
+
+def test_bad_token_is_401_json(client, users):
+    response = client.get("/api/v1/me", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_unknown_api_route_is_404_json(client, users, app):
+    token = _token(app, "staff")
+    response = client.get("/api/v1/nothing", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 404
+    assert set(response.get_json()["error"]) >= {"code", "message"}
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_when_database_is_unreachable(database_url, tmp_path):
+    from tests.conftest import make_test_app
+
+    broken = make_test_app("postgresql://nobody@127.0.0.1:1/none", tmp_path)
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"
+
+
+def test_openapi_describes_every_api_route(app, client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        path = path.replace("{int:", "{").replace("{path:", "{")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            if method.lower() not in spec["paths"].get(path, {}):
+                missing.append(f"{method} {path}")
+    assert missing == []
+
+
+def test_request_over_the_size_limit_is_413(database_url, tmp_path, users):
+    from tests.conftest import make_test_app
+
+    small = make_test_app(database_url, tmp_path, MAX_UPLOAD_MB=1)
+    with small.app_context():
+        from qms.auth import service
+        from qms.db import get_session
+
+        s = get_session()
+        user = service.user_by_username(s, "clerk")
+        token = service.create_token(s, user, user, "t")
+        s.commit()
+    response = small.test_client().post(
+        "/api/v1/me", data=b"x" * (2 * 1024 * 1024),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert response.status_code in (405, 413)
+    response = small.test_client().post("/login", data={"username": "x" * (2 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert "1 MB" in response.get_data(as_text=True)
+
+
+def test_cli_token_prints_a_working_token(app, users):
+    from qms.cli import user_token
+
+    runner = CliRunner()
+    with app.app_context():
+        result = runner.invoke(user_token, ["auditor"], obj=None)
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    response = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert json.loads(response.data)["username"] == "auditor"

@@ -1,0 +1,127 @@
+"""Fixtures: a fresh database per test (SQLite file copied from a template, or the
+PostgreSQL database of QMS_TEST_DATABASE_URL truncated after each test), the app, clients
+signed in as each role, and factory helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from qms import create_app
+from qms.db import make_engine
+from qms.models import metadata
+from tests.factories import TEST_PASSWORD, seed_departments
+
+PG_URL = os.environ.get("QMS_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Create the schema once per run."""
+    if PG_URL:
+        engine = make_engine(PG_URL)
+        with engine.begin() as conn:
+            metadata.drop_all(conn)
+            conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+            metadata.create_all(conn)
+        engine.dispose()
+        return PG_URL
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    metadata.create_all(engine)
+    engine.dispose()
+    return str(path)
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
+    if PG_URL:
+        yield PG_URL
+        engine = make_engine(PG_URL)
+        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return
+    path = tmp_path / "qms.sqlite3"
+    shutil.copyfile(database_template, path)
+    yield f"sqlite:///{path}"
+
+
+_APPS: list[Flask] = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines() -> Iterator[None]:
+    yield
+    while _APPS:
+        _APPS.pop().extensions["qms.engine"].dispose()
+
+
+def make_test_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
+    settings: dict[str, Any] = {
+        "DATABASE_URL": database_url,
+        "DATA_DIR": tmp_path,
+        "WTF_CSRF_ENABLED": False,
+    }
+    settings.update(overrides)
+    application = create_app("testing", **settings)
+    _APPS.append(application)
+    return application
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    application = make_test_app(database_url, tmp_path)
+    with application.app_context():
+        from qms.db import get_session
+
+        seed_departments(get_session())
+        get_session().commit()
+    yield application
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Any]:
+    """A session inside an app context, for service tests."""
+    with app.test_request_context():
+        from qms.db import get_session
+
+        yield get_session()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def login(client: FlaskClient, username: str, password: str = TEST_PASSWORD) -> Any:
+    return client.post("/login", data={"username": username, "password": password})
+
+
+@pytest.fixture
+def users(app: Flask) -> dict[str, Any]:
+    """One user per demo role, committed; returns username → id."""
+    from tests.factories import make_role_users
+
+    with app.app_context():
+        return make_role_users()
+
+
+@pytest.fixture
+def client_as(app: Flask, users: dict[str, Any]) -> Any:
+    def signed_in(username: str) -> FlaskClient:
+        c = app.test_client()
+        response = login(c, username)
+        assert response.status_code == 302, response.data
+        return c
+
+    return signed_in
