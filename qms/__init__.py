@@ -49,6 +49,7 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     import importlib
+    import importlib.util
 
     from qms import main
     from qms.api import make_api_blueprint
@@ -61,12 +62,12 @@ def _register_blueprints(app: Flask) -> None:
     api_children = [auth_api]
     for name in FEATURES:
         app.register_blueprint(importlib.import_module(f"qms.{name}.views").bp)
-        try:
+        if importlib.util.find_spec(f"qms.{name}.api") is not None:
             api_children.append(importlib.import_module(f"qms.{name}.api").bp)
-        except ModuleNotFoundError:
-            pass
     app.register_blueprint(make_api_blueprint(api_children))
 
 
 # Feature packages, each with views.py (and api.py when it has JSON endpoints).
-FEATURES: list[str] = []
+FEATURES: list[str] = [
+    "documents", "procedures", "search", "reviews", "word", "distribution", "tasks", "mail",
+]

@@ -239,3 +239,19 @@ def user_token(username: str, label: str) -> None:
     token = auth.create_token(session, u, u, label)
     session.commit()
     click.echo(token)
+
+
+def _register_feature_commands() -> None:
+    """Each feature may offer qms/<feature>/cli.py with a list `commands`."""
+    import importlib
+    import importlib.util
+
+    from qms import FEATURES
+
+    for name in FEATURES:
+        if importlib.util.find_spec(f"qms.{name}.cli") is not None:
+            for command in importlib.import_module(f"qms.{name}.cli").commands:
+                main.add_command(command)
+
+
+_register_feature_commands()

@@ -53,3 +53,59 @@ def make_role_users() -> dict[str, Any]:
                                   display_name=display_name).id
     session.commit()
     return ids
+
+
+def grant_all_approval(session: Session, user: User) -> None:
+    from qms.documents.models import ApprovalRight
+
+    session.add(ApprovalRight(user_id=user.id))
+    session.flush()
+
+
+def make_document(
+    session: Session,
+    *,
+    state: str = "draft",
+    author: User | None = None,
+    reviewer: User | None = None,
+    approver: User | None = None,
+    clerk: User | None = None,
+    kind: str = "regulation",
+    department: str = "KF",
+    title: str = "服务投诉处理制度",
+    body: str = "## 总则\n\n为规范投诉处理，制定本制度。\n",
+) -> Any:
+    """A document whose first revision is driven through the real services to `state`."""
+    from qms.documents import service
+    from qms.documents.models import DocKind
+
+    dept = session.scalar(sa.select(Department).where(Department.code == department))
+    author = author or _get_or_make(session, "author1", Role.QUALITY_CLERK)
+    document = service.create_document(session, author, title=title, kind=DocKind(kind),
+                                       department=dept, body=body, change_summary="首次发布")
+    revision = document.working_revision
+    if state == "draft":
+        return document
+    reviewer = reviewer or _get_or_make(session, "reviewer1", Role.REVIEWER)
+    approver = approver or _get_or_make(session, "approver1", Role.APPROVER)
+    if not service.has_approval_right(session, approver, document.kind, document.department_id):
+        grant_all_approval(session, approver)
+    service.submit_for_review(session, author, revision, reviewers=[reviewer], approver=approver,
+                              password=TEST_PASSWORD)
+    if state == "in_review":
+        return document
+    service.review(session, reviewer, revision, password=TEST_PASSWORD)
+    if state == "reviewed":
+        return document
+    service.approve(session, approver, revision, password=TEST_PASSWORD)
+    if state == "approved":
+        return document
+    clerk = clerk or _get_or_make(session, "clerk1", Role.QUALITY_CLERK)
+    service.issue(session, clerk, revision, password=TEST_PASSWORD)
+    assert state == "effective", state
+    return document
+
+
+def _get_or_make(session: Session, username: str, role: Role) -> User:
+    existing = session.scalar(sa.select(User).where(User.username == username))
+    return existing or make_user(session, username, role)

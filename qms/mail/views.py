@@ -1,0 +1,5 @@
+"""HTML views of mail (to be built)."""
+
+from flask import Blueprint
+
+bp = Blueprint("mail", __name__)
