@@ -56,10 +56,23 @@ def create_demo_data(session: Session) -> str | None:
     if session.scalar(sa.select(sa.func.count()).select_from(User)):
         return None
     password = os.environ.get("QMS_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    users = {}
     for username, display_name, role, dept in DEMO_USERS:
-        auth.create_user(
+        users[username] = auth.create_user(
             session, None, username=username, display_name=display_name,
             password=password, roles=[role], department=depts[dept],
             email=f"{username}@example.com",
         )
+    grant_demo_approval_rights(session, users, depts)
     return password
+
+
+def grant_demo_approval_rights(session: Session, users: dict[str, User],
+                               depts: dict[str, Department]) -> None:
+    """The general manager approves anything; the customer-service head approves the
+    documents of Customer Service; the quality manager those of the Quality Center."""
+    from qms.documents.service import grant_approval_right
+
+    grant_approval_right(session, None, users["gm"], None, None)
+    grant_approval_right(session, None, users["approver"], None, depts["KF"])
+    grant_approval_right(session, None, users["manager"], None, depts["PZ"])

@@ -47,12 +47,15 @@ def make_role_users() -> dict[str, Any]:
     from qms.db import get_session
 
     session = get_session()
-    ids = {}
+    from qms.demo import grant_demo_approval_rights
+
+    made = {}
     for username, display_name, role, dept in DEMO_USERS:
-        ids[username] = make_user(session, username, role, department=dept,
-                                  display_name=display_name).id
+        made[username] = make_user(session, username, role, department=dept,
+                                   display_name=display_name)
+    grant_demo_approval_rights(session, made, seed_departments(session))
     session.commit()
-    return ids
+    return {name: user.id for name, user in made.items()}
 
 
 def grant_all_approval(session: Session, user: User) -> None:

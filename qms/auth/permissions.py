@@ -45,6 +45,7 @@ class Permission(enum.StrEnum):
     MANAGE_USERS = "manage_users"
     MANAGE_APPROVAL_MATRIX = "manage_approval_matrix"
     VIEW_TRAIL = "view_trail"
+    LEAD_REVIEWS = "lead_reviews"  # plan and run review meetings (评审组长)
 
 
 _EVERYONE = {Permission.READ_DOCUMENTS, Permission.VIEW_OWN_TASKS}
@@ -71,6 +72,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.WITHDRAW_DOCUMENTS,
             Permission.BREAK_LOCKS,
             Permission.VIEW_TRAIL,
+            Permission.LEAD_REVIEWS,
         }
     ),
     Role.QUALITY_CLERK: frozenset(
@@ -86,7 +88,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.REVIEW_LEADER: frozenset(
-        _EVERYONE | {Permission.VIEW_HISTORY, Permission.REVIEW_DOCUMENTS}
+        _EVERYONE | {Permission.VIEW_HISTORY, Permission.REVIEW_DOCUMENTS, Permission.LEAD_REVIEWS}
     ),
     Role.REVIEWER: frozenset(_EVERYONE | {Permission.REVIEW_DOCUMENTS}),
     Role.AUDITOR: frozenset(

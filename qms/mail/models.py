@@ -1,1 +1,38 @@
-"""Models of mail."""
+"""Mail: every message is a row written in the transaction that caused it (the outbox)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from qms.auth.models import User
+from qms.db import Base, utcnow
+
+
+class MailStatus(enum.StrEnum):
+    QUEUED = "queued"  # waiting for the commit and the SMTP hand-over
+    OUTBOX = "outbox"  # no SMTP server configured: read on the outbox page
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class MailMessage(Base):
+    __tablename__ = "mail_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    to_address: Mapped[str] = mapped_column(sa.String(200), default="")
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[MailStatus] = mapped_column(
+        sa.Enum(MailStatus, native_enum=False, length=16,
+                values_callable=lambda e: [m.value for m in e]),
+        default=MailStatus.QUEUED, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str] = mapped_column(sa.Text, default="")
+
+    recipient: Mapped[User | None] = relationship(lazy="joined")

@@ -1,0 +1,114 @@
+"""Read models: the register and a document's history, filtered, sorted and paginated in
+SQL, never loading bodies they do not show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased, defer
+
+from qms.auth.models import Department, Signature
+from qms.auth.signatures import signatures_for
+from qms.documents.lifecycle import RevState
+from qms.documents.models import DocKind, Document, Revision
+from qms.pagination import Page, paginate
+
+SORTS = {
+    "number": Document.number,
+    "title": Document.title,
+    "kind": Document.kind,
+    "department": Department.code,
+    "status": Document.status,
+    "effective_date": None,  # set below (needs the alias)
+    "next_review": Document.next_review_date,
+}
+
+
+@dataclass
+class RegisterFilter:
+    q: str = ""
+    kind: str = ""
+    department: str = ""
+    status: str = ""
+    review: str = ""  # "due" (within 60 days), "overdue"
+    effective_only: bool = False
+    sort: str = "number"
+    descending: bool = False
+    today: date = field(default_factory=date.today)
+
+
+Current = aliased(Revision, name="current_rev")
+Working = aliased(Revision, name="working_rev")
+
+
+def register_select(flt: RegisterFilter) -> sa.Select[Any]:
+    stmt = (
+        sa.select(
+            Document.id, Document.number, Document.title, Document.kind, Document.family,
+            Document.status, Document.next_review_date, Document.review_interval_months,
+            Department.code.label("department_code"), Department.name.label("department_name"),
+            Department.name_en.label("department_name_en"),
+            Current.label.label("current_label"), Current.effective_date.label("effective_date"),
+            Working.label.label("working_label"), Working.state.label("working_state"),
+        )
+        .join(Department, Department.id == Document.department_id)
+        .outerjoin(Current, Current.id == Document.current_revision_id)
+        .outerjoin(Working, Working.id == Document.working_revision_id)
+    )
+    if flt.effective_only:
+        stmt = stmt.where(Document.status == RevState.EFFECTIVE)
+    if flt.q:
+        like = f"%{flt.q.strip()}%"
+        stmt = stmt.where(sa.or_(Document.number.ilike(like), Document.title.ilike(like)))
+    if flt.kind:
+        try:
+            stmt = stmt.where(Document.kind == DocKind(flt.kind))
+        except ValueError:
+            stmt = stmt.where(sa.false())
+    if flt.department:
+        stmt = stmt.where(Department.code == flt.department)
+    if flt.status:
+        try:
+            stmt = stmt.where(Document.status == RevState(flt.status))
+        except ValueError:
+            stmt = stmt.where(sa.false())
+    if flt.review == "overdue":
+        stmt = stmt.where(Document.next_review_date < flt.today)
+    elif flt.review == "due":
+        from datetime import timedelta
+
+        stmt = stmt.where(Document.next_review_date >= flt.today,
+                          Document.next_review_date <= flt.today + timedelta(days=60))
+    column = Current.effective_date if flt.sort == "effective_date" else SORTS.get(
+        flt.sort) or Document.number
+    order = column.desc() if flt.descending else column.asc()
+    return stmt.order_by(order, Document.number)
+
+
+def register_page(session: Session, flt: RegisterFilter, page: int, per_page: int) -> Page[Any]:
+    return paginate(session, register_select(flt), page, per_page, scalars=False)
+
+
+def register_rows(session: Session, flt: RegisterFilter) -> Any:
+    return session.execute(register_select(flt).execution_options(yield_per=500))
+
+
+@dataclass
+class History:
+    revisions: list[Revision]
+    signatures: dict[int, list[Signature]]
+
+
+def history(session: Session, document: Document) -> History:
+    """Every revision (without bodies) and their signatures, in two statements."""
+    revisions = list(session.scalars(
+        sa.select(Revision).options(defer(Revision.body))
+        .where(Revision.document_id == document.id)
+        .order_by(Revision.major.desc(), Revision.minor.desc())))
+    by_revision: dict[int, list[Signature]] = {r.id: [] for r in revisions}
+    for signature in signatures_for(session, "revision", by_revision):
+        by_revision[int(signature.object_id)].append(signature)
+    return History(revisions, by_revision)

@@ -1,0 +1,147 @@
+"""Chinese-aware text analysis shared by indexing, querying and highlighting.
+
+Folding: NFKC (full-width → half-width), OpenCC t2s character table (traditional →
+simplified), lower case. It is applied per character so that every folded character
+can be traced back to its original (highlight offsets), and so that the index and the
+query fold identically whatever the neighbouring characters are (OpenCC's phrase table is
+context-dependent: 乾隆 keeps 乾 while 乾 alone becomes 干 — a per-character table never
+loses a match that way). tw2sp is never used: it rewrites vocabulary.
+
+Tokens: a run of CJK characters gives overlapping bigrams plus every single character
+(so a one-character query is a single posting list); Latin words and numbers stay whole.
+Positions count one per CJK character and one per word, so a query is a phrase of
+consecutive tokens and 文件控制 never matches 文件 … 控制.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterator
+
+import opencc
+
+CJK_RANGES = (
+    "\u3040-\u30ff"  # kana
+    "\u3400-\u4dbf"  # CJK extension A
+    "\u4e00-\u9fff"  # CJK unified
+    "\uac00-\ud7af"  # hangul
+    "\uf900-\ufaff"  # compatibility ideographs
+    "\U00020000-\U0003134f"  # extensions B–G
+)
+TOKEN_RE = re.compile(rf"(?P<cjk>[{CJK_RANGES}]+)|(?P<word>[^\W_{CJK_RANGES}]+)")
+CJK_RE = re.compile(rf"[{CJK_RANGES}]")
+# Gap between the parts of one field (title, body, steps …) so no phrase spans two parts.
+PART_GAP = 50
+
+
+@functools.cache
+def _t2s_table() -> dict[str, str]:
+    """OpenCC's t2s character dictionary, first candidate, single characters only."""
+    path = os.path.join(os.path.dirname(opencc.__file__), "dictionary", "TSCharacters.txt")
+    table: dict[str, str] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            trad, _, cands = line.rstrip("\n").partition("\t")
+            simp = cands.split(" ")[0]
+            if len(trad) == 1 and len(simp) == 1:
+                table[trad] = simp
+    return table
+
+
+class _FoldTable(dict[int, str]):
+    """str.translate table built lazily: code point → folded text (usually one char)."""
+
+    def __missing__(self, codepoint: int) -> str:
+        t2s = _t2s_table()
+        folded = "".join(t2s.get(c, c) for c in unicodedata.normalize("NFKC", chr(codepoint)))
+        folded = folded.lower()
+        self[codepoint] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
+def fold(text: str) -> str:
+    """Width, script and case folded text (used for both index and query)."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_FOLD)
+
+
+def fold_with_offsets(text: str) -> tuple[str, list[int]]:
+    """Folded text and, for every folded character, the index of its original character."""
+    folded: list[str] = []
+    offsets: list[int] = []
+    for i, ch in enumerate(text):
+        f = _FOLD[ord(ch)]
+        folded.append(f)
+        if len(f) == 1:
+            offsets.append(i)
+        else:
+            offsets.extend([i] * len(f))
+    return "".join(folded), offsets
+
+
+def is_cjk(text: str) -> bool:
+    return CJK_RE.search(text) is not None
+
+
+# -- indexing --------------------------------------------------------------------------
+
+def index_positions(parts: list[str] | tuple[str, ...] | str) -> dict[str, list[int]]:
+    """term → sorted positions, for already folded text (one part or several)."""
+    if isinstance(parts, str):
+        parts = [parts]
+    poses: defaultdict[str, list[int]] = defaultdict(list)
+    pos = 0
+    for part in parts:
+        for m in TOKEN_RE.finditer(part):
+            s = m.group()
+            if m.lastgroup == "cjk":
+                n = len(s)
+                for i in range(n - 1):
+                    poses[s[i:i + 2]].append(pos + i)
+                for i in range(n):
+                    poses[s[i]].append(pos + i)
+                pos += n
+            else:
+                poses[s].append(pos)
+                pos += 1
+        pos += PART_GAP
+    # bigrams and unigrams of one run were appended in two passes; keep positions sorted
+    for plist in poses.values():
+        if len(plist) > 1:
+            plist.sort()
+    return poses
+
+
+# -- querying ---------------------------------------------------------------------------
+
+def phrase_tokens(folded: str) -> list[str]:
+    """The consecutive tokens of a query phrase: bigrams of a CJK run (its last character
+    as a unigram when another token follows), a lone CJK character, whole words."""
+    runs = [(m.lastgroup, m.group()) for m in TOKEN_RE.finditer(folded)]
+    tokens: list[str] = []
+    for index, (kind, s) in enumerate(runs):
+        if kind == "cjk":
+            if len(s) == 1:
+                tokens.append(s)
+                continue
+            tokens.extend(s[i:i + 2] for i in range(len(s) - 1))
+            if index < len(runs) - 1:
+                tokens.append(s[-1])
+        else:
+            tokens.append(s)
+    return tokens
+
+
+def words(folded: str) -> Iterator[str]:
+    """The Latin words and numbers of folded text."""
+    for m in TOKEN_RE.finditer(folded):
+        if m.lastgroup == "word":
+            yield m.group()
