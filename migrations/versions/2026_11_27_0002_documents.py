@@ -60,10 +60,11 @@ def upgrade() -> None:
     sa.UniqueConstraint('number', name=op.f('uq_document_number'))
     )
     with op.batch_alter_table('document', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_document_department_id'), ['department_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_document_kind'), ['kind'], unique=False)
-        batch_op.create_index(batch_op.f('ix_document_next_review_date'), ['next_review_date'], unique=False)
-        batch_op.create_index(batch_op.f('ix_document_status'), ['status'], unique=False)
+        batch_op.create_index('ix_document_department_number', ['department_id', 'number'], unique=False)
+        batch_op.create_index('ix_document_kind_number', ['kind', 'number'], unique=False)
+        batch_op.create_index('ix_document_review_number', ['next_review_date', 'number'], unique=False)
+        batch_op.create_index('ix_document_status_number', ['status', 'number'], unique=False)
+        batch_op.create_index('ix_document_title_number', ['title', 'number'], unique=False)
 
     op.create_table('revision',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -141,10 +142,11 @@ def downgrade() -> None:
 
     op.drop_table('revision')
     with op.batch_alter_table('document', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_document_status'))
-        batch_op.drop_index(batch_op.f('ix_document_next_review_date'))
-        batch_op.drop_index(batch_op.f('ix_document_kind'))
-        batch_op.drop_index(batch_op.f('ix_document_department_id'))
+        batch_op.drop_index('ix_document_title_number')
+        batch_op.drop_index('ix_document_status_number')
+        batch_op.drop_index('ix_document_review_number')
+        batch_op.drop_index('ix_document_kind_number')
+        batch_op.drop_index('ix_document_department_number')
 
     op.drop_table('document')
     with op.batch_alter_table('approval_right', schema=None) as batch_op:

@@ -100,20 +100,20 @@ class Document(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(32), unique=True)
     title: Mapped[str] = mapped_column(sa.String(200))
-    kind: Mapped[DocKind] = mapped_column(_enum(DocKind), index=True)
+    kind: Mapped[DocKind] = mapped_column(_enum(DocKind))
     family: Mapped[Family] = mapped_column(_enum(Family))
-    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"), index=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"))
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     confidentiality: Mapped[Confidentiality] = mapped_column(
         _enum(Confidentiality), default=Confidentiality.INTERNAL)
     # Overall status, kept by the service on every transition so the register filters in SQL.
-    status: Mapped[RevState] = mapped_column(_enum(RevState), index=True)
+    status: Mapped[RevState] = mapped_column(_enum(RevState))
     current_revision_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("revision.id", use_alter=True, name="fk_document_current_revision"))
     working_revision_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("revision.id", use_alter=True, name="fk_document_working_revision"))
     review_interval_months: Mapped[int] = mapped_column(default=24)
-    next_review_date: Mapped[date | None] = mapped_column(index=True)
+    next_review_date: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
@@ -125,6 +125,15 @@ class Document(Base):
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="document", foreign_keys="Revision.document_id",
         order_by="Revision.major, Revision.minor", lazy="select")
+
+    # The register sorts by each of these, with the number as tie-breaker.
+    __table_args__ = (
+        sa.Index("ix_document_title_number", "title", "number"),
+        sa.Index("ix_document_status_number", "status", "number"),
+        sa.Index("ix_document_kind_number", "kind", "number"),
+        sa.Index("ix_document_department_number", "department_id", "number"),
+        sa.Index("ix_document_review_number", "next_review_date", "number"),
+    )
 
 
 class Revision(Base):

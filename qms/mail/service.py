@@ -89,10 +89,11 @@ def _schedule(session: Session, smtp: SmtpSettings, message_id: int) -> None:
     pending = [message_id]
     session.info[_PENDING] = pending
     engine = session.get_bind()
+    if not isinstance(engine, Engine):  # bound to a connection (tests): use its engine
+        engine = engine.engine
 
     def deliver() -> None:
         session.info.pop(_PENDING, None)
-        assert isinstance(engine, Engine)
         send_messages(engine, smtp, pending)
 
     after_commit(session, deliver)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -158,7 +159,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
     mapping = _LineDict(loader.construct_mapping(node, deep=True))
     mapping.line = node.start_mark.line + 1
     mapping.key_lines = {
-        loader.construct_object(key, deep=True): key.start_mark.line + 1  # type: ignore[no-untyped-call]
+        loader.construct_object(key, deep=True): key.start_mark.line + 1
         for key, _value in node.value
     }
     return mapping
@@ -345,8 +346,8 @@ def _build_procedure(path: Path, source: SourceDocument, block: _LineDict) -> No
         targets = step.next_steps + [n for n in (step.if_yes, step.if_no) if n is not None]
         for target in targets:
             if target not in numbers:
-                raise SourceError(path, step.line,
-                                  f"step {step.number} points to step {target}, which does not exist")
+                raise SourceError(path, step.line, f"step {step.number} points to step "
+                                  f"{target}, which does not exist")
     if not any(s.type == StepType.START for s in steps):
         raise fail_at(block, "steps", "the procedure has no start step")
     source.lanes = lanes
@@ -511,17 +512,45 @@ def import_directory(session: Session, directory: Path | str, *, actor: User | N
         actor = service.ensure_import_user(session)
         session.commit()
     parsed = {s.path: s for s in sources}
-    for path in files:
-        if path in errors:
-            result = FileResult(path, ERROR, message=errors[path].message,
-                                line=errors[path].line,
-                                number=parsed[path].number if path in parsed else "")
-        else:
-            result = _import_one(session, actor, parsed[path])
-        report.results.append(result)
-        if on_file is not None:
-            on_file(result)
+    with _index_once(session) as hold_index:
+        for path in files:
+            hold_index()
+            result = (_error_result(path, errors[path], parsed) if path in errors
+                      else _import_one(session, actor, parsed[path]))
+            report.results.append(result)
+            if on_file is not None:
+                on_file(result)
     return report
+
+
+def _error_result(path: Path, err: SourceError,
+                  parsed: dict[Path, SourceDocument]) -> FileResult:
+    return FileResult(path, ERROR, message=err.message, line=err.line,
+                      number=parsed[path].number if path in parsed else "")
+
+
+@contextmanager
+def _index_once(session: Session) -> Iterator[Callable[[], None]]:
+    """Bring the search index up to date once after the import instead of after every
+    file's commit (one index commit per file made the first import take minutes).
+    The outbox rows commit with each file, so nothing is lost if the import stops."""
+    try:
+        from qms.search import service as search
+    except ImportError:  # the search feature is optional
+        yield lambda: None
+        return
+    key = getattr(search, "_SCHEDULED", None)  # marks "a drain is already scheduled"
+
+    def hold() -> None:
+        if key:
+            session.info[key] = True  # a rollback forgets it, so set again per file
+
+    try:
+        yield hold
+    finally:
+        if key:
+            session.info.pop(key, None)
+            search.drain()
 
 
 def _existing_controllers(session: Session) -> dict[str, list[str]]:
@@ -566,8 +595,9 @@ def import_source(session: Session, actor: User, source: SourceDocument) -> File
             review_interval_months=source.review_interval_months,
         )
         revision = document.current_revision
-        assert revision is not None
-        _store(session, revision, source)
+        if revision is None:  # register_effective always leaves one in force
+            raise SourceError(source.path, None, "the document did not come into force")
+        _store(session, actor, revision, source)
         return FileResult(source.path, CREATED, source.number, revision.label)
     if document.kind != source.kind:
         raise SourceError(source.path, source.line_of("kind"),
@@ -601,13 +631,13 @@ def _save(session: Session, actor: User, revision: Revision, source: SourceDocum
     documents.save_draft(session, actor, revision, body=source.body,
                          change_summary=source.change_summary or "changed source file",
                          base_hash=revision.content_sha256, title=source.title)
-    _store(session, revision, source)
+    _store(session, actor, revision, source)
 
 
-def _store(session: Session, revision: Revision, source: SourceDocument) -> None:
+def _store(session: Session, actor: User, revision: Revision, source: SourceDocument) -> None:
     service.set_structure(
-        session, revision,
-        links={kind: targets for kind, targets in source.links.items()},
+        session, revision, actor=actor,
+        links=dict(source.links),
         iso_clauses=source.iso_clauses, gap_note=source.gap_note,
         lanes=source.lanes, steps=[_step_fields(s) for s in source.steps],
         source_sha256=source.fingerprint, path=source.path.name,

@@ -122,6 +122,10 @@ class ProcedureStep(Base):
     __table_args__ = (sa.UniqueConstraint("revision_id", "number",
                                           name="uq_procedure_step_number"),)
 
+    @property
+    def kind(self) -> str:
+        return str(self.type)
+
     def successors(self) -> list[tuple[int, str]]:
         """(step number, branch) pairs; the branch is "yes", "no" or ""."""
         if self.type == StepType.DECISION:

@@ -1,5 +1,118 @@
-"""HTML views of procedures (to be built)."""
+"""Pages of service procedures: the list, one procedure for staff (chart, steps, forms,
+controlling regulation), the "needs review" list and traceability."""
 
-from flask import Blueprint
+from __future__ import annotations
 
-bp = Blueprint("procedures", __name__)
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from qms.auth.permissions import Permission
+from qms.db import get_session
+from qms.documents import service as documents
+from qms.documents.models import Revision
+from qms.errors import NotFound
+from qms.nav import NAV, NavEntry
+from qms.pagination import clamp, paginate
+from qms.procedures import flowchart, service  # service registers the event subscribers
+from qms.procedures.models import FLAG_REASON_LABELS, LINK_LABELS, STEP_TYPE_LABELS
+from qms.web import permission_required, safe_next
+
+bp = Blueprint("procedures", __name__, url_prefix="/procedures")
+
+NAV.append(NavEntry(_l("Procedures"), "procedures.index", Permission.READ_DOCUMENTS, 30))
+NAV.append(NavEntry(_l("Traceability"), "procedures.traceability", Permission.READ_DOCUMENTS, 35))
+
+
+@bp.app_context_processor
+def _labels() -> dict[str, Any]:
+    return {"LINK_LABELS": LINK_LABELS, "FLAG_REASON_LABELS": FLAG_REASON_LABELS,
+            "STEP_TYPE_LABELS": STEP_TYPE_LABELS}
+
+
+def _revision(number: str) -> Revision:
+    """The revision in force, or the one asked for by label if the reader may see it."""
+    session = get_session()
+    document = service.get_procedure(session, number)
+    label = request.args.get("revision")
+    revision = (documents.revision_by_label(session, document, label) if label
+                else document.current_revision)
+    if revision is None:
+        raise NotFound(_l("%(number)s has no revision in force.", number=document.number))
+    if not documents.can_view(session, current_user, revision, block_history=True):
+        abort(403)
+    return revision
+
+
+def chart_for(view: service.ProcedureView, highlight: set[str]) -> str:
+    return flowchart.render(view.lanes, view.steps, highlight=highlight,
+                            title=f"{view.document.number} {view.revision.title}",
+                            yes=_("Yes"), no=_("No"))
+
+
+@bp.route("/")
+@permission_required(Permission.READ_DOCUMENTS)
+def index() -> str:
+    session = get_session()
+    page_no, per_page = clamp(request.args.get("page"), request.args.get("per_page"))
+    stmt = service.procedures_select(request.args.get("department") or None,
+                                     request.args.get("q", ""))
+    page = paginate(session, stmt, page_no, per_page)
+    return render_template("procedures/index.html", page=page,
+                           procedures=service.procedure_summaries(session, page.items),
+                           args=request.args)
+
+
+@bp.route("/<number>")
+@permission_required(Permission.READ_DOCUMENTS)
+def show(number: str) -> str:
+    session = get_session()
+    view = service.procedure_view(session, _revision(number))
+    mine = service.lanes_for_user(current_user, view.lanes)
+    return render_template("procedures/show.html", view=view, mine=mine,
+                           chart=chart_for(view, mine),
+                           can_confirm=current_user.can(Permission.DRAFT_DOCUMENTS))
+
+
+@bp.route("/<number>/flowchart.svg")
+@permission_required(Permission.READ_DOCUMENTS)
+def chart(number: str) -> Response:
+    view = service.procedure_view(get_session(), _revision(number))
+    svg = chart_for(view, service.lanes_for_user(current_user, view.lanes))
+    response = Response('<?xml version="1.0" encoding="UTF-8"?>\n' + svg,
+                        mimetype="image/svg+xml")
+    response.headers["Content-Disposition"] = (
+        f"inline; filename={view.document.number}-{view.revision.label.replace('/', '-')}.svg")
+    return response
+
+
+@bp.route("/needs-review")
+@permission_required(Permission.READ_DOCUMENTS)
+def needs_review() -> str:
+    session = get_session()
+    page_no, per_page = clamp(request.args.get("page"), request.args.get("per_page"))
+    page = paginate(session, service.needs_review_select(), page_no, per_page)
+    return render_template("procedures/needs_review.html", page=page, args=request.args,
+                           can_confirm=current_user.can(Permission.DRAFT_DOCUMENTS))
+
+
+@bp.route("/needs-review/<int:flag_id>/clear", methods=["POST"])
+@permission_required(Permission.DRAFT_DOCUMENTS)
+def clear_flag(flag_id: int) -> Any:
+    session = get_session()
+    flag = service.clear_flag(session, current_user, flag_id,
+                              reason=request.form.get("reason", ""))
+    number = flag.document.number
+    session.commit()
+    flash(_("%(number)s is off the review list.", number=number), "success")
+    return redirect(safe_next(request.form.get("next")) or url_for("procedures.needs_review"))
+
+
+@bp.route("/traceability")
+@permission_required(Permission.READ_DOCUMENTS)
+def traceability() -> str:
+    return render_template("procedures/traceability.html",
+                           trace=service.traceability(get_session()))

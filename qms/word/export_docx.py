@@ -49,6 +49,8 @@ OBSOLETE = "作废"
 COVER_STYLE = "QMS Cover"
 COVER_TABLE = "qms-cover"
 APPROVAL_TABLE = "qms-approval"
+HEADER_TABLE = "qms-header"
+COVER_TITLE_STYLE = "QMS Cover Title"
 
 MEANING_ZH = {
     Meaning.AUTHORED: "起草",
@@ -158,6 +160,9 @@ def build_copy(data: CopyData, copy_number: str | None = None, *,
                attachment_dir: Path | None = None) -> bytes:
     marks = marks_for(data.state, copy_number)
     doc = new_docx()
+    props = doc.core_properties
+    props.title, props.identifier, props.version = data.title, data.number, data.label
+    props.author = props.last_modified_by = "QMS"
     _setup_page_and_styles(doc)
     _write_header(doc, data, marks)
     _write_cover(doc, data, marks)
@@ -273,6 +278,8 @@ def _setup_page_and_styles(doc: Any, *, landscape: bool = False) -> None:
 
     cover = styles.add_style(COVER_STYLE, WD_STYLE_TYPE.PARAGRAPH)
     cover.base_style = normal
+    cover_title = styles.add_style(COVER_TITLE_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    cover_title.base_style = styles["Title"]
     _add_list_definitions(doc)
 
 
@@ -282,6 +289,7 @@ def _write_header(doc: Any, data: CopyData, marks: CopyMarks) -> None:
     width = doc.sections[0].page_width - doc.sections[0].left_margin - doc.sections[0].right_margin
     table = header.add_table(rows=2, cols=3, width=width)
     table.style = doc.styles["Table Grid"]
+    _mark_table(table, HEADER_TABLE)
     _cell_text(table.cell(0, 0), f"文件编号：{data.number}")
     _cell_text(table.cell(0, 1), data.title, bold=True, center=True)
     mark_cell = table.cell(0, 2)
@@ -373,7 +381,7 @@ def _watermark_run(text: str) -> Any:
 
 
 def _write_cover(doc: Any, data: CopyData, marks: CopyMarks) -> None:
-    title = doc.add_paragraph(data.title, style="Title")
+    title = doc.add_paragraph(data.title, style=COVER_TITLE_STYLE)
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
     title.paragraph_format.keep_with_next = True
     info = [
@@ -516,10 +524,11 @@ class BodyWriter:
             elif tag == "table":
                 self._table(container, child)
             elif tag == "blockquote":
-                before = len(container.paragraphs)
-                self._blocks(child, container)
-                for para in container.paragraphs[before:]:
-                    para.paragraph_format.left_indent = Cm(1)
+                for inner in child:
+                    if isinstance(inner.tag, str) and inner.tag.lower() == "p":
+                        self._inline(container.add_paragraph(style="Quote"), inner, RunStyle())
+                    elif isinstance(inner.tag, str):
+                        self._blocks(inner, container)
             elif tag == "pre":
                 para = container.add_paragraph()
                 self._text_runs(para, child.text_content(), RunStyle(mono=True))

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from qms.distribution.models import (
+    CATEGORY_LABELS,
+    MEDIUM_LABELS,
+    OUTCOME_LABELS,
+    ExternalCategory,
+    Medium,
+    RecallOutcome,
+)
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class IssueCopyForm(FlaskForm):
+    revision = StringField(_l("Revision"), validators=[DataRequired(), Length(max=16)])
+    holder_department = SelectField(_l("Holder department"), coerce=str,
+                                    validators=[Optional()])
+    holder_user = SelectField(_l("Holder (person)"), coerce=str, validators=[Optional()])
+    medium = SelectField(_l("Medium"), choices=[(m.value, MEDIUM_LABELS[m]) for m in Medium],
+                         default=Medium.PAPER.value)
+    location = StringField(_l("Where it is kept"), validators=[Optional(), Length(max=200)])
+
+
+class RecallForm(FlaskForm):
+    outcome = SelectField(_l("Outcome"), choices=[(o.value, OUTCOME_LABELS[o])
+                                                  for o in RecallOutcome])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
+
+
+class SignForm(FlaskForm):
+    password = PasswordField(_l("Your password (signature)"), validators=[DataRequired()])
+
+
+class ReadRuleForm(FlaskForm):
+    kind = SelectField(_l("Documents of kind"), coerce=str, validators=[Optional()])
+    department = SelectField(_l("Documents of department"), coerce=str, validators=[Optional()])
+    roles = MultiCheckboxField(_l("Roles who must read"), coerce=str)
+    departments = MultiCheckboxField(_l("Departments who must read"), coerce=str)
+    people = MultiCheckboxField(_l("People who must read"), coerce=str)
+    due_days = IntegerField(_l("Days allowed for reading"), default=14,
+                            validators=[DataRequired(), NumberRange(1, 365)])
+    minor_resets = BooleanField(_l("A minor revision must be read again"), default=True)
+
+
+class IntervalForm(FlaskForm):
+    kind = SelectField(_l("Kind"), coerce=str)
+    months = IntegerField(_l("Review interval (months)"),
+                          validators=[DataRequired(), NumberRange(1, 120)])
+    apply_to_existing = BooleanField(_l("Also for existing documents of this kind"))
+
+
+class PeriodicReviewForm(FlaskForm):
+    outcome = SelectField(_l("Outcome"), choices=[
+        ("no_change", _l("Still suitable, no change")),
+        ("revise_minor", _l("Needs a minor change: start a new revision")),
+        ("revise_major", _l("Needs a major change: start a new revision")),
+    ])
+    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])
+    password = PasswordField(_l("Your password (signature)"), validators=[Optional()])
+
+
+class ExternalForm(FlaskForm):
+    number = StringField(_l("Document number (empty: next free)"),
+                         validators=[Optional(), Length(max=32)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    category = SelectField(_l("Category"), choices=[(c.value, CATEGORY_LABELS[c])
+                                                    for c in ExternalCategory])
+    source = StringField(_l("Source (issued by)"), validators=[DataRequired(), Length(max=200)])
+    reference = StringField(_l("Reference (e.g. GB/T 19001-2016)"),
+                            validators=[Optional(), Length(max=100)])
+    edition = StringField(_l("Edition"), validators=[Optional(), Length(max=100)])
+    url = StringField(_l("Web address"), validators=[Optional(), Length(max=500)])
+    department = SelectField(_l("Department"), coerce=str, validators=[DataRequired()])
+    owner = SelectField(_l("Owner"), coerce=str, validators=[DataRequired()])
+    effective_date = DateField(_l("In force since"), validators=[Optional()])
+    checked_on = DateField(_l("Currency last checked"), validators=[Optional()])
+    notes = TextAreaField(_l("Notes"), validators=[Optional()])
+
+
+class ExternalEditForm(FlaskForm):
+    category = SelectField(_l("Category"), choices=[(c.value, CATEGORY_LABELS[c])
+                                                    for c in ExternalCategory])
+    source = StringField(_l("Source (issued by)"), validators=[DataRequired(), Length(max=200)])
+    reference = StringField(_l("Reference"), validators=[Optional(), Length(max=100)])
+    url = StringField(_l("Web address"), validators=[Optional(), Length(max=500)])
+    owner = SelectField(_l("Owner"), coerce=str, validators=[DataRequired()])
+    reason = StringField(_l("Reason for the change"), validators=[Optional(), Length(max=500)])
+
+
+class CurrencyCheckForm(FlaskForm):
+    checked_on = DateField(_l("Checked on"), validators=[Optional()])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
+
+
+class NewEditionForm(FlaskForm):
+    edition = StringField(_l("New edition"), validators=[DataRequired(), Length(max=100)])
+    reference = StringField(_l("Reference"), validators=[Optional(), Length(max=100)])
+    effective_date = DateField(_l("In force since"), validators=[Optional()])
+    notes = TextAreaField(_l("Notes"), validators=[Optional()])

@@ -1,0 +1,74 @@
+"""JSON endpoints of procedures and document links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from qms.api import page_args, paged
+from qms.api.openapi import PAGE_PARAMS, op
+from qms.auth.permissions import Permission
+from qms.db import get_session
+from qms.documents import service as documents
+from qms.documents.models import Revision
+from qms.errors import NotFound
+from qms.pagination import paginate
+from qms.procedures import service
+from qms.web import permission_required
+
+bp = Blueprint("procedures_api", __name__)
+
+
+def _visible(revision: Revision | None, number: str) -> Revision:
+    if revision is None:
+        raise NotFound(_l("%(number)s has no revision in force.", number=number))
+    if not documents.can_view(get_session(), current_user, revision, block_history=True):
+        abort(403)
+    return revision
+
+
+@bp.route("/procedures")
+@permission_required(Permission.READ_DOCUMENTS)
+def procedures() -> Any:
+    session = get_session()
+    page_no, per_page = page_args()
+    page = paginate(session, service.procedures_select(request.args.get("department") or None,
+                                                       request.args.get("q", "")),
+                    page_no, per_page)
+    return paged(page, [v.as_dict() for v in service.procedure_summaries(session, page.items)])
+
+
+@bp.route("/procedures/<number>")
+@permission_required(Permission.READ_DOCUMENTS)
+def procedure(number: str) -> Any:
+    session = get_session()
+    document = service.get_procedure(session, number)
+    revision = _visible(document.current_revision, document.number)
+    return jsonify(service.procedure_view(session, revision).as_dict(with_steps=True))
+
+
+@bp.route("/documents/<number>/links")
+@permission_required(Permission.READ_DOCUMENTS)
+def document_links(number: str) -> Any:
+    session = get_session()
+    document = documents.get_document(session, number)
+    revision = _visible(document.current_revision, document.number)
+    return jsonify(service.links_for(session, revision).as_dict())
+
+
+_NUMBER = [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}]
+
+OPENAPI_PATHS = {
+    "/api/v1/procedures": {"get": op(
+        "Procedures in force: number, title, lanes, controlling documents with revision and "
+        "status", params=[*PAGE_PARAMS,
+                          {"name": "department", "in": "query", "schema": {"type": "string"}},
+                          {"name": "q", "in": "query", "schema": {"type": "string"}}])},
+    "/api/v1/procedures/{number}": {"get": op(
+        "One procedure in force, with its steps and forms", 403, 404, params=_NUMBER)},
+    "/api/v1/documents/{number}/links": {"get": op(
+        "The links of a document's revision in force, both ways", 403, 404, params=_NUMBER)},
+}

@@ -1,0 +1,45 @@
+"""JSON search: GET /api/v1/search?q=&kind=&department=&status=&page=."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+from flask_login import current_user
+
+from qms.api.openapi import PAGE_PARAMS, op
+from qms.auth.permissions import Permission
+from qms.db import get_session
+from qms.search import service
+from qms.search.views import search_args
+from qms.web import permission_required
+
+bp = Blueprint("search_api", __name__)
+
+
+@bp.route("/search")
+@permission_required(Permission.READ_DOCUMENTS)
+def search() -> Any:
+    a = search_args()
+    result = service.search(get_session(), current_user._get_current_object(), a.pop("q"), **a)
+    return jsonify(result.as_json())
+
+
+def _param(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+OPENAPI_PATHS = {
+    "/api/v1/search": {"get": op(
+        "Full-text search of controlled documents (effective revisions unless asked)",
+        params=[
+            _param("q", "Words, a quoted phrase or a document number (traditional or "
+                        "simplified Chinese)"),
+            _param("kind", "Document kind"),
+            _param("department", "Department code"),
+            _param("status", "Revision status; anything but effective searches every revision"),
+            _param("all", "1 to include superseded, obsolete and (if permitted) draft revisions"),
+            *PAGE_PARAMS,
+        ])},
+}

@@ -1,0 +1,652 @@
+"""Search: keeping the index in step with the database (outbox, drain, rebuild,
+reconciliation) and answering queries with permissions checked against the database."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+from sqlalchemy import event
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from qms import events
+from qms.auth.models import User
+from qms.auth.permissions import Permission
+from qms.db import after_commit, new_session
+from qms.documents.lifecycle import RevState
+from qms.documents.models import KIND_LABELS, STATE_LABELS, DocKind, Document, Revision
+from qms.documents.service import can_view
+from qms.search import analysis
+from qms.search.engine import IndexEntry, IndexUnavailable, Phrase, WhooshEngine
+from qms.search.extras import extra_text
+from qms.search.models import SearchOutbox
+
+log = logging.getLogger("qms.search")
+
+MAX_QUERY_CHARS = 200
+MAX_PHRASES = 12
+MAX_PAGE = 500
+PUBLIC_STATES = (RevState.EFFECTIVE, RevState.SUPERSEDED, RevState.OBSOLETE)
+HISTORY_STATES = (RevState.SUPERSEDED, RevState.OBSOLETE)
+FACETS = ("kind", "department", "state")
+CHUNK = 200
+
+
+def get_engine(app: Flask | None = None) -> WhooshEngine:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    engine = app.extensions.get("qms.search.engine")
+    if engine is None:
+        root = app.config.get("SEARCH_DIR") or Path(app.config["DATA_DIR"]) / "search"
+        engine = app.extensions["qms.search.engine"] = WhooshEngine(Path(root))
+    return engine
+
+
+# -- the outbox: written in the publishing transaction ------------------------------------
+
+_SCHEDULED = "qms.search.drain_scheduled"
+
+
+def _enqueue(session: Session, revision: Revision, name: str) -> None:
+    session.add(SearchOutbox(document_id=revision.document_id, revision_id=revision.id,
+                             event=name))
+    if not session.info.get(_SCHEDULED):
+        session.info[_SCHEDULED] = True
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def _drain_after_commit() -> None:
+            session.info.pop(_SCHEDULED, None)
+            with app.app_context():
+                drain(app)
+
+        after_commit(session, _drain_after_commit)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_schedule(session: Session) -> None:
+    session.info.pop(_SCHEDULED, None)
+
+
+@events.subscribe(events.REVISION_DRAFTED)
+def _on_drafted(session: Session, revision: Revision) -> None:
+    _enqueue(session, revision, "drafted")
+
+
+@events.subscribe(events.REVISION_CHANGED)
+def _on_changed(session: Session, revision: Revision) -> None:
+    _enqueue(session, revision, "changed")
+
+
+@events.subscribe(events.REVISION_EFFECTIVE)
+def _on_effective(session: Session, revision: Revision, previous: Revision | None = None) -> None:
+    _enqueue(session, revision, "effective")
+    if previous is not None:
+        _enqueue(session, previous, "superseded")
+
+
+@events.subscribe(events.REVISION_WITHDRAWN)
+def _on_withdrawn(session: Session, revision: Revision) -> None:
+    _enqueue(session, revision, "withdrawn")
+
+
+# -- from the database to index entries -------------------------------------------------
+
+def _viewers(revision: Revision) -> list[str]:
+    if revision.state in PUBLIC_STATES:
+        return ["*"]
+    ids = {revision.author_id, revision.approver_id, *(a.reviewer_id for a in revision.reviews)}
+    return sorted(str(i) for i in ids if i is not None)
+
+
+def entry_for(session: Session, revision: Revision, key: str) -> IndexEntry:
+    document = revision.document
+    return IndexEntry(
+        key=key, document_id=document.id, revision_id=revision.id, number=document.number,
+        label=revision.label, title=revision.title, body=revision.body,
+        kind=str(document.kind), department=document.department.code,
+        state=str(revision.state), content_sha256=revision.content_sha256,
+        effective_date=revision.effective_date, extras=extra_text(session, revision),
+        viewers=_viewers(revision),
+    )
+
+
+def current_key(document_id: int) -> str:
+    return f"d{document_id}"
+
+
+def history_key(revision_id: int) -> str:
+    return f"r{revision_id}"
+
+
+Changes = dict[str, tuple[list[IndexEntry], list[str]]]
+
+
+def changes_for(session: Session, document_ids: Iterable[int]) -> Changes:
+    """What both indexes must hold for these documents, read from the database."""
+    changes: Changes = {"current": ([], []), "history": ([], [])}
+    ids = sorted(set(document_ids))
+    for start in range(0, len(ids), CHUNK):
+        documents = session.scalars(
+            sa.select(Document).where(Document.id.in_(ids[start:start + CHUNK]))
+            .options(selectinload(Document.revisions).selectinload(Revision.reviews))
+        ).all()
+        for document in documents:
+            current = document.current_revision
+            if current is not None and current.state == RevState.EFFECTIVE:
+                changes["current"][0].append(entry_for(session, current, current_key(document.id)))
+            else:
+                changes["current"][1].append(current_key(document.id))
+            for revision in document.revisions:
+                changes["history"][0].append(entry_for(session, revision, history_key(revision.id)))
+    return changes
+
+
+# -- the single writer -----------------------------------------------------------------------
+
+def drain(app: Flask | None = None, *, blocking: bool = True) -> int:
+    """Take every pending outbox row into the index. Runs under the cross-process writer
+    lock; rows are deleted only after the index has committed them (at least once)."""
+    engine = get_engine(app)
+    done = 0
+    with engine.writer_lock(blocking) as locked:
+        if not locked:
+            return 0
+        if engine.active_generation() is None:
+            needs_build = True
+        else:
+            needs_build = False
+            session = new_session()
+            try:
+                while True:
+                    rows = session.execute(
+                        sa.select(SearchOutbox.id, SearchOutbox.document_id)
+                        .order_by(SearchOutbox.id).limit(CHUNK * 5)).all()
+                    if not rows:
+                        break
+                    document_ids = {r.document_id for r in rows}
+                    engine.apply(changes_for(session, document_ids))
+                    engine.note_changed(document_ids)
+                    session.execute(sa.delete(SearchOutbox).where(
+                        SearchOutbox.id.in_([r.id for r in rows])))
+                    session.commit()
+                    done += len(rows)
+            except IndexUnavailable:
+                needs_build = True
+            finally:
+                session.close()
+    if needs_build:
+        rebuild()
+    return done
+
+
+def pending(session: Session) -> int:
+    return int(session.scalar(sa.select(sa.func.count()).select_from(SearchOutbox)) or 0)
+
+
+# -- rebuilding and reconciliation --------------------------------------------------------------
+
+def _chunks(stmt: sa.Select[Any]) -> Iterator[Revision]:
+    """Revisions in id order, CHUNK at a time, each chunk in a fresh session (memory)."""
+    last = 0
+    while True:
+        session = new_session()
+        try:
+            batch = session.scalars(
+                stmt.where(Revision.id > last).order_by(Revision.id).limit(CHUNK)
+                .options(joinedload(Revision.document), selectinload(Revision.reviews))
+            ).all()
+            if not batch:
+                return
+            for revision in batch:
+                yield revision
+            last = batch[-1].id
+        finally:
+            session.close()
+
+
+def _effective_stmt() -> sa.Select[Any]:
+    return (sa.select(Revision).join(Document, Document.current_revision_id == Revision.id)
+            .where(Revision.state == RevState.EFFECTIVE))
+
+
+def rebuild(progress: Callable[[int], None] | None = None) -> str:
+    """Build both indexes from the database in a new generation and swap it in."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    engine = get_engine(app)
+
+    def source(stmt: sa.Select[Any], key: Callable[[Revision], str]) -> Callable[[], Iterator[IndexEntry]]:
+        def entries() -> Iterator[IndexEntry]:
+            for revision in _chunks(stmt):
+                session = Session.object_session(revision)
+                assert session is not None
+                yield entry_for(session, revision, key(revision))
+        return entries
+
+    def replay(document_ids: set[int], gen: str) -> None:
+        # Under the writer lock, just before the swap: what changed while we were building,
+        # and whatever is still waiting in the outbox, goes into the new generation.
+        session = new_session()
+        try:
+            rows = session.execute(sa.select(SearchOutbox.id, SearchOutbox.document_id)).all()
+            engine.apply(changes_for(session, document_ids | {r.document_id for r in rows}),
+                         gen=gen)
+            if rows:
+                session.execute(sa.delete(SearchOutbox).where(
+                    SearchOutbox.id.in_([r.id for r in rows])))
+                session.commit()
+        finally:
+            session.close()
+
+    return engine.rebuild(
+        {"current": source(_effective_stmt(), lambda r: current_key(r.document_id)),
+         "history": source(sa.select(Revision), lambda r: history_key(r.id))},
+        replay=replay, progress=progress)
+
+
+def rebuild_size(session: Session) -> int:
+    """How many entries a rebuild writes (for the progress bar)."""
+    current = session.scalar(sa.select(sa.func.count()).select_from(_effective_stmt().subquery()))
+    history = session.scalar(sa.select(sa.func.count()).select_from(Revision))
+    return int(current or 0) + int(history or 0)
+
+
+@dataclass
+class Reconciliation:
+    stale: list[str] = field(default_factory=list)  # indexed hash or state differs
+    missing: list[str] = field(default_factory=list)  # in the database, not indexed
+    extra: list[str] = field(default_factory=list)  # indexed, gone from the database
+
+
+def reconcile(session: Session, *, repair: bool = True) -> dict[str, Reconciliation]:
+    """Find revisions whose content hash (or state) differs from what was indexed, and
+    (with repair) re-index them."""
+    engine = get_engine()
+    truth = {
+        "current": {current_key(d): (sha, str(st), d) for d, sha, st in session.execute(
+            sa.select(Revision.document_id, Revision.content_sha256, Revision.state)
+            .join(Document, Document.current_revision_id == Revision.id)
+            .where(Revision.state == RevState.EFFECTIVE))},
+        "history": {history_key(r): (sha, str(st), d) for r, d, sha, st in session.execute(
+            sa.select(Revision.id, Revision.document_id, Revision.content_sha256, Revision.state))},
+    }
+    report: dict[str, Reconciliation] = {}
+    to_fix: set[int] = set()
+    removals: dict[str, list[str]] = {}
+    for which, expected in truth.items():
+        indexed = engine.indexed(which)
+        found = Reconciliation()
+        for key, (sha, state, doc_id) in expected.items():
+            if key not in indexed:
+                found.missing.append(key)
+                to_fix.add(doc_id)
+            elif indexed[key] != (sha, state):
+                found.stale.append(key)
+                to_fix.add(doc_id)
+        found.extra = sorted(set(indexed) - set(expected))
+        removals[which] = found.extra
+        report[which] = found
+    if repair and (to_fix or any(removals.values())):
+        with engine.writer_lock():
+            changes = changes_for(session, to_fix)
+            for which, keys in removals.items():
+                changes[which][1].extend(keys)
+            engine.apply(changes)
+            engine.note_changed(to_fix)
+    return report
+
+
+# -- queries ------------------------------------------------------------------------------
+
+QUOTED_RE = re.compile(r'"([^"]*)"|“([^”]*)”|「([^」]*)」|『([^』]*)』')
+NUMBER_RE = re.compile(r"^(?:[a-z]{1,6}-)*[a-z0-9]*\d[a-z0-9]*(?:-[a-z0-9]+)*$")
+
+
+@dataclass
+class ParsedQuery:
+    phrases: list[Phrase]
+    needles: list[str]  # folded runs to highlight
+    notes: list[Any]
+    blank: bool  # nothing typed at all
+
+    @property
+    def empty(self) -> bool:
+        return not self.phrases
+
+
+def parse_query(text: str | None) -> ParsedQuery:
+    """Turn what a user typed into phrases. Never raises: quotes may be unbalanced, any
+    Whoosh or SQL syntax is plain text here."""
+    text = (text or "").strip()
+    notes: list[Any] = []
+    if len(text) > MAX_QUERY_CHARS:
+        text = text[:MAX_QUERY_CHARS]
+        notes.append(_l("Your search was long; only its first %(n)d characters were used.",
+                        n=MAX_QUERY_CHARS))
+    folded = analysis.fold(text)
+    segments: list[str] = []
+
+    def take_quoted(m: re.Match[str]) -> str:
+        segments.append(next(g for g in m.groups() if g is not None))
+        return " "
+
+    rest = QUOTED_RE.sub(take_quoted, folded)
+    segments.extend(rest.split())
+    phrases: list[Phrase] = []
+    needles: list[str] = []
+    seen: set[tuple[str, ...]] = set()
+    for segment in segments:
+        tokens = analysis.phrase_tokens(segment)
+        if not tokens or tuple(tokens) in seen:
+            continue
+        seen.add(tuple(tokens))
+        numberlike = bool(NUMBER_RE.match(segment.strip("\"'()[]{}.,;:!?")))
+        phrases.append(Phrase(tokens=tokens, numberlike=numberlike))
+        needles.extend(m.group() for m in analysis.TOKEN_RE.finditer(segment))
+        if numberlike:
+            needles.append(segment.strip("\"'()[]{}.,;:!?"))
+    if len(phrases) > MAX_PHRASES:
+        phrases = phrases[:MAX_PHRASES]
+        notes.append(_l("Only the first %(n)d words of your search were used.", n=MAX_PHRASES))
+    if not phrases and text:
+        notes.append(_l("Nothing to search for: type a word, a phrase or a document number. "
+                        "Punctuation, symbols and emoji alone are not searched."))
+    return ParsedQuery(phrases=phrases, needles=needles, notes=notes, blank=not text)
+
+
+@dataclass
+class Hit:
+    number: str
+    title: str
+    revision: str
+    status: str
+    status_label: str
+    kind: str
+    kind_label: str
+    department: str
+    department_name: str
+    effective_date: date | None
+    score: float
+    snippet: Markup
+    document_id: int
+    revision_id: int
+    marked: bool  # not today's effective revision: shown with a warning
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["snippet"] = str(self.snippet)
+        data["status_label"] = str(self.status_label)
+        data["kind_label"] = str(self.kind_label)
+        data["effective_date"] = self.effective_date.isoformat() if self.effective_date else None
+        return data
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    total: int
+    page: int
+    per_page: int
+    facets: dict[str, list[tuple[str, str, int]]]
+    notes: list[Any]
+    did_you_mean: list[str]
+    approximate: bool
+    all_revisions: bool
+    blank: bool
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "items": [h.as_json() for h in self.hits],
+            "meta": {"page": self.page, "per_page": self.per_page, "total": self.total,
+                     "pages": self.pages},
+            "facets": {name: [{"value": v, "label": str(lbl), "count": c} for v, lbl, c in rows]
+                       for name, rows in self.facets.items()},
+            "notes": [str(n) for n in self.notes],
+            "did_you_mean": self.did_you_mean,
+            "approximate": self.approximate,
+            "all_revisions": self.all_revisions,
+        }
+
+
+def _block_history() -> bool:
+    return current_app.config.get("OBSOLETE_REVISIONS", "banner") == "block"
+
+
+def search(session: Session, user: User, q: str | None, *, kind: str | None = None,
+           department: str | None = None, status: str | None = None, page: int = 1,
+           per_page: int = 20, all_revisions: bool = False) -> SearchResult:
+    """Answer a query for one user. Current (effective) revisions by default; every
+    revision the user may see with all_revisions or a status other than effective."""
+    parsed = parse_query(q)
+    notes = list(parsed.notes)
+    page = min(max(page, 1), MAX_PAGE)
+    per_page = min(max(per_page, 1), 100)
+    kind, department, status = (v.strip() if isinstance(v, str) else None
+                                for v in (kind, department, status))
+    if kind and kind not in {k.value for k in DocKind}:
+        notes.append(_l("There is no kind %(kind)s; all kinds are shown.", kind=kind))
+        kind = None
+    if status and status not in {s.value for s in RevState}:
+        notes.append(_l("There is no status %(status)s; all are shown.", status=status))
+        status = None
+    all_revisions = all_revisions or bool(status and status != RevState.EFFECTIVE)
+    which = "history" if all_revisions else "current"
+    result = SearchResult(query=(q or "")[:MAX_QUERY_CHARS], hits=[], total=0, page=page,
+                          per_page=per_page, facets={}, notes=notes, did_you_mean=[],
+                          approximate=False, all_revisions=all_revisions, blank=parsed.blank)
+    if parsed.empty:
+        return result
+    base: dict[str, list[str]] = {}
+    if which == "history":
+        if not user.can(Permission.ISSUE_DOCUMENTS):
+            base["viewers"] = ["*", str(user.id)]
+        if _block_history() and not user.can(Permission.VIEW_HISTORY):
+            base["state"] = [s.value for s in RevState if s not in HISTORY_STATES]
+    selected = {"kind": [kind] if kind else [], "department": [department] if department else [],
+                "state": [status] if status else []}
+    filters = {**base, **{k: v for k, v in selected.items() if v}}
+    if "state" in base and status:
+        filters["state"] = [status] if status in base["state"] else ["-none-"]
+
+    engine = get_engine()
+    phrases = parsed.phrases
+    needles = parsed.needles
+    found = _run(engine, which, phrases, filters, page, per_page)
+    if found.total == 0:
+        phrases, needles, corrected = _fuzzy(engine, which, parsed)
+        if corrected:
+            found = _run(engine, which, phrases, filters, page, per_page)
+            if found.total:
+                result.approximate = True
+                result.did_you_mean = [corrected]
+        if found.total == 0:
+            result.did_you_mean = result.did_you_mean or _close_numbers(engine, which, parsed)
+    facet_counts = found.facets
+    if found.total and any(selected.values()):
+        facet_counts = engine.facet_counts(which, phrases, filters=base, facets=FACETS)
+    result.total = found.total
+    result.facets = _facet_rows(session, facet_counts)
+    result.hits = _visible_hits(session, user, found.hits, needles, which)
+    return result
+
+
+def _run(engine: WhooshEngine, which: str, phrases: list[Phrase],
+         filters: dict[str, list[str]], page: int, per_page: int) -> Any:
+    try:
+        return engine.query(which, phrases, filters=filters, page=page, per_page=per_page,
+                            facets=FACETS)
+    except IndexUnavailable:
+        log.warning("search index unavailable; rebuilding it", exc_info=True)
+        with engine.writer_lock():
+            pass  # wait for a writer in progress before deciding to rebuild
+        rebuild()
+        return engine.query(which, phrases, filters=filters, page=page, per_page=per_page,
+                            facets=FACETS)
+
+
+def _fuzzy(engine: WhooshEngine, which: str,
+           parsed: ParsedQuery) -> tuple[list[Phrase], list[str], str]:
+    """Latin words corrected from the index's vocabulary (typo tolerance)."""
+    corrected_any = False
+    phrases: list[Phrase] = []
+    needles = list(parsed.needles)
+    shown: list[str] = []
+    for phrase in parsed.phrases:
+        tokens = list(phrase.tokens)
+        for i, tok in enumerate(tokens):
+            if analysis.is_cjk(tok) or tok.isdigit() or len(tok) < 3:
+                continue
+            suggestions = engine.suggest_words(which, tok)
+            if suggestions and suggestions[0] != tok:
+                tokens[i] = suggestions[0]
+                needles.append(suggestions[0])
+                corrected_any = True
+        phrases.append(Phrase(tokens=tokens, numberlike=phrase.numberlike))
+        shown.append(" ".join(tokens) if not any(analysis.is_cjk(t) for t in tokens)
+                     else "".join(t[0] for t in tokens[:-1]) + tokens[-1])
+    return phrases, needles, " ".join(shown) if corrected_any else ""
+
+
+def _close_numbers(engine: WhooshEngine, which: str, parsed: ParsedQuery) -> list[str]:
+    wanted = [n for n in parsed.needles if (NUMBER_RE.match(n) and "-" in n) or n.isdigit()]
+    if not wanted:
+        return []
+    numbers = engine.numbers(which)
+    by_folded = {n.lower(): n for n in numbers}
+    out: list[str] = []
+    for w in wanted:
+        candidates = [n for f, n in by_folded.items() if w in f] if w.isdigit() else []
+        candidates += [by_folded[m] for m in difflib.get_close_matches(w, list(by_folded), n=3,
+                                                                       cutoff=0.6)]
+        for c in candidates:
+            if c not in out:
+                out.append(c)
+    return out[:5]
+
+
+def _facet_rows(session: Session, counts: dict[str, dict[str, int]]) -> dict[str, list[tuple[str, str, int]]]:
+    from qms.auth.models import Department
+    from flask_babel import get_locale
+
+    try:
+        locale = str(get_locale() or "zh_CN")
+    except RuntimeError:  # outside a request (the CLI)
+        locale = "zh_CN"
+    names = {d.code: d.label(locale) for d in session.scalars(sa.select(Department))}
+    labels: dict[str, Callable[[str], Any]] = {
+        "kind": lambda v: KIND_LABELS.get(DocKind(v), v) if v in DocKind._value2member_map_ else v,
+        "department": lambda v: names.get(v, v),
+        "state": lambda v: STATE_LABELS.get(RevState(v), v) if v in RevState._value2member_map_ else v,
+    }
+    return {name: sorted(((v, labels[name](v), c) for v, c in values.items()),
+                         key=lambda row: (-row[2], row[0]))
+            for name, values in counts.items()}
+
+
+def _visible_hits(session: Session, user: User, hits: list[Any], needles: list[str],
+                  which: str) -> list[Hit]:
+    """Only what the database says this user may see, as the database has it now."""
+    if not hits:
+        return []
+    revisions = {r.id: r for r in session.scalars(
+        sa.select(Revision).where(Revision.id.in_([h.revision_id for h in hits]))
+        .options(joinedload(Revision.document), selectinload(Revision.reviews)))}
+    out: list[Hit] = []
+    block = _block_history()
+    for h in hits:
+        revision = revisions.get(h.revision_id)
+        if revision is None or not can_view(session, user, revision, block_history=block):
+            continue
+        document = revision.document
+        if which == "current" and (revision.state != RevState.EFFECTIVE
+                                   or document.current_revision_id != revision.id):
+            continue  # the index lags behind the database: never show a stale current hit
+        out.append(Hit(
+            number=document.number, title=revision.title, revision=revision.label,
+            status=str(revision.state), status_label=STATE_LABELS[revision.state],
+            kind=str(document.kind), kind_label=KIND_LABELS[document.kind],
+            department=document.department.code, department_name=document.department.name,
+            effective_date=revision.effective_date, score=round(h.score, 3),
+            snippet=snippet(revision.body, needles), document_id=document.id,
+            revision_id=revision.id, marked=revision.state != RevState.EFFECTIVE,
+        ))
+    return out
+
+
+# -- snippets ----------------------------------------------------------------------------
+
+_MARKDOWN_RE = re.compile(r"^\s{0,3}(?:#{1,6}\s*|[-*+]\s+|\d+\.\s+|>\s*)|[*_`|]+|!?\[([^\]]*)\]\([^)]*\)",
+                          re.MULTILINE)
+
+
+def plain(markdown_text: str) -> str:
+    """Markdown without its markup characters, cheaply (snippets only)."""
+    text = _MARKDOWN_RE.sub(lambda m: m.group(1) if m.group(1) is not None else " ", markdown_text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def snippet(body: str, needles: list[str], width: int = 140) -> Markup:
+    """A window of the original text with every match marked (offsets found in the folded
+    text and mapped back, so traditional text is highlighted as written)."""
+    text = plain(body)
+    if not text:
+        return Markup("")
+    folded, offsets = analysis.fold_with_offsets(text)
+    spans: list[tuple[int, int, str]] = []
+    for needle in {n for n in needles if n}:
+        start = folded.find(needle)
+        while start != -1 and len(spans) < 400:
+            spans.append((start, start + len(needle), needle))
+            start = folded.find(needle, start + len(needle))
+    spans.sort()
+    if not spans:
+        cut = text[:width]
+        return Markup(escape(cut) + ("…" if len(text) > width else ""))
+    best, best_count = spans[0][0], 0
+    for anchor, _e, _n in spans:
+        count = len({n for s, _x, n in spans if anchor <= s < anchor + width})
+        if count > best_count:
+            best, best_count = anchor, count
+    lo = offsets[max(0, best - 30)]
+    hi = min(len(text), lo + width)
+    pieces: list[str] = ["…" if lo > 0 else ""]
+    cursor = lo
+    for s, e, _n in spans:
+        os_, oe = offsets[s], offsets[e - 1] + 1
+        if os_ < cursor or os_ >= hi:
+            continue
+        pieces.append(str(escape(text[cursor:os_])))
+        pieces.append(f"<mark>{escape(text[os_:min(oe, hi)])}</mark>")
+        cursor = min(oe, hi)
+    pieces.append(str(escape(text[cursor:hi])))
+    if hi < len(text):
+        pieces.append("…")
+    return Markup("".join(pieces))
+
+
+def plain_snippet(html: str) -> str:
+    """A snippet for the terminal: matches in [brackets], no markup."""
+    text = html.replace("<mark>", "[").replace("</mark>", "]")
+    return str(Markup(text).unescape())

@@ -1,0 +1,814 @@
+"""A Word (.docx) file as a Markdown body.
+
+Two steps, both pure (no database, no files written):
+- `check_package(data, filename, max_bytes)` refuses, before anything is parsed, a file
+  that is not a .docx, is renamed, broken, encrypted, too large or a zip bomb;
+- `convert(data)` turns headings, lists, tables, emphasis and links into Markdown, returns
+  images for the caller to store as attachments, and lists every piece of content it could
+  not convert (text boxes, footnotes, comments, equations, SmartArt, tracked changes …)
+  so that nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from lxml import etree
+
+from qms.errors import DomainError, Invalid, TooLarge
+from qms.word.export_docx import APPROVAL_TABLE, COVER_STYLE, COVER_TABLE, HEADER_TABLE
+
+OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")
+MAX_MEMBERS = 5000
+MAX_RATIO = 200  # a normal .docx compresses 3-20×; bombs compress 1000× and more
+RATIO_FLOOR = 4 * 1024 * 1024  # small parts may compress well without harm
+UNCOMPRESSED_FACTOR = 10  # total unpacked size allowed, as a multiple of the upload limit
+WORD_MAIN = "wordprocessingml.document.main"
+MACRO_MAIN = "ms-word.document.macroenabled.main"
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+A = "http://schemas.openxmlformats.org/drawingml/2006/main"
+WP = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
+M = "http://schemas.openxmlformats.org/officeDocument/2006/math"
+MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+V = "urn:schemas-microsoft-com:vml"
+NS = {"w": W, "r": R, "a": A, "wp": WP, "m": M, "mc": MC, "v": V}
+
+SHOWN_IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif",
+                     "image/bmp": "bmp", "image/webp": "webp"}
+MONO_FONTS = {"consolas", "courier new", "courier", "menlo", "monaco"}
+DIAGRAM_URI = "http://schemas.openxmlformats.org/drawingml/2006/diagram"
+CHART_URI = "http://schemas.openxmlformats.org/drawingml/2006/chart"
+PICTURE_URI = "http://schemas.openxmlformats.org/drawingml/2006/picture"
+
+
+def w(tag: str) -> str:
+    return f"{{{W}}}{tag}"
+
+
+class UnsupportedType(DomainError):
+    def __init__(self, message: Any, **kw: Any) -> None:
+        kw.setdefault("code", "unsupported_type")
+        super().__init__(message, status=415, **kw)
+
+
+# What the user is told about content that was not converted, by kind.
+KIND_LABELS = {
+    "text_box": _l("Text boxes (their text was not imported)"),
+    "footnote": _l("Footnotes and endnotes (the notes were not imported)"),
+    "comment": _l("Comments (not imported)"),
+    "equation": _l("Equations (not imported)"),
+    "smartart": _l("SmartArt diagrams (not imported)"),
+    "chart": _l("Charts (not imported)"),
+    "embedded_object": _l("Embedded objects such as spreadsheets (not imported)"),
+    "shape": _l("Drawing shapes (not imported)"),
+    "image_format": _l("Images in a format browsers cannot show, e.g. EMF/WMF/TIFF (not imported)"),
+    "image_missing": _l("Images whose data is missing from the file (not imported)"),
+    "tracked_change": _l("Tracked changes (taken as shown: insertions kept, deletions left out)"),
+    "merged_cells": _l("Merged table cells (split; the text stays in the first cell)"),
+    "nested_table": _l("Tables inside tables (flattened into the outer cell as text)"),
+    "table_of_contents": _l("Table of contents (left out; the system lists headings itself)"),
+    "header_footer": _l("Header and footer text (not imported; copies get the system's header)"),
+    "watermark": _l("Watermarks (not imported; copies get the system's marks)"),
+    "heading_numbers": _l("Automatic heading numbers (Markdown headings carry no numbers)"),
+    "formatting": _l("Underline, colour and highlighting (only bold and italic are kept)"),
+    "symbol": _l("Special symbols from symbol fonts (not imported)"),
+    "alt_chunk": _l("Embedded HTML or RTF chunks (not imported)"),
+    "qms_cover": _l("The cover and approval page of a copy printed by this system (left out)"),
+}
+
+
+@dataclass
+class Image:
+    sha256: str
+    data: bytes
+    content_type: str
+    filename: str
+    alt: str
+
+
+@dataclass
+class Conversion:
+    markdown: str
+    images: list[Image] = field(default_factory=list)
+    unconverted: list[dict[str, Any]] = field(default_factory=list)
+    title: str = ""
+    heading_count: int = 0
+
+
+# -- refusing bad files ---------------------------------------------------------------
+
+def check_package(data: bytes, filename: str, max_bytes: int) -> None:
+    """Refuse anything that is not a sound, unencrypted .docx within the limits, reading
+    only the zip directory and streaming each part once (never trusting declared sizes)."""
+    if len(data) > max_bytes:
+        raise TooLarge(_l("The file is larger than the limit of %(mb)d MB.",
+                          mb=max_bytes // (1024 * 1024)))
+    if not data:
+        raise Invalid(_l("The file is empty."), code="empty_file")
+    if not filename.lower().endswith(".docx"):
+        raise UnsupportedType(_l("Only Word .docx files can be imported. Save the file as "
+                                 "“Word Document (*.docx)” and upload it again."))
+    if data.startswith(OLE_SIGNATURE):
+        if ENCRYPTION_STREAM in data:
+            raise Invalid(_l("The file is password-protected (encrypted). Remove the password "
+                             "in Word (File › Info › Protect Document) and upload it again."),
+                          code="encrypted")
+        raise UnsupportedType(_l("This is an old Word 97–2003 file renamed to .docx. Open it "
+                                 "in Word and save it as “Word Document (*.docx)”."))
+    if not data.startswith(b"PK"):
+        raise UnsupportedType(_l("This file is not a Word document, although its name ends in "
+                                 ".docx."))
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+        raise Invalid(_l("The file is damaged: it cannot be opened as a .docx."),
+                      code="damaged") from None
+    with archive:
+        members = archive.infolist()
+        _check_directory(members, max_bytes)
+        names = {m.filename for m in members}
+        if "[Content_Types].xml" not in names:
+            raise UnsupportedType(_l("This file is not a Word document, although its name ends "
+                                     "in .docx."))
+        types = _read_member(archive, archive.getinfo("[Content_Types].xml")).decode(
+            "utf-8", "replace").lower()
+        if MACRO_MAIN in types:
+            raise UnsupportedType(_l("This is a macro-enabled Word file (.docm). Save it as a "
+                                     "plain .docx without macros."))
+        if WORD_MAIN not in types:
+            raise UnsupportedType(_l("This file is not a Word document (it may be a "
+                                     "spreadsheet or presentation renamed to .docx)."))
+        for member in members:
+            _read_member(archive, member)
+
+
+def _check_directory(members: list[zipfile.ZipInfo], max_bytes: int) -> None:
+    if len(members) > MAX_MEMBERS:
+        raise Invalid(_l("The file holds too many parts to be a normal Word document."),
+                      code="zip_bomb")
+    total = sum(m.file_size for m in members)
+    if total > max_bytes * UNCOMPRESSED_FACTOR:
+        raise TooLarge(_l("The file unpacks to %(mb)d MB, more than the %(limit)d MB allowed.",
+                          mb=total // (1024 * 1024),
+                          limit=max_bytes * UNCOMPRESSED_FACTOR // (1024 * 1024)),
+                       code="zip_bomb")
+    for member in members:
+        if member.flag_bits & 0x1:
+            raise Invalid(_l("The file is password-protected (encrypted). Remove the password "
+                             "and upload it again."), code="encrypted")
+        if member.file_size > RATIO_FLOOR and (
+                member.compress_size == 0 or member.file_size / member.compress_size > MAX_RATIO):
+            raise Invalid(_l("The file is refused: it expands far more than a Word document "
+                             "does (a “zip bomb”)."), code="zip_bomb")
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
+    """Read one part in chunks, stopping as soon as it exceeds its declared size."""
+    chunks = []
+    size = 0
+    try:
+        with archive.open(member) as stream:
+            while True:
+                chunk = stream.read(1 << 16)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > member.file_size:
+                    raise Invalid(_l("The file is refused: a part unpacks to more than it "
+                                     "declares (a “zip bomb”)."), code="zip_bomb")
+                chunks.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+            ValueError, OSError):
+        raise Invalid(_l("The file is damaged: part %(name)s cannot be read.",
+                         name=member.filename), code="damaged") from None
+    return b"".join(chunks)
+
+
+# -- converting -------------------------------------------------------------------------
+
+def convert(data: bytes) -> Conversion:
+    """The Markdown body of a checked .docx, its images and what could not be converted."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, KeyError, ValueError, etree.XMLSyntaxError, zipfile.BadZipFile):
+        raise Invalid(_l("The file is damaged: it cannot be read as a Word document."),
+                      code="damaged") from None
+    return _Converter(document).run()
+
+
+class _Report:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.samples: dict[str, list[str]] = {}
+
+    def add(self, kind: str, sample: str = "", count: int = 1) -> None:
+        self.counts[kind] += count
+        sample = " ".join(sample.split())
+        if sample:
+            bucket = self.samples.setdefault(kind, [])
+            if len(bucket) < 3:
+                bucket.append(sample[:80] + ("…" if len(sample) > 80 else ""))
+
+    def items(self) -> list[dict[str, Any]]:
+        order = list(KIND_LABELS)
+        return [{"kind": kind, "count": self.counts[kind], "samples": self.samples.get(kind, [])}
+                for kind in sorted(self.counts, key=lambda k: order.index(k) if k in order else 99)]
+
+
+@dataclass
+class _Segment:
+    text: str
+    bold: bool = False
+    italic: bool = False
+    code: bool = False
+    raw: bool = False  # already Markdown (links, images, breaks): not escaped or wrapped
+
+
+class _Converter:
+    def __init__(self, document: Any) -> None:
+        self.document = document
+        self.part = document.part
+        self.report = _Report()
+        self.images: dict[str, Image] = {}
+        self.blocks: list[str] = []
+        self.heading_count = 0
+        self.first_heading = ""
+        self.styles = self._style_table()
+        self.numbering = self._numbering_table()
+        self.list_counters: dict[int, int] = {}
+        self.list_keys: dict[int, str] = {}
+        self.list_level = -1
+        self.format_lost = 0
+
+    # tables built once: style id → (name, outline level, numPr); numbering → ordered?
+    def _style_table(self) -> dict[str, tuple[str, int | None, tuple[int, int] | None]]:
+        table: dict[str, tuple[str, int | None, tuple[int, int] | None]] = {}
+        raw: dict[str, Any] = {}
+        try:
+            root = self.part.styles.element
+        except (KeyError, AttributeError):
+            return table
+        for style in root.iterchildren(w("style")):
+            raw[style.get(w("styleId"))] = style
+        for style_id in raw:
+            name, outline, num = "", None, None
+            seen: set[str] = set()
+            current: str | None = style_id
+            while current and current in raw and current not in seen:
+                seen.add(current)
+                element = raw[current]
+                if not name:
+                    name_el = element.find(w("name"))
+                    name = (name_el.get(w("val")) if name_el is not None else current) or ""
+                p_pr = element.find(w("pPr"))
+                if p_pr is not None:
+                    lvl = p_pr.find(w("outlineLvl"))
+                    if outline is None and lvl is not None:
+                        outline = int(lvl.get(w("val"), "9"))
+                    num_pr = p_pr.find(w("numPr"))
+                    if num is None and num_pr is not None:
+                        num = _num_pr(num_pr)
+                based = element.find(w("basedOn"))
+                current = based.get(w("val")) if based is not None else None
+            table[style_id] = (name.lower(), outline, num)
+        return table
+
+    def _numbering_table(self) -> dict[tuple[int, int], bool]:
+        ordered: dict[tuple[int, int], bool] = {}
+        try:
+            root = self.part.numbering_part.element
+        except (KeyError, AttributeError, NotImplementedError):
+            return ordered
+        abstract: dict[str, dict[int, bool]] = {}
+        for element in root.iterchildren(w("abstractNum")):
+            levels: dict[int, bool] = {}
+            for lvl in element.iterchildren(w("lvl")):
+                fmt = lvl.find(w("numFmt"))
+                value = fmt.get(w("val")) if fmt is not None else "decimal"
+                levels[int(lvl.get(w("ilvl"), "0"))] = value not in ("bullet", "none")
+            abstract[element.get(w("abstractNumId"))] = levels
+        for num in root.iterchildren(w("num")):
+            num_id = int(num.get(w("numId"), "0"))
+            ref = num.find(w("abstractNumId"))
+            levels = dict(abstract.get(ref.get(w("val")) if ref is not None else "", {}))
+            for override in num.iterchildren(w("lvlOverride")):
+                lvl = override.find(w("lvl"))
+                if lvl is not None:
+                    fmt = lvl.find(w("numFmt"))
+                    value = fmt.get(w("val")) if fmt is not None else "decimal"
+                    levels[int(override.get(w("ilvl"), "0"))] = value not in ("bullet", "none")
+            for ilvl, is_ordered in levels.items():
+                ordered[(num_id, ilvl)] = is_ordered
+        return ordered
+
+    # the walk
+    def run(self) -> Conversion:
+        body = self.document.element.body
+        self._body_children(body)
+        self._close_list()
+        self._headers_and_footers()
+        self._notes_and_comments()
+        if self.format_lost:
+            self.report.add("formatting", count=self.format_lost)
+        markdown = "\n".join(self.blocks).strip() + "\n" if self.blocks else ""
+        markdown = re.sub(r"\n{3,}", "\n\n", markdown)
+        title = (self.document.core_properties.title or "").strip() or self.first_heading
+        return Conversion(markdown=markdown, images=list(self.images.values()),
+                          unconverted=self.report.items(), title=title[:200],
+                          heading_count=self.heading_count)
+
+    def _body_children(self, parent: Any) -> None:
+        for child in parent.iterchildren():
+            tag = child.tag
+            if tag == w("p"):
+                self._paragraph(child)
+            elif tag == w("tbl"):
+                self._close_list()
+                self._table(child)
+            elif tag == w("sdt"):
+                content = child.find(w("sdtContent"))
+                if content is not None:
+                    self._body_children(content)
+            elif tag in (w("customXml"), w("ins"), w("moveTo")):
+                if tag != w("customXml"):
+                    self.report.add("tracked_change")
+                self._body_children(child)
+            elif tag in (w("del"), w("moveFrom")):
+                self.report.add("tracked_change", _all_text(child))
+            elif tag == w("altChunk"):
+                self.report.add("alt_chunk")
+
+    def _paragraph(self, p: Any) -> None:
+        p_pr = p.find(w("pPr"))
+        style_id = ""
+        num: tuple[int, int] | None = None
+        outline: int | None = None
+        if p_pr is not None:
+            style_el = p_pr.find(w("pStyle"))
+            style_id = style_el.get(w("val"), "") if style_el is not None else ""
+            num_pr = p_pr.find(w("numPr"))
+            if num_pr is not None:
+                num = _num_pr(num_pr)
+            lvl = p_pr.find(w("outlineLvl"))
+            if lvl is not None:
+                outline = int(lvl.get(w("val"), "9"))
+            if p_pr.find(f"{w('rPr')}/{w('ins')}") is not None:
+                self.report.add("tracked_change")
+        name, style_outline, style_num = self.styles.get(style_id, ("", None, None))
+        if style_id and not name:
+            name = style_id.lower()
+        if name.startswith(COVER_STYLE.lower()):
+            self._skip_cover()
+            return
+        if name.startswith("toc ") or name == "toc heading":
+            self.report.add("table_of_contents", _all_text(p))
+            return
+        num = num if num is not None else style_num
+        if num is not None and num[1] == 0:
+            num = None  # numId 0 switches numbering off
+        level = _heading_level(name, outline if outline is not None else style_outline)
+        text = self._inline(p).strip()
+        if level:
+            self._close_list()
+            if num is not None:
+                self.report.add("heading_numbers", text)
+            if text:
+                self.heading_count += 1
+                self.first_heading = self.first_heading or _unescape(text)
+                self.blocks.append(f"{'#' * level} {text}")
+                self.blocks.append("")
+            return
+        if num is not None or (name.startswith("list ") and name != "list paragraph"):
+            self._list_item(name, num, text)
+            return
+        if not text:
+            return
+        if name == "list paragraph" and self.list_level >= 0:
+            indent = "    " * (self.list_level + 1)
+            self.blocks.append("")
+            self.blocks.append(indent + text.replace("\n", "\n" + indent))
+            return
+        self._close_list()
+        if name in ("quote", "intense quote"):
+            text = "> " + text
+        elif name == "title":
+            self.heading_count += 1
+            self.first_heading = self.first_heading or _unescape(text)
+            text = "# " + text
+        self.blocks.append(text)
+        self.blocks.append("")
+
+    def _skip_cover(self) -> None:
+        if not self.report.counts["qms_cover"]:
+            self.report.add("qms_cover")
+
+    def _list_item(self, name: str, num: tuple[int, int] | None, text: str) -> None:
+        if num is not None:
+            ilvl, num_id = num
+            ordered = self.numbering.get((num_id, ilvl), False)
+        else:  # "List Bullet 2", "List Number 3" without numbering attached
+            match = re.search(r"(\d)$", name)
+            ilvl = int(match.group(1)) - 1 if match else 0
+            num_id = -1 if "number" in name else -2
+            ordered = "number" in name
+        ilvl = max(0, min(ilvl, self.list_level + 1, 8))
+        key = f"{num_id}:{ordered}"
+        if self.list_level < 0:
+            self.list_counters.clear()
+            self.list_keys.clear()
+        for deeper in [lvl for lvl in self.list_counters if lvl > ilvl]:
+            self.list_counters.pop(deeper)
+            self.list_keys.pop(deeper, None)
+        if self.list_keys.get(ilvl) != key:
+            self.list_counters[ilvl] = 0
+            if ilvl in self.list_keys and ilvl == 0:
+                # a different list at top level: end the old one so Markdown starts anew
+                self.blocks.append("")
+            self.list_keys[ilvl] = key
+        self.list_counters[ilvl] = self.list_counters.get(ilvl, 0) + 1
+        marker = f"{self.list_counters[ilvl]}." if ordered else "-"
+        indent = "    " * ilvl
+        self.blocks.append(f"{indent}{marker} {text}".rstrip())
+        self.list_level = ilvl
+
+    def _close_list(self) -> None:
+        if self.list_level >= 0:
+            self.blocks.append("")
+            self.list_level = -1
+            self.list_counters.clear()
+            self.list_keys.clear()
+
+    def _table(self, tbl: Any) -> None:
+        caption = tbl.find(f"{w('tblPr')}/{w('tblCaption')}")
+        if caption is not None and caption.get(w("val")) in (COVER_TABLE, APPROVAL_TABLE):
+            self._skip_cover()
+            return
+        rows: list[list[str]] = []
+        merged = 0
+        for tr in tbl.iterchildren(w("tr")):
+            cells: list[str] = []
+            for tc in _row_cells(tr):
+                tc_pr = tc.find(w("tcPr"))
+                span = 1
+                if tc_pr is not None:
+                    grid = tc_pr.find(w("gridSpan"))
+                    span = int(grid.get(w("val"), "1")) if grid is not None else 1
+                    vmerge = tc_pr.find(w("vMerge"))
+                    if vmerge is not None and vmerge.get(w("val"), "continue") == "continue":
+                        merged += 1
+                        cells.append("")
+                        cells.extend([""] * (span - 1))
+                        continue
+                if span > 1:
+                    merged += 1
+                cells.append(self._cell(tc))
+                cells.extend([""] * (span - 1))
+            if not rows:  # the header row: Markdown makes it bold anyway
+                cells = [_unbold(c) for c in cells]
+            rows.append(cells)
+        if merged:
+            self.report.add("merged_cells", count=merged)
+        if not rows:
+            return
+        width = max(len(r) for r in rows) or 1
+        lines = []
+        for i, row in enumerate(rows):
+            row = row + [""] * (width - len(row))
+            lines.append("| " + " | ".join(row) + " |")
+            if i == 0:
+                lines.append("|" + "|".join(["---"] * width) + "|")
+        self.blocks.extend(lines)
+        self.blocks.append("")
+
+    def _cell(self, tc: Any) -> str:
+        parts = []
+        for child in tc.iterchildren():
+            if child.tag == w("p"):
+                text = self._inline(child).strip()
+                if text:
+                    parts.append(text)
+            elif child.tag == w("tbl"):
+                self.report.add("nested_table", _all_text(child))
+                parts.append(_escape(" ".join(_all_text(child).split())))
+            elif child.tag == w("sdt"):
+                parts.append(_escape(" ".join(_all_text(child).split())))
+        return "<br>".join(parts).replace("|", "\\|").replace("\n", "<br>")
+
+    # inline content of one paragraph
+    def _inline(self, p: Any) -> str:
+        segments: list[_Segment] = []
+        self._inline_children(p, segments, None)
+        return _render_segments(segments)
+
+    def _inline_children(self, parent: Any, out: list[_Segment], link: str | None) -> None:
+        for child in parent.iterchildren():
+            tag = child.tag
+            if tag == w("r"):
+                self._run(child, out)
+            elif tag == w("hyperlink"):
+                rel = child.get(f"{{{R}}}id")
+                url = ""
+                if rel and rel in self.part.rels and self.part.rels[rel].is_external:
+                    url = self.part.rels[rel].target_ref
+                inner: list[_Segment] = []
+                lost = self.format_lost  # a link's own underline and colour are not lost
+                self._inline_children(child, inner, url)
+                self.format_lost = lost
+                text = _render_segments(inner)
+                if url and text:
+                    out.append(_Segment(f"[{text}]({_escape_url(url)})", raw=True))
+                else:
+                    out.extend(inner)
+            elif tag in (w("ins"), w("moveTo")):
+                self.report.add("tracked_change", _all_text(child))
+                self._inline_children(child, out, link)
+            elif tag in (w("del"), w("moveFrom")):
+                self.report.add("tracked_change", _all_text(child, deleted=True))
+            elif tag in (w("smartTag"), w("customXml"), w("fldSimple")):
+                self._inline_children(child, out, link)
+            elif tag == w("sdt"):
+                content = child.find(w("sdtContent"))
+                if content is not None:
+                    self._inline_children(content, out, link)
+            elif tag in (f"{{{M}}}oMath", f"{{{M}}}oMathPara"):
+                self.report.add("equation", "".join(child.itertext()))
+
+    def _run(self, r: Any, out: list[_Segment]) -> None:
+        r_pr = r.find(w("rPr"))
+        bold = italic = code = False
+        if r_pr is not None:
+            bold = _on(r_pr.find(w("b")))
+            italic = _on(r_pr.find(w("i")))
+            style = r_pr.find(w("rStyle"))
+            if style is not None:
+                name = self.styles.get(style.get(w("val"), ""), ("",))[0]
+                bold = bold or name in ("strong", "bold")
+                italic = italic or name in ("emphasis", "intense emphasis")
+            fonts = r_pr.find(w("rFonts"))
+            if fonts is not None and (fonts.get(w("ascii")) or "").lower() in MONO_FONTS:
+                code = True
+            underline = r_pr.find(w("u"))
+            color = r_pr.find(w("color"))
+            if (underline is not None and underline.get(w("val"), "single") != "none") or \
+                    r_pr.find(w("highlight")) is not None or (
+                    color is not None and color.get(w("val"), "auto").lower()
+                    not in ("auto", "000000", "0563c1")):
+                self.format_lost += 1
+            vert = r_pr.find(w("vertAlign"))
+            if vert is not None and vert.get(w("val")) in ("superscript", "subscript"):
+                tag = "sup" if vert.get(w("val")) == "superscript" else "sub"
+                text = "".join(t.text or "" for t in r.iterchildren(w("t")))
+                if text:
+                    out.append(_Segment(f"<{tag}>{_escape(text)}</{tag}>", raw=True))
+                return
+        for child in r.iterchildren():
+            tag = child.tag
+            if tag == w("t"):
+                if child.text:
+                    out.append(_Segment(child.text, bold, italic, code))
+            elif tag in (w("tab"), w("ptab")):
+                out.append(_Segment(" ", bold, italic, code))
+            elif tag in (w("br"), w("cr")):
+                if child.get(w("type")) not in ("page", "column"):
+                    out.append(_Segment("<br>", raw=True))
+            elif tag == w("noBreakHyphen"):
+                out.append(_Segment("-", bold, italic, code))
+            elif tag == w("drawing"):
+                self._drawing(child, out)
+            elif tag == w("pict"):
+                self._vml(child)
+            elif tag == f"{{{MC}}}AlternateContent":
+                choice = child.find(f"{{{MC}}}Choice")
+                chosen = choice if choice is not None else child.find(f"{{{MC}}}Fallback")
+                if chosen is not None:
+                    self._run(chosen, out)
+            elif tag == w("object"):
+                self.report.add("embedded_object")
+            elif tag in (w("footnoteReference"), w("endnoteReference")):
+                self.report.add("footnote", self._note_text(child))
+            elif tag == w("commentReference"):
+                pass  # counted from the comments part
+            elif tag == w("sym"):
+                self.report.add("symbol")
+            elif tag == w("instrText"):
+                if (child.text or "").strip().upper().startswith("TOC"):
+                    self.report.add("table_of_contents")
+
+    def _drawing(self, drawing: Any, out: list[_Segment]) -> None:
+        graphic = drawing.find(f".//{{{A}}}graphicData")
+        uri = graphic.get("uri") if graphic is not None else ""
+        if drawing.find(f".//{w('txbxContent')}") is not None:
+            self.report.add("text_box", _all_text(drawing))
+            return
+        if uri == DIAGRAM_URI:
+            self.report.add("smartart")
+            return
+        if uri == CHART_URI:
+            self.report.add("chart")
+            return
+        blip = drawing.find(f".//{{{A}}}blip")
+        if uri != PICTURE_URI or blip is None:
+            self.report.add("shape")
+            return
+        doc_pr = drawing.find(f".//{{{WP}}}docPr")
+        alt = ""
+        if doc_pr is not None:
+            alt = doc_pr.get("descr") or doc_pr.get("title") or ""
+        rel = blip.get(f"{{{R}}}embed")
+        try:
+            image_part = self.part.related_parts[rel]
+        except KeyError:
+            self.report.add("image_missing", alt)
+            return
+        content_type = image_part.content_type
+        if content_type not in SHOWN_IMAGE_TYPES:
+            self.report.add("image_format", f"{alt} ({content_type})".strip())
+            return
+        blob = image_part.blob
+        sha = hashlib.sha256(blob).hexdigest()
+        if sha not in self.images:
+            name = str(image_part.partname).rsplit("/", 1)[-1]
+            self.images[sha] = Image(sha256=sha, data=blob, content_type=content_type,
+                                     filename=name, alt=alt)
+        label = _escape(alt.replace("\n", " ")) or "image"
+        out.append(_Segment(f"![{label}](/attachments/{sha})", raw=True))
+
+    def _vml(self, pict: Any) -> None:
+        if pict.find(f".//{w('txbxContent')}") is not None:
+            self.report.add("text_box", _all_text(pict))
+        elif pict.find(f".//{{{V}}}textpath") is not None:
+            self.report.add("watermark", pict.find(f".//{{{V}}}textpath").get("string", ""))
+        elif pict.find(f".//{{{V}}}imagedata") is not None:
+            self.report.add("image_format", "VML")
+        else:
+            self.report.add("shape")
+
+    # notes, comments, headers: parts other than the body
+    def _other_part(self, suffix: str) -> Any:
+        for rel in self.part.rels.values():
+            if not rel.is_external and rel.reltype.endswith("/" + suffix):
+                return rel.target_part
+        return None
+
+    def _note_text(self, ref: Any) -> str:
+        kind = "footnotes" if ref.tag == w("footnoteReference") else "endnotes"
+        part = self._other_part(kind)
+        if part is None:
+            return ""
+        root = etree.fromstring(part.blob, parser=_PARSER)
+        note_id = ref.get(w("id"))
+        tag = "footnote" if kind == "footnotes" else "endnote"
+        for note in root.iterchildren(w(tag)):
+            if note.get(w("id")) == note_id:
+                return _all_text(note)
+        return ""
+
+    def _notes_and_comments(self) -> None:
+        part = self._other_part("comments")
+        if part is not None:
+            root = etree.fromstring(part.blob, parser=_PARSER)
+            for comment in root.iterchildren(w("comment")):
+                author = comment.get(w("author"), "")
+                self.report.add("comment", f"{author}: {_all_text(comment)}")
+
+    def _headers_and_footers(self) -> None:
+        for rel in self.part.rels.values():
+            if rel.is_external or not rel.reltype.endswith(("/header", "/footer")):
+                continue
+            root = etree.fromstring(rel.target_part.blob, parser=_PARSER)
+            ours = any(c.get(w("val")) == HEADER_TABLE
+                       for c in root.iter(w("tblCaption")))
+            for textpath in root.iter(f"{{{V}}}textpath"):
+                if not ours:
+                    self.report.add("watermark", textpath.get("string", ""))
+            if ours:
+                self._skip_cover()
+                continue
+            text = " ".join(
+                t for t in (_field_free_text(p) for p in root.iter(w("p"))) if t)
+            if text.strip():
+                self.report.add("header_footer", text)
+
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+
+def _num_pr(num_pr: Any) -> tuple[int, int] | None:
+    ilvl = num_pr.find(w("ilvl"))
+    num_id = num_pr.find(w("numId"))
+    if num_id is None:
+        return None
+    return (int(ilvl.get(w("val"), "0")) if ilvl is not None else 0,
+            int(num_id.get(w("val"), "0")))
+
+
+def _heading_level(name: str, outline: int | None) -> int:
+    match = re.fullmatch(r"heading (\d)", name)
+    if match:
+        return min(int(match.group(1)), 6)
+    if outline is not None and outline < 9 and name not in ("title", "subtitle"):
+        return min(outline + 1, 6)
+    return 0
+
+
+def _row_cells(tr: Any) -> list[Any]:
+    cells = []
+    for child in tr.iterchildren():
+        if child.tag == w("tc"):
+            cells.append(child)
+        elif child.tag in (w("sdt"), w("customXml")):
+            content = child.find(w("sdtContent")) if child.tag == w("sdt") else child
+            if content is not None:
+                cells.extend(content.iterchildren(w("tc")))
+    return cells
+
+
+def _on(element: Any) -> bool:
+    if element is None:
+        return False
+    return element.get(w("val"), "true").lower() not in ("0", "false", "off", "none")
+
+
+def _all_text(element: Any, *, deleted: bool = False) -> str:
+    tags = {w("t")} | ({w("delText")} if deleted else set())
+    return "".join(t.text or "" for t in element.iter() if t.tag in tags)
+
+
+def _field_free_text(p: Any) -> str:
+    """A header paragraph's visible text, without cached PAGE/NUMPAGES results."""
+    return "".join(t.text or "" for t in p.iter(w("t"))).strip()
+
+
+_ESCAPE = re.compile(r"([\\`*_\[\]])")
+_LINE_START = re.compile(r"^(\s*)(#|>|[-+](?=\s))")
+_LINE_START_NUMBER = re.compile(r"^(\s*)(\d+)(\.\s)")
+
+
+def _escape(text: str) -> str:
+    return _ESCAPE.sub(r"\\\1", text).replace("<", "&lt;")
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\([\\`*_\[\]])", r"\1", text).replace("&lt;", "<")
+
+
+def _unbold(cell: str) -> str:
+    if cell.startswith("**") and cell.endswith("**") and cell.count("**") == 2:
+        return cell[2:-2]
+    return cell
+
+
+def _escape_url(url: str) -> str:
+    return url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+
+
+def _render_segments(segments: list[_Segment]) -> str:
+    merged: list[_Segment] = []
+    for seg in segments:
+        if not seg.text:
+            continue
+        last = merged[-1] if merged else None
+        if (last is not None and not last.raw and not seg.raw and last.bold == seg.bold
+                and last.italic == seg.italic and last.code == seg.code):
+            last.text += seg.text
+        else:
+            merged.append(_Segment(seg.text, seg.bold, seg.italic, seg.code, seg.raw))
+    out = []
+    for seg in merged:
+        if seg.raw:
+            out.append(seg.text)
+            continue
+        text = seg.text.replace("\n", " ")
+        core = text.strip()
+        if not core or not (seg.bold or seg.italic or seg.code):
+            out.append(_escape(text))
+            continue
+        lead = text[: len(text) - len(text.lstrip())]
+        trail = text[len(text.rstrip()):]
+        if seg.code:
+            body = f"`{core.replace('`', '')}`"
+        else:
+            body = _escape(core)
+        if seg.italic:
+            body = f"*{body}*"
+        if seg.bold:
+            body = f"**{body}**"
+        out.append(f"{lead}{body}{trail}")
+    text = "".join(out)
+    text = _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text, count=1)
+    return _LINE_START_NUMBER.sub(lambda m: m.group(1) + m.group(2) + "\\" + m.group(3), text,
+                                  count=1)

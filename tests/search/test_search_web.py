@@ -1,0 +1,161 @@
+"""The search page, the API and the command line, including every bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from qms.search import cli
+from tests.factories import make_document
+
+BAD_INPUTS = [
+    "",
+    "   ",
+    "。，、！？",
+    "!!! ??? ...",
+    "投诉" * 1000,
+    '"装修保证金',
+    "装修保证金\"",
+    "(装修 [保证金",
+    "装修)) ]]",
+    "title:",
+    "AND (",
+    "title:装修 OR body:*",
+    "NOT",
+    "'; DROP TABLE document; --",
+    "1' OR '1'='1",
+    "<script>alert(1)</script>",
+    "<b>装修</b>",
+    "😀",
+    "装修😀保证金",
+    "𠀀𠀁",
+    "装修 deposit 保證金 ＫＦ-００１",
+    "\x00\x1f",
+    "%",
+    "*",
+    "?",
+    "~1",
+]
+
+
+@pytest.fixture
+def documents(app, users):
+    with app.test_request_context():
+        from qms.db import get_session
+
+        session = get_session()
+        doc = make_document(session, state="effective", title="物业装修管理制度",
+                            body="## 装修\n\n客户服务收取装修保证金（deposit）和垃圾清运费。\n")
+        session.commit()
+        return doc.number
+
+
+@pytest.mark.parametrize("q", BAD_INPUTS)
+def test_bad_input_gives_a_result_or_a_message_in_the_api(client_as, documents, q):
+    response = client_as("staff").get("/api/v1/search", query_string={"q": q})
+    assert response.status_code == 200, response.data
+    body = response.get_json()
+    assert isinstance(body["items"], list)
+    if not body["items"] and q.strip():
+        assert body["notes"] or body["query"]
+
+
+@pytest.mark.parametrize("q", BAD_INPUTS)
+def test_bad_input_gives_a_result_or_a_message_on_the_page(client_as, documents, q):
+    response = client_as("staff").get("/search", query_string={"q": q})
+    assert response.status_code == 200
+    assert b"<script>alert" not in response.data
+
+
+def test_bad_parameters_are_explained(client_as, documents):
+    response = client_as("staff").get("/api/v1/search", query_string={
+        "q": "装修", "kind": "nonsense", "status": "bogus", "page": "x", "per_page": "-5",
+        "department": "<b>"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert any("nonsense" in n for n in body["notes"])
+    assert any("bogus" in n for n in body["notes"])
+
+
+def test_punctuation_only_says_what_to_try(client_as, documents):
+    body = client_as("staff").get("/api/v1/search", query_string={"q": "😀！"}).get_json()
+    assert body["items"] == [] and body["notes"]
+    page = client_as("staff").get("/search", query_string={"q": "😀！"})
+    assert "Nothing to search for".encode() in page.data or "没有可搜索".encode() in page.data \
+        or b"flash" in page.data
+
+
+def test_long_query_is_cut_with_a_note(client_as, documents):
+    body = client_as("staff").get("/api/v1/search", query_string={"q": "装修" * 1000}).get_json()
+    assert body["notes"]
+
+
+def test_the_api_finds_and_highlights(client_as, documents):
+    body = client_as("staff").get("/api/v1/search", query_string={"q": "裝修保證金"}).get_json()
+    assert [i["number"] for i in body["items"]] == [documents]
+    item = body["items"][0]
+    assert {"number", "title", "revision", "status", "kind", "department", "effective_date",
+            "score", "snippet"} <= set(item)
+    assert "<mark>装修保证金</mark>" in item["snippet"]
+    assert body["facets"]["kind"][0]["value"] == "regulation"
+
+
+def test_the_page_shows_hits_and_empty_states(client_as, documents):
+    client = client_as("staff")
+    empty = client.get("/search")
+    assert empty.status_code == 200 and b'name="q"' in empty.data
+    assert b"search.js" in empty.data
+    hits = client.get("/search", query_string={"q": "垃圾清运"})
+    assert documents.encode() in hits.data and b"<mark>" in hits.data
+    partial = client.get("/search", query_string={"q": "垃圾清运", "partial": "1"})
+    assert documents.encode() in partial.data and b"<html" not in partial.data
+    none = client.get("/search", query_string={"q": "不存在的词语"})
+    assert b"search-none" in none.data
+
+
+def test_search_is_in_the_navigation(client_as, documents):
+    page = client_as("staff").get("/")
+    assert b'href="/search"' in page.data
+
+
+def test_search_needs_sign_in(client):
+    assert client.get("/api/v1/search?q=x").status_code == 401
+
+
+def test_openapi_describes_search(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert "/api/v1/search" in doc["paths"]
+
+
+def test_cli_search_json(app, documents):
+    runner = CliRunner()
+    with app.app_context():
+        result = runner.invoke(cli.search, ["装修", "--json", "--limit", "5"])
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.output)
+    assert items[0]["number"] == documents
+    assert {"number", "title", "revision", "status", "kind", "score", "snippet"} <= set(items[0])
+    assert "[装修]" in items[0]["snippet"]
+
+
+def test_cli_search_text_and_all_revisions(app, documents):
+    runner = CliRunner()
+    with app.app_context():
+        result = runner.invoke(cli.search, ["垃圾", "--all-revisions"])
+        nothing = runner.invoke(cli.search, ["ZD-KF-009"])
+    assert result.exit_code == 0 and documents in result.output
+    assert "Did you mean" in nothing.output and documents in nothing.output
+
+
+def test_cli_reindex_and_check(app, documents):
+    runner = CliRunner()
+    with app.app_context():
+        built = runner.invoke(cli.reindex, [])
+        checked = runner.invoke(cli.reindex, ["--check"])
+        found = runner.invoke(cli.search, ["装修保证金", "--json"])
+    assert built.exit_code == 0, built.output
+    assert "in use" in built.output
+    assert checked.exit_code == 0 and "0 stale" in checked.output
+    assert json.loads(found.output)[0]["number"] == documents
