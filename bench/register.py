@@ -26,18 +26,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from qms import create_app  # noqa: E402
-from qms.db import get_session  # noqa: E402
-from qms.documents.labels import format_label  # noqa: E402
-from qms.documents.models import DocKind, Document, Revision, content_hash  # noqa: E402
-from qms.models import metadata  # noqa: E402
+from qms import create_app
+from qms.db import get_session
+from qms.documents.labels import format_label
+from qms.documents.models import DocKind, Document, Revision, content_hash
+from qms.models import metadata
 
-KINDS = [DocKind.REGULATION, DocKind.PROCESS, DocKind.FORM, DocKind.JOB_DESCRIPTION,
-         DocKind.WORK_INSTRUCTION]
-PREFIX = {DocKind.REGULATION: "ZD", DocKind.PROCESS: "LC", DocKind.FORM: "BD",
-          DocKind.JOB_DESCRIPTION: "GW", DocKind.WORK_INSTRUCTION: "ZY"}
+KINDS = [
+    DocKind.REGULATION,
+    DocKind.PROCESS,
+    DocKind.FORM,
+    DocKind.JOB_DESCRIPTION,
+    DocKind.WORK_INSTRUCTION,
+]
+PREFIX = {
+    DocKind.REGULATION: "ZD",
+    DocKind.PROCESS: "LC",
+    DocKind.FORM: "BD",
+    DocKind.JOB_DESCRIPTION: "GW",
+    DocKind.WORK_INSTRUCTION: "ZY",
+}
 WORDS = "业主投诉处理装修申请保证金管理费用收缴暂停服务消防安全巡查保洁绿化车辆出入证评审缺陷"
 
 
@@ -70,26 +80,50 @@ def seed(app, n_docs: int, per_doc: int) -> None:
             state = "effective" if r == per_doc - 1 else "superseded"
             body = "## 总则\n\n" + "".join(rng.choice(WORDS) for _ in range(600))
             label = format_label(1 + r, 0)
-            rev_rows.append({
-                "id": rev_id, "document_id": i, "major": 1 + r, "minor": 0, "label": label,
-                "state": state, "title": title, "body": body, "change_summary": "修订",
-                "content_sha256": content_hash(number, label, title, body, "修订"),
-                "version": 1, "author_id": clerk_id, "is_major": True, "created_at": now,
-                "updated_at": now, "effective_date": date(2020, 1, 1) + timedelta(days=r * 200),
-                "end_reason": "",
-            })
-        doc_rows.append({
-            "id": i, "number": number, "title": title, "kind": kind.value, "family": "standard",
-            "department_id": dept.id, "author_id": clerk_id, "confidentiality": "internal",
-            "status": "effective", "current_revision_id": first_rev + per_doc - 1,
-            "working_revision_id": None, "review_interval_months": 24,
-            "next_review_date": date(2026, 1, 1) + timedelta(days=i % 900), "created_at": now,
-        })
+            rev_rows.append(
+                {
+                    "id": rev_id,
+                    "document_id": i,
+                    "major": 1 + r,
+                    "minor": 0,
+                    "label": label,
+                    "state": state,
+                    "title": title,
+                    "body": body,
+                    "change_summary": "修订",
+                    "content_sha256": content_hash(number, label, title, body, "修订"),
+                    "version": 1,
+                    "author_id": clerk_id,
+                    "is_major": True,
+                    "created_at": now,
+                    "updated_at": now,
+                    "effective_date": date(2020, 1, 1) + timedelta(days=r * 200),
+                    "end_reason": "",
+                }
+            )
+        doc_rows.append(
+            {
+                "id": i,
+                "number": number,
+                "title": title,
+                "kind": kind.value,
+                "family": "standard",
+                "department_id": dept.id,
+                "author_id": clerk_id,
+                "confidentiality": "internal",
+                "status": "effective",
+                "current_revision_id": first_rev + per_doc - 1,
+                "working_revision_id": None,
+                "review_interval_months": 24,
+                "next_review_date": date(2026, 1, 1) + timedelta(days=i % 900),
+                "created_at": now,
+            }
+        )
     with engine.begin() as conn:
         conn.execute(sa.text("PRAGMA foreign_keys=OFF"))
         conn.execute(sa.insert(Document.__table__), doc_rows)
         for start in range(0, len(rev_rows), 5000):
-            conn.execute(sa.insert(Revision.__table__), rev_rows[start:start + 5000])
+            conn.execute(sa.insert(Revision.__table__), rev_rows[start : start + 5000])
         conn.execute(sa.text("ANALYZE"))
 
 
@@ -104,9 +138,11 @@ def timed(fn, repeat: int) -> list[float]:
 
 def summary(samples: list[float]) -> dict[str, float]:
     samples = sorted(samples)
-    return {"p50_ms": round(statistics.median(samples), 2),
-            "p95_ms": round(samples[int(len(samples) * 0.95) - 1], 2),
-            "n": len(samples)}
+    return {
+        "p50_ms": round(statistics.median(samples), 2),
+        "p95_ms": round(samples[int(len(samples) * 0.95) - 1], 2),
+        "n": len(samples),
+    }
 
 
 def main() -> None:
@@ -119,8 +155,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.sqlite3"
-        app = create_app("testing", DATABASE_URL=url, DATA_DIR=Path(tmp),
-                         WTF_CSRF_ENABLED=False)
+        app = create_app("testing", DATABASE_URL=url, DATA_DIR=Path(tmp), WTF_CSRF_ENABLED=False)
         metadata.create_all(app.extensions["qms.engine"])
         t0 = time.perf_counter()
         seed(app, args.docs, args.revisions_per_doc)
@@ -128,21 +163,38 @@ def main() -> None:
         client = app.test_client()
         from tests.factories import TEST_PASSWORD
 
-        assert client.post("/login", data={"username": "clerk", "password": TEST_PASSWORD}
-                           ).status_code == 302
+        assert (
+            client.post("/login", data={"username": "clerk", "password": TEST_PASSWORD}).status_code
+            == 302
+        )
         rng = random.Random(1)
         pages = max(1, args.docs // 50)
         kinds = [k.value for k in KINDS]
 
         def register_page():
-            q = rng.choice(["", f"?page={rng.randint(1, pages)}", f"?kind={rng.choice(kinds)}",
-                            "?sort=title&dir=desc", "?department=KF&sort=next_review",
-                            "?q=投诉", "?review=overdue"])
+            q = rng.choice(
+                [
+                    "",
+                    f"?page={rng.randint(1, pages)}",
+                    f"?kind={rng.choice(kinds)}",
+                    "?sort=title&dir=desc",
+                    "?department=KF&sort=next_review",
+                    "?q=投诉",
+                    "?review=overdue",
+                ]
+            )
             assert client.get("/documents/" + q).status_code == 200
 
         def api_page():
-            q = rng.choice(["", f"?page={rng.randint(1, pages)}", f"?kind={rng.choice(kinds)}",
-                            "?status=effective&department=GC", "?q=装修"])
+            q = rng.choice(
+                [
+                    "",
+                    f"?page={rng.randint(1, pages)}",
+                    f"?kind={rng.choice(kinds)}",
+                    "?status=effective&department=GC",
+                    "?q=装修",
+                ]
+            )
             assert client.get("/api/v1/documents" + q).status_code == 200
 
         numbers = []
@@ -155,24 +207,30 @@ def main() -> None:
         engine = app.extensions["qms.engine"]
         from qms.documents.queries import RegisterFilter, register_select
 
-
-        filters = [{}, {"kind": "form"}, {"sort": "title", "descending": True},
-                   {"department": "KF", "sort": "next_review"}, {"q": "投诉"},
-                   {"review": "overdue"}]
+        filters = [
+            {},
+            {"kind": "form"},
+            {"sort": "title", "descending": True},
+            {"department": "KF", "sort": "next_review"},
+            {"q": "投诉"},
+            {"review": "overdue"},
+        ]
 
         def baseline():
             flt = RegisterFilter(**rng.choice(filters))
             naive = register_select(flt)
             offset = rng.choice([0, rng.randint(0, pages - 1) * 50])
             with engine.connect() as conn:
-                conn.execute(sa.select(sa.func.count()).select_from(
-                    naive.order_by(None).subquery())).scalar()
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(naive.order_by(None).subquery())
+                ).scalar()
                 conn.execute(naive.limit(50).offset(offset)).all()
 
         for fn in (register_page, api_page, document_page, baseline):
             timed(fn, 10)  # warm caches
         results = {
-            "documents": args.docs, "revisions": args.docs * args.revisions_per_doc,
+            "documents": args.docs,
+            "revisions": args.docs * args.revisions_per_doc,
             "seed_seconds": round(seed_s, 1),
             "baseline_sql_register_page": summary(timed(baseline, args.repeat)),
             "register_page": summary(timed(register_page, args.repeat)),
@@ -189,15 +247,19 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=2))
         return
-    print(f"{args.docs} documents, {args.docs * args.revisions_per_doc} revisions "
-          f"(seeded in {results['seed_seconds']} s), {args.repeat} requests each, server time")
+    print(
+        f"{args.docs} documents, {args.docs * args.revisions_per_doc} revisions "
+        f"(seeded in {results['seed_seconds']} s), {args.repeat} requests each, server time"
+    )
     print(f"{'page':<28}{'p50 ms':>9}{'p95 ms':>9}{'target':>8}{'× baseline':>12}  ok")
     b = results["baseline_sql_register_page"]
     print(f"{'baseline: bare SQL page':<28}{b['p50_ms']:>9}{b['p95_ms']:>9}{'':>8}{'1.00':>12}")
     for key in targets:
         r = results[key]
-        print(f"{key:<28}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['target_p95_ms']:>8}"
-              f"{r['ratio_to_baseline_p95']:>12}  {'yes' if r['meets_target'] else 'NO'}")
+        print(
+            f"{key:<28}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['target_p95_ms']:>8}"
+            f"{r['ratio_to_baseline_p95']:>12}  {'yes' if r['meets_target'] else 'NO'}"
+        )
 
 
 if __name__ == "__main__":

@@ -54,7 +54,8 @@ def _register_blueprints(app: Flask) -> None:
     from qms import main
     from qms.api import make_api_blueprint
     from qms.auth.api import bp as auth_api
-    from qms.auth.views import admin_bp, bp as auth_bp
+    from qms.auth.views import admin_bp
+    from qms.auth.views import bp as auth_bp
     from qms.trail.views import bp as trail_bp
 
     for blueprint in (main.bp, auth_bp, admin_bp, trail_bp):
@@ -69,5 +70,12 @@ def _register_blueprints(app: Flask) -> None:
 
 # Feature packages, each with views.py (and api.py when it has JSON endpoints).
 FEATURES: list[str] = [
-    "documents", "procedures", "search", "reviews", "word", "distribution", "tasks", "mail",
+    "documents",
+    "procedures",
+    "search",
+    "reviews",
+    "word",
+    "distribution",
+    "tasks",
+    "mail",
 ]

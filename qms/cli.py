@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.orm import Session
 
 from qms import create_app
 from qms.auth import service as auth
@@ -17,12 +19,17 @@ from qms.db import get_session
 from qms.errors import DomainError
 
 
-def _app_factory():  # type: ignore[no-untyped-def]
+def _app_factory() -> Flask:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_app_factory, add_default_commands=True,
-             load_dotenv=False, set_debug_flag=False)
+@click.group(
+    cls=FlaskGroup,
+    create_app=_app_factory,
+    add_default_commands=True,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
 def main() -> None:
     """QMS — document control and quality management."""
 
@@ -33,6 +40,7 @@ def _fail(err: DomainError) -> None:
 
 
 # -- database ---------------------------------------------------------------------------
+
 
 @main.group()
 def db() -> None:
@@ -59,8 +67,12 @@ def db_current() -> None:
 
 
 @main.command()
-@click.option("--documents", "documents_dir", default=None,
-              help="Import this folder of documents on first start.")
+@click.option(
+    "--documents",
+    "documents_dir",
+    default=None,
+    help="Import this folder of documents on first start.",
+)
 @with_appcontext
 def init(documents_dir: str | None) -> None:
     """Migrate, create demo departments and users (first run), import the documents."""
@@ -80,7 +92,7 @@ def init(documents_dir: str | None) -> None:
         hook(session, documents_dir)
 
 
-INIT_HOOKS: list = []  # type: ignore[type-arg]
+INIT_HOOKS: list[Callable[[Session, str | None], None]] = []
 
 
 @main.command()
@@ -93,6 +105,7 @@ def serve(host: str, port: int) -> None:
 
 
 # -- trail ------------------------------------------------------------------------------
+
 
 @main.command("verify-trail")
 @with_appcontext
@@ -110,12 +123,13 @@ def verify_trail() -> None:
 
 # -- users ------------------------------------------------------------------------------
 
+
 @main.group()
 def user() -> None:
     """Manage users."""
 
 
-def _user(session, username: str) -> User:  # type: ignore[no-untyped-def]
+def _user(session: Session, username: str) -> User:
     found = auth.user_by_username(session, username)
     if found is None:
         click.echo(f"error: no user {username}", err=True)
@@ -134,14 +148,27 @@ ROLE_CHOICE = click.Choice([str(r) for r in Role])
 @click.option("--email", default="")
 @click.password_option()
 @with_appcontext
-def user_create(username: str, display_name: str, roles: tuple[str, ...], department: str,
-                email: str, password: str) -> None:
+def user_create(
+    username: str,
+    display_name: str,
+    roles: tuple[str, ...],
+    department: str,
+    email: str,
+    password: str,
+) -> None:
     session = get_session()
     dept = auth.department_by_code(session, department) if department else None
     try:
-        auth.create_user(session, None, username=username, display_name=display_name,
-                         password=password, roles=[Role(r) for r in roles], department=dept,
-                         email=email)
+        auth.create_user(
+            session,
+            None,
+            username=username,
+            display_name=display_name,
+            password=password,
+            roles=[Role(r) for r in roles],
+            department=dept,
+            email=email,
+        )
     except DomainError as err:
         _fail(err)
     session.commit()
@@ -170,8 +197,17 @@ def user_roles(username: str, add: tuple[str, ...], remove: tuple[str, ...], rea
     u = _user(session, username)
     roles = (set(u.roles) | {Role(r) for r in add}) - {Role(r) for r in remove}
     try:
-        auth.update_user(session, None, u, display_name=u.display_name, email=u.email,
-                         department=u.department, roles=roles, active=u.active, reason=reason)
+        auth.update_user(
+            session,
+            None,
+            u,
+            display_name=u.display_name,
+            email=u.email,
+            department=u.department,
+            roles=roles,
+            active=u.active,
+            reason=reason,
+        )
     except DomainError as err:
         _fail(err)
     session.commit()
@@ -211,8 +247,17 @@ def user_activate(username: str, reason: str) -> None:
 def _set_active(username: str, active: bool, reason: str) -> None:
     session = get_session()
     u = _user(session, username)
-    auth.update_user(session, None, u, display_name=u.display_name, email=u.email,
-                     department=u.department, roles=u.roles, active=active, reason=reason)
+    auth.update_user(
+        session,
+        None,
+        u,
+        display_name=u.display_name,
+        email=u.email,
+        department=u.department,
+        roles=u.roles,
+        active=active,
+        reason=reason,
+    )
     session.commit()
     click.echo(f"{username}: {'active' if active else 'disabled'}")
 

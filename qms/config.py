@@ -48,11 +48,11 @@ class Config:
             self.DATABASE_URL = f"sqlite:///{Path(self.DATA_DIR) / 'qms.sqlite3'}"
 
     @property
-    def MAX_CONTENT_LENGTH(self) -> int:  # noqa: N802 - Flask's setting name
+    def MAX_CONTENT_LENGTH(self) -> int:
         return self.MAX_UPLOAD_MB * 1024 * 1024
 
     @property
-    def PERMANENT_SESSION_LIFETIME(self) -> timedelta:  # noqa: N802 - Flask's setting name
+    def PERMANENT_SESSION_LIFETIME(self) -> timedelta:
         return timedelta(minutes=self.SESSION_MINUTES)
 
 
@@ -65,7 +65,7 @@ class DevConfig(Config):
 
 class TestConfig(Config):
     TESTING = True
-    SECRET_KEY = "test-secret-key-not-for-production"
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105 - tests only
     SESSION_MINUTES = 30
 
 
@@ -106,4 +106,6 @@ def config_for(name: str | None) -> Config:
     try:
         return classes[name]()
     except KeyError:
-        raise RuntimeError(f"Unknown QMS_ENV {name!r}; use development, production or testing")
+        raise RuntimeError(
+            f"Unknown QMS_ENV {name!r}; use development, production or testing"
+        ) from None

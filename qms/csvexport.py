@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from flask import Response, stream_with_context
@@ -18,7 +18,7 @@ def _cell(value: Any) -> Any:
 
 
 def csv_response(filename: str, header: list[str], rows: Iterable[Iterable[Any]]) -> Response:
-    def generate() -> Iterable[str]:
+    def generate() -> Iterator[str]:
         buf = io.StringIO()
         writer = csv.writer(buf)
         buf.write("\ufeff")

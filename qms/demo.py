@@ -59,16 +59,22 @@ def create_demo_data(session: Session) -> str | None:
     users = {}
     for username, display_name, role, dept in DEMO_USERS:
         users[username] = auth.create_user(
-            session, None, username=username, display_name=display_name,
-            password=password, roles=[role], department=depts[dept],
+            session,
+            None,
+            username=username,
+            display_name=display_name,
+            password=password,
+            roles=[role],
+            department=depts[dept],
             email=f"{username}@example.com",
         )
     grant_demo_approval_rights(session, users, depts)
     return password
 
 
-def grant_demo_approval_rights(session: Session, users: dict[str, User],
-                               depts: dict[str, Department]) -> None:
+def grant_demo_approval_rights(
+    session: Session, users: dict[str, User], depts: dict[str, Department]
+) -> None:
     """The general manager approves anything; the customer-service head approves the
     documents of Customer Service; the quality manager those of the Quality Center."""
     from qms.documents.service import grant_approval_right

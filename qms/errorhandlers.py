@@ -35,14 +35,17 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Any:
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> Any:
     if wants_json():
         body: dict[str, Any] = {"code": code, "message": message}
         if details:
             body["details"] = details
         return jsonify({"error": body}), status
-    return render_template("errors/error.html", status=status, message=message,
-                           details=details or {}), status
+    return render_template(
+        "errors/error.html", status=status, message=message, details=details or {}
+    ), status
 
 
 def record_failed_attempt(attempt: FailedAttempt) -> None:
@@ -53,8 +56,9 @@ def record_failed_attempt(attempt: FailedAttempt) -> None:
 
     db = get_session()
     actor = db.get(User, attempt.actor_id) if attempt.actor_id else None
-    trail.record(db, actor, attempt.action, attempt.object_type, attempt.object_id,
-                 reason=attempt.reason)
+    trail.record(
+        db, actor, attempt.action, attempt.object_type, attempt.object_id, reason=attempt.reason
+    )
     if attempt.count_failed_password and actor is not None:
         auth_service.register_failed_password(db, actor, f"signature on {attempt.object_type}")
     db.commit()
@@ -73,8 +77,12 @@ def init_app(app: Flask) -> None:
     def csrf_error(err: CSRFError) -> Any:
         get_session().rollback()
         return error_response(
-            400, "csrf",
-            _("The form has expired or did not come from this site. Reload the page and try again."),
+            400,
+            "csrf",
+            _(
+                "The form has expired or did not come from this site. "
+                "Reload the page and try again."
+            ),
         )
 
     @app.errorhandler(HTTPException)
@@ -83,11 +91,19 @@ def init_app(app: Flask) -> None:
         status = err.code or 500
         message = _messages().get(status) or err.description or ""
         if status == 413:
-            message = _("The upload is larger than the limit of %(mb)d MB.",
-                        mb=app.config["MAX_UPLOAD_MB"])
-        code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                405: "method_not_allowed", 409: "conflict", 413: "too_large",
-                422: "invalid"}.get(status, "error")
+            message = _(
+                "The upload is larger than the limit of %(mb)d MB.", mb=app.config["MAX_UPLOAD_MB"]
+            )
+        code = {
+            400: "bad_request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            409: "conflict",
+            413: "too_large",
+            422: "invalid",
+        }.get(status, "error")
         return error_response(status, code, message)
 
     @app.errorhandler(Exception)

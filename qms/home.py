@@ -36,8 +36,14 @@ def panel_provider(fn: PanelProvider) -> PanelProvider:
 def primary_role(user: User) -> Role:
     """The role the home page is written for: the most specific one the user holds."""
     for role in (
-        Role.ADMIN, Role.QUALITY_CLERK, Role.QUALITY_MANAGER, Role.REVIEW_LEADER,
-        Role.APPROVER, Role.AUDITOR, Role.REVIEWER, Role.STAFF,
+        Role.ADMIN,
+        Role.QUALITY_CLERK,
+        Role.QUALITY_MANAGER,
+        Role.REVIEW_LEADER,
+        Role.APPROVER,
+        Role.AUDITOR,
+        Role.REVIEWER,
+        Role.STAFF,
     ):
         if role in user.roles:
             return role
@@ -67,9 +73,14 @@ def _admin_panel(session: Session, user: User) -> list[Panel]:
     panel = Panel(
         title=_l("People and access"),
         order=10,
-        links=[(_l("Users"), "admin.users"), (_l("Departments"), "admin.departments"),
-               (_l("Audit trail"), "trail.entries")],
-        rows=[(_l("Users"), total), (_l("Locked accounts"), ", ".join(u.username for u in locked)
-                                      or "—")],
+        links=[
+            (_l("Users"), "admin.users"),
+            (_l("Departments"), "admin.departments"),
+            (_l("Audit trail"), "trail.entries"),
+        ],
+        rows=[
+            (_l("Users"), total),
+            (_l("Locked accounts"), ", ".join(u.username for u in locked) or "—"),
+        ],
     )
     return [panel]

@@ -16,9 +16,8 @@ def select_locale() -> str:
     chosen = session.get("lang") if request else None
     if chosen in languages:
         return str(chosen)
-    if current_user and getattr(current_user, "is_authenticated", False):
-        if current_user.locale in languages:
-            return str(current_user.locale)
+    if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
+        return str(current_user.locale)
     return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 

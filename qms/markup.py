@@ -7,9 +7,38 @@ import markdown
 import nh3
 
 ALLOWED_TAGS = {
-    "h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "ul", "ol", "li", "strong", "em",
-    "b", "i", "code", "pre", "blockquote", "table", "thead", "tbody", "tr", "th", "td", "a",
-    "del", "ins", "sup", "sub", "span", "img",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "p",
+    "br",
+    "hr",
+    "ul",
+    "ol",
+    "li",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "code",
+    "pre",
+    "blockquote",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "a",
+    "del",
+    "ins",
+    "sup",
+    "sub",
+    "span",
+    "img",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -17,7 +46,10 @@ ALLOWED_ATTRIBUTES = {
     "td": {"align", "colspan", "rowspan"},
     "ol": {"start"},
     "img": {"src", "alt", "title"},
-    "h1": {"id"}, "h2": {"id"}, "h3": {"id"}, "h4": {"id"},
+    "h1": {"id"},
+    "h2": {"id"},
+    "h3": {"id"},
+    "h4": {"id"},
 }
 
 

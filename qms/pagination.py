@@ -33,8 +33,12 @@ class Page(Generic[T]):
         return self.page < self.pages
 
     def as_meta(self) -> dict[str, int]:
-        return {"page": self.page, "per_page": self.per_page, "total": self.total,
-                "pages": self.pages}
+        return {
+            "page": self.page,
+            "per_page": self.per_page,
+            "total": self.total,
+            "pages": self.pages,
+        }
 
 
 def clamp(page: Any, per_page: Any, default_per_page: int = 50) -> tuple[int, int]:

@@ -86,7 +86,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
 
         seed_departments(get_session())
         get_session().commit()
-    yield application
+    return application
 
 
 @pytest.fixture

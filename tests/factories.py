@@ -26,7 +26,10 @@ def seed_departments(session: Session) -> dict[str, Department]:
 
 
 def make_user(
-    session: Session, username: str, *roles: Role, department: str = "PZ",
+    session: Session,
+    username: str,
+    *roles: Role,
+    department: str = "PZ",
     display_name: str | None = None,
 ) -> User:
     dept = session.scalar(sa.select(Department).where(Department.code == department))
@@ -51,8 +54,9 @@ def make_role_users() -> dict[str, Any]:
 
     made = {}
     for username, display_name, role, dept in DEMO_USERS:
-        made[username] = make_user(session, username, role, department=dept,
-                                   display_name=display_name)
+        made[username] = make_user(
+            session, username, role, department=dept, display_name=display_name
+        )
     grant_demo_approval_rights(session, made, seed_departments(session))
     session.commit()
     return {name: user.id for name, user in made.items()}
@@ -84,8 +88,15 @@ def make_document(
 
     dept = session.scalar(sa.select(Department).where(Department.code == department))
     author = author or _get_or_make(session, "author1", Role.QUALITY_CLERK)
-    document = service.create_document(session, author, title=title, kind=DocKind(kind),
-                                       department=dept, body=body, change_summary="首次发布")
+    document = service.create_document(
+        session,
+        author,
+        title=title,
+        kind=DocKind(kind),
+        department=dept,
+        body=body,
+        change_summary="首次发布",
+    )
     revision = document.working_revision
     if state == "draft":
         return document
@@ -93,8 +104,9 @@ def make_document(
     approver = approver or _get_or_make(session, "approver1", Role.APPROVER)
     if not service.has_approval_right(session, approver, document.kind, document.department_id):
         grant_all_approval(session, approver)
-    service.submit_for_review(session, author, revision, reviewers=[reviewer], approver=approver,
-                              password=TEST_PASSWORD)
+    service.submit_for_review(
+        session, author, revision, reviewers=[reviewer], approver=approver, password=TEST_PASSWORD
+    )
     if state == "in_review":
         return document
     service.review(session, reviewer, revision, password=TEST_PASSWORD)

@@ -43,8 +43,7 @@ def json_body() -> dict[str, Any]:
     if data is None:
         raise DomainError(_("The request body is not valid JSON."), status=400, code="bad_json")
     if not isinstance(data, dict):
-        raise DomainError(_("The request body must be a JSON object."), status=400,
-                          code="bad_json")
+        raise DomainError(_("The request body must be a JSON object."), status=400, code="bad_json")
     return data
 
 

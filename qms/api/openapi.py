@@ -30,33 +30,49 @@ PAGE_PARAMS = [
 
 def error_responses(*statuses: int) -> dict[str, Any]:
     return {
-        str(s): {"description": "error", "content": {"application/json": {"schema": {
-            "$ref": "#/components/schemas/Error"}}}}
+        str(s): {
+            "description": "error",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
         for s in statuses
     }
 
 
-def op(summary: str, *errors: int, params: list[dict[str, Any]] | None = None,
-       body: dict[str, Any] | None = None, ok: str = "200",
-       content_type: str = "application/json") -> dict[str, Any]:
+def op(
+    summary: str,
+    *errors: int,
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+    ok: str = "200",
+    content_type: str = "application/json",
+) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary,
-        "responses": {ok: {"description": "success", "content": {content_type: {}}},
-                      **error_responses(401, *errors)},
+        "responses": {
+            ok: {"description": "success", "content": {content_type: {}}},
+            **error_responses(401, *errors),
+        },
     }
     if params:
         operation["parameters"] = params
     if body:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": body}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
     return operation
 
 
 API_MODULES = ["qms.auth.api"]
 
 CORE_PATHS: dict[str, Any] = {
-    "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
-                                     "responses": {"200": {"description": "OpenAPI 3"}}}},
+    "/api/v1/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3"}},
+        }
+    },
 }
 
 

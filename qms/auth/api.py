@@ -18,14 +18,16 @@ bp = Blueprint("auth_api", __name__)
 @permission_required(Permission.READ_DOCUMENTS)
 def me() -> Any:
     user = current_user
-    return jsonify({
-        "id": user.id,
-        "username": user.username,
-        "display_name": user.display_name,
-        "department": user.department.code if user.department else None,
-        "roles": sorted(user.roles),
-        "permissions": sorted(user.permissions),
-    })
+    return jsonify(
+        {
+            "id": user.id,
+            "username": user.username,
+            "display_name": user.display_name,
+            "department": user.department.code if user.department else None,
+            "roles": sorted(user.roles),
+            "permissions": sorted(user.permissions),
+        }
+    )
 
 
 OPENAPI_PATHS = {"/api/v1/me": {"get": op("The signed-in user, their roles and permissions")}}

@@ -34,7 +34,9 @@ class UserRole(Base):
     __tablename__ = "user_role"
 
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), primary_key=True)
-    role: Mapped[Role] = mapped_column(sa.Enum(Role, native_enum=False, length=32), primary_key=True)
+    role: Mapped[Role] = mapped_column(
+        sa.Enum(Role, native_enum=False, length=32), primary_key=True
+    )
 
 
 class User(Base):
@@ -55,9 +57,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
-    role_rows: Mapped[list[UserRole]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan"
-    )
+    role_rows: Mapped[list[UserRole]] = relationship(lazy="selectin", cascade="all, delete-orphan")
 
     # Flask-Login
     @property

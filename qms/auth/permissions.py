@@ -92,8 +92,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.REVIEWER: frozenset(_EVERYONE | {Permission.REVIEW_DOCUMENTS}),
     Role.AUDITOR: frozenset(
-        _EVERYONE
-        | {Permission.VIEW_REGISTER, Permission.VIEW_HISTORY, Permission.VIEW_TRAIL}
+        _EVERYONE | {Permission.VIEW_REGISTER, Permission.VIEW_HISTORY, Permission.VIEW_TRAIL}
     ),
     Role.APPROVER: frozenset(
         _EVERYONE

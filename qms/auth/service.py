@@ -39,7 +39,11 @@ def department_by_code(session: Session, code: str) -> Department | None:
 
 
 def create_department(
-    session: Session, actor: User | None, code: str, name: str, name_en: str = "",
+    session: Session,
+    actor: User | None,
+    code: str,
+    name: str,
+    name_en: str = "",
     parent: Department | None = None,
 ) -> Department:
     code = code.strip().upper()
@@ -55,8 +59,14 @@ def create_department(
 
 
 def update_department(
-    session: Session, actor: User, dept: Department, *, name: str, name_en: str,
-    parent: Department | None, active: bool,
+    session: Session,
+    actor: User,
+    dept: Department,
+    *,
+    name: str,
+    name_en: str,
+    parent: Department | None,
+    active: bool,
 ) -> Department:
     if parent is not None:
         ancestor: Department | None = parent
@@ -70,7 +80,12 @@ def update_department(
         "parent": (dept.parent.code if dept.parent else None, parent.code if parent else None),
         "active": (dept.active, active),
     }
-    dept.name, dept.name_en, dept.parent, dept.active = name.strip(), name_en.strip(), parent, active
+    dept.name, dept.name_en, dept.parent, dept.active = (
+        name.strip(),
+        name_en.strip(),
+        parent,
+        active,
+    )
     session.flush()
     trail.record_changes(session, actor, "update", "department", dept.code, changes)
     return dept
@@ -107,8 +122,14 @@ def create_user(
     session.flush()
     trail.record(session, actor, "create", "user", user.username, new=user.display_name)
     trail.record(
-        session, actor, "roles", "user", user.username,
-        field="roles", old="", new=",".join(sorted(user.roles)),
+        session,
+        actor,
+        "roles",
+        "user",
+        user.username,
+        field="roles",
+        old="",
+        new=",".join(sorted(user.roles)),
     )
     return user
 
@@ -150,8 +171,13 @@ def update_user(
     session.flush()
     trail.record_changes(session, actor, "update", "user", user.username, changes, reason)
     trail.record_changes(
-        session, actor, "roles", "user", user.username,
-        {"roles": (old_roles, ",".join(sorted(new_roles)))}, reason,
+        session,
+        actor,
+        "roles",
+        "user",
+        user.username,
+        {"roles": (old_roles, ",".join(sorted(new_roles)))},
+        reason,
     )
     return user
 
@@ -167,8 +193,14 @@ def set_password(session: Session, actor: User | None, user: User, password: str
 
 def unlock(session: Session, actor: User | None, user: User) -> None:
     trail.record(
-        session, actor, "unlock", "user", user.username,
-        field="locked_until", old=user.locked_until, new=None,
+        session,
+        actor,
+        "unlock",
+        "user",
+        user.username,
+        field="locked_until",
+        old=user.locked_until,
+        new=None,
     )
     user.locked_until = None
     user.failed_attempts = 0
@@ -186,15 +218,27 @@ def register_failed_password(session: Session, user: User, context: str) -> None
     """Count a wrong password (at sign-in or when signing); lock after too many."""
     user.failed_attempts += 1
     trail.record(
-        session, user, "password_failed", "user", user.username, reason=context,
-        field="failed_attempts", old=user.failed_attempts - 1, new=user.failed_attempts,
+        session,
+        user,
+        "password_failed",
+        "user",
+        user.username,
+        reason=context,
+        field="failed_attempts",
+        old=user.failed_attempts - 1,
+        new=user.failed_attempts,
     )
     if user.failed_attempts >= LOCKOUT_ATTEMPTS:
         user.locked_until = utcnow() + timedelta(minutes=LOCKOUT_MINUTES)
         user.failed_attempts = 0
         trail.record(
-            session, user, "locked", "user", user.username,
-            field="locked_until", new=user.locked_until,
+            session,
+            user,
+            "locked",
+            "user",
+            user.username,
+            field="locked_until",
+            new=user.locked_until,
             reason=f"{LOCKOUT_ATTEMPTS} failed attempts",
         )
     session.flush()
@@ -212,16 +256,22 @@ def authenticate(session: Session, username: str, password: str) -> User:
     if user.is_locked():
         trail.record(session, user, "sign_in_failed", "user", user.username, reason="locked")
         raise SignInRefused(
-            _l("This account is locked after too many failed attempts. Try again in "
-               "%(minutes)d minutes or ask an administrator.", minutes=LOCKOUT_MINUTES),
+            _l(
+                "This account is locked after too many failed attempts. Try again in "
+                "%(minutes)d minutes or ask an administrator.",
+                minutes=LOCKOUT_MINUTES,
+            ),
             user,
         )
     if not verify_password(user.password_hash, password):
         register_failed_password(session, user, "sign-in")
         if user.is_locked():
             raise SignInRefused(
-                _l("This account is locked after too many failed attempts. Try again in "
-                   "%(minutes)d minutes or ask an administrator.", minutes=LOCKOUT_MINUTES),
+                _l(
+                    "This account is locked after too many failed attempts. Try again in "
+                    "%(minutes)d minutes or ask an administrator.",
+                    minutes=LOCKOUT_MINUTES,
+                ),
                 user,
             )
         raise SignInRefused(_l("Wrong username or password."), user)
@@ -235,8 +285,11 @@ def create_token(session: Session, actor: User, user: User, name: str) -> str:
     """Create a personal access token and return it; only its hash is kept."""
     token = "qms_" + secrets.token_urlsafe(32)
     session.add(
-        ApiToken(user=user, name=name.strip() or "token",
-                 token_sha256=hashlib.sha256(token.encode()).hexdigest())
+        ApiToken(
+            user=user,
+            name=name.strip() or "token",
+            token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+        )
     )
     session.flush()
     trail.record(session, actor, "create_token", "user", user.username, new=name)

@@ -78,8 +78,14 @@ def sign(
     session.add(signature)
     session.flush()
     trail.record(
-        session, signer, "sign", object_type, object_id,
-        field=str(meaning), new=content_sha256, reason=comment,
+        session,
+        signer,
+        "sign",
+        object_type,
+        object_id,
+        field=str(meaning),
+        new=content_sha256,
+        reason=comment,
     )
     return signature
 
@@ -93,15 +99,23 @@ def void_signatures(
             signature.voided_at = utcnow()
             signature.void_reason = reason
             trail.record(
-                session, actor, "void_signature", signature.object_type, signature.object_id,
-                field=str(signature.meaning), old=signature.printed_name, reason=reason,
+                session,
+                actor,
+                "void_signature",
+                signature.object_type,
+                signature.object_id,
+                field=str(signature.meaning),
+                old=signature.printed_name,
+                reason=reason,
             )
             count += 1
     session.flush()
     return count
 
 
-def signatures_for(session: Session, object_type: str, object_ids: Iterable[object]) -> list[Signature]:
+def signatures_for(
+    session: Session, object_type: str, object_ids: Iterable[object]
+) -> list[Signature]:
     ids = [str(i) for i in object_ids]
     if not ids:
         return []

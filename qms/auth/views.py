@@ -7,8 +7,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import (
-    Blueprint, Flask, abort, current_app, flash, g, jsonify, redirect, render_template,
-    request, session, url_for,
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,7 +26,12 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from qms.auth import service
 from qms.auth.forms import (
-    DepartmentForm, LoginForm, PasswordForm, ResetPasswordForm, TokenForm, UserForm,
+    DepartmentForm,
+    LoginForm,
+    PasswordForm,
+    ResetPasswordForm,
+    TokenForm,
+    UserForm,
 )
 from qms.auth.models import ApiToken, Department, User
 from qms.auth.passwords import verify_password
@@ -32,6 +47,7 @@ admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 # -- wiring --------------------------------------------------------------------------
+
 
 def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
@@ -54,8 +70,14 @@ def init_app(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def unauthorized() -> Any:
         if request.path.startswith("/api/"):
-            return jsonify({"error": {"code": "unauthorized",
-                                      "message": _("Sign in or send a valid API token.")}}), 401
+            return jsonify(
+                {
+                    "error": {
+                        "code": "unauthorized",
+                        "message": _("Sign in or send a valid API token."),
+                    }
+                }
+            ), 401
         flash(_("Please sign in to open this page."), "info")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
@@ -77,10 +99,18 @@ def init_app(app: Flask) -> None:
             trail.record(db, user, "session_expired", "user", user.username if user else None)
             db.commit()
             if request.path.startswith("/api/"):
-                return jsonify({"error": {"code": "session_expired",
-                                          "message": _("Your session has expired. Sign in again.")}}), 401
-            flash(_("Your session has expired after a period of inactivity. Sign in again."),
-                  "warning")
+                return jsonify(
+                    {
+                        "error": {
+                            "code": "session_expired",
+                            "message": _("Your session has expired. Sign in again."),
+                        }
+                    }
+                ), 401
+            flash(
+                _("Your session has expired after a period of inactivity. Sign in again."),
+                "warning",
+            )
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         if "_user_id" in session:
             session["last_seen"] = now
@@ -89,6 +119,7 @@ def init_app(app: Flask) -> None:
 
 
 # -- sign-in -------------------------------------------------------------------------
+
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
@@ -103,8 +134,12 @@ def login() -> Any:
             user = service.authenticate(db, form.username.data or "", form.password.data or "")
         except service.SignInRefused as refused:
             db.commit()  # the failed attempt stays in the trail
-            status = 403 if refused.user is not None and (
-                refused.user.is_locked() or not refused.user.active) else 401
+            status = (
+                403
+                if refused.user is not None
+                and (refused.user.is_locked() or not refused.user.active)
+                else 401
+            )
             form.password.errors = [str(refused.message)]
         else:
             db.commit()
@@ -135,7 +170,7 @@ def logout() -> Any:
     return redirect(url_for("auth.login"))
 
 
-logout.required_permissions = ()  # type: ignore[attr-defined]
+logout.required_permissions = ()
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -159,18 +194,23 @@ def account() -> Any:
                     db.commit()
                     flash(_("Your password has been changed."), "success")
                     return redirect(url_for("auth.account"))
-    elif request.method == "POST" and request.form.get("action") == "token":
-        if token_form.validate_on_submit():
-            new_token = service.create_token(db, current_user, current_user, token_form.name.data or "")
-            db.commit()
+    elif (
+        request.method == "POST"
+        and request.form.get("action") == "token"
+        and token_form.validate_on_submit()
+    ):
+        new_token = service.create_token(db, current_user, current_user, token_form.name.data or "")
+        db.commit()
     tokens = db.scalars(
         sa.select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id)
     ).all()
-    return render_template("auth/account.html", form=form, token_form=token_form,
-                           tokens=tokens, new_token=new_token)
+    return render_template(
+        "auth/account.html", form=form, token_form=token_form, tokens=tokens, new_token=new_token
+    )
 
 
 # -- user administration -------------------------------------------------------------
+
 
 def _department_choices(db: Any) -> list[tuple[str, str]]:
     depts = db.scalars(sa.select(Department).order_by(Department.code)).all()
@@ -200,7 +240,8 @@ def new_user() -> Any:
     if form.validate_on_submit():
         try:
             user = service.create_user(
-                db, current_user,
+                db,
+                current_user,
                 username=form.username.data or "",
                 display_name=form.display_name.data or "",
                 email=form.email.data or "",
@@ -256,7 +297,9 @@ def edit_user(user_id: int) -> Any:
         if form.validate_on_submit():
             try:
                 service.update_user(
-                    db, current_user, user,
+                    db,
+                    current_user,
+                    user,
                     display_name=form.display_name.data or "",
                     email=form.email.data or "",
                     department=service.department_by_code(db, form.department.data or ""),
@@ -287,8 +330,12 @@ def departments() -> Any:
     if form.validate_on_submit():
         try:
             service.create_department(
-                db, current_user, form.code.data or "", form.name.data or "",
-                form.name_en.data or "", service.department_by_code(db, form.parent.data or ""),
+                db,
+                current_user,
+                form.code.data or "",
+                form.name.data or "",
+                form.name_en.data or "",
+                service.department_by_code(db, form.parent.data or ""),
             )
         except DomainError as err:
             db.rollback()
@@ -318,7 +365,11 @@ def edit_department(code: str) -> Any:
     if form.validate_on_submit():
         try:
             service.update_department(
-                db, current_user, dept, name=form.name.data or "", name_en=form.name_en.data or "",
+                db,
+                current_user,
+                dept,
+                name=form.name.data or "",
+                name_en=form.name_en.data or "",
                 parent=service.department_by_code(db, form.parent.data or ""),
                 active=bool(form.active.data),
             )

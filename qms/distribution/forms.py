@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -25,25 +27,44 @@ from qms.distribution.models import (
 )
 
 
+class ChoicesForm(FlaskForm):
+    """Fixed choices are set per instance: WTForms warns about choices given at class level."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fixed: dict[str, list[tuple[str, Any]]] = {
+            "medium": [(m.value, MEDIUM_LABELS[m]) for m in Medium],
+            "category": [(c.value, CATEGORY_LABELS[c]) for c in ExternalCategory],
+            "outcome": self.outcome_choices(),
+        }
+        for name, choices in fixed.items():
+            if name in self:
+                self[name].choices = choices
+
+    def outcome_choices(self) -> list[tuple[str, Any]]:
+        return []
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
 
-class IssueCopyForm(FlaskForm):
+class IssueCopyForm(ChoicesForm):
     revision = StringField(_l("Revision"), validators=[DataRequired(), Length(max=16)])
     holder_department = SelectField(_l("Holder department"), coerce=str,
                                     validators=[Optional()])
     holder_user = SelectField(_l("Holder (person)"), coerce=str, validators=[Optional()])
-    medium = SelectField(_l("Medium"), choices=[(m.value, MEDIUM_LABELS[m]) for m in Medium],
-                         default=Medium.PAPER.value)
+    medium = SelectField(_l("Medium"), default=Medium.PAPER.value)
     location = StringField(_l("Where it is kept"), validators=[Optional(), Length(max=200)])
 
 
-class RecallForm(FlaskForm):
-    outcome = SelectField(_l("Outcome"), choices=[(o.value, OUTCOME_LABELS[o])
-                                                  for o in RecallOutcome])
+class RecallForm(ChoicesForm):
+    outcome = SelectField(_l("Outcome"))
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
+
+    def outcome_choices(self) -> list[tuple[str, Any]]:
+        return [(o.value, OUTCOME_LABELS[o]) for o in RecallOutcome]
 
 
 class SignForm(FlaskForm):
@@ -68,22 +89,22 @@ class IntervalForm(FlaskForm):
     apply_to_existing = BooleanField(_l("Also for existing documents of this kind"))
 
 
-class PeriodicReviewForm(FlaskForm):
-    outcome = SelectField(_l("Outcome"), choices=[
-        ("no_change", _l("Still suitable, no change")),
-        ("revise_minor", _l("Needs a minor change: start a new revision")),
-        ("revise_major", _l("Needs a major change: start a new revision")),
-    ])
+class PeriodicReviewForm(ChoicesForm):
+    outcome = SelectField(_l("Outcome"))
     comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])
     password = PasswordField(_l("Your password (signature)"), validators=[Optional()])
 
+    def outcome_choices(self) -> list[tuple[str, Any]]:
+        return [("no_change", _l("Still suitable, no change")),
+                ("revise_minor", _l("Needs a minor change: start a new revision")),
+                ("revise_major", _l("Needs a major change: start a new revision"))]
 
-class ExternalForm(FlaskForm):
+
+class ExternalForm(ChoicesForm):
     number = StringField(_l("Document number (empty: next free)"),
                          validators=[Optional(), Length(max=32)])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
-    category = SelectField(_l("Category"), choices=[(c.value, CATEGORY_LABELS[c])
-                                                    for c in ExternalCategory])
+    category = SelectField(_l("Category"))
     source = StringField(_l("Source (issued by)"), validators=[DataRequired(), Length(max=200)])
     reference = StringField(_l("Reference (e.g. GB/T 19001-2016)"),
                             validators=[Optional(), Length(max=100)])
@@ -96,9 +117,8 @@ class ExternalForm(FlaskForm):
     notes = TextAreaField(_l("Notes"), validators=[Optional()])
 
 
-class ExternalEditForm(FlaskForm):
-    category = SelectField(_l("Category"), choices=[(c.value, CATEGORY_LABELS[c])
-                                                    for c in ExternalCategory])
+class ExternalEditForm(ChoicesForm):
+    category = SelectField(_l("Category"))
     source = StringField(_l("Source (issued by)"), validators=[DataRequired(), Length(max=200)])
     reference = StringField(_l("Reference"), validators=[Optional(), Length(max=100)])
     url = StringField(_l("Web address"), validators=[Optional(), Length(max=500)])
@@ -116,3 +136,4 @@ class NewEditionForm(FlaskForm):
     reference = StringField(_l("Reference"), validators=[Optional(), Length(max=100)])
     effective_date = DateField(_l("In force since"), validators=[Optional()])
     notes = TextAreaField(_l("Notes"), validators=[Optional()])
+

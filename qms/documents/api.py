@@ -26,23 +26,32 @@ bp = Blueprint("documents_api", __name__)
 
 def _row(r: Any) -> dict[str, Any]:
     return {
-        "number": r.number, "title": r.title, "kind": str(r.kind),
-        "department": r.department_code, "status": str(r.status),
-        "revision": r.current_label, "revision_in_work": r.working_label,
+        "number": r.number,
+        "title": r.title,
+        "kind": str(r.kind),
+        "department": r.department_code,
+        "status": str(r.status),
+        "revision": r.current_label,
+        "revision_in_work": r.working_label,
         "effective_date": r.effective_date.isoformat() if r.effective_date else None,
         "next_review_date": r.next_review_date.isoformat() if r.next_review_date else None,
     }
 
 
-def _revision_json(session: Any, document: Document, revision: Revision,
-                   with_body: bool = True) -> dict[str, Any]:
+def _revision_json(
+    session: Any, document: Document, revision: Revision, with_body: bool = True
+) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "number": document.number, "title": revision.title, "kind": str(document.kind),
-        "family": str(document.family), "department": document.department.code,
-        "revision": revision.label, "status": str(revision.state),
-        "effective_date": revision.effective_date.isoformat() if revision.effective_date
-        else None,
-        "change_summary": revision.change_summary, "content_sha256": revision.content_sha256,
+        "number": document.number,
+        "title": revision.title,
+        "kind": str(document.kind),
+        "family": str(document.family),
+        "department": document.department.code,
+        "revision": revision.label,
+        "status": str(revision.state),
+        "effective_date": revision.effective_date.isoformat() if revision.effective_date else None,
+        "change_summary": revision.change_summary,
+        "content_sha256": revision.content_sha256,
         "version": revision.version,
     }
     if with_body:
@@ -50,9 +59,14 @@ def _revision_json(session: Any, document: Document, revision: Revision,
         from qms.auth.signatures import signatures_for
 
         data["signatures"] = [
-            {"name": s.printed_name, "meaning": str(s.meaning), "signed_at":
-             s.signed_at.isoformat(), "status": str(status_of(s, revision.content_sha256))}
-            for s in signatures_for(session, "revision", [revision.id])]
+            {
+                "name": s.printed_name,
+                "meaning": str(s.meaning),
+                "signed_at": s.signed_at.isoformat(),
+                "status": str(status_of(s, revision.content_sha256)),
+            }
+            for s in signatures_for(session, "revision", [revision.id])
+        ]
     return data
 
 
@@ -67,9 +81,13 @@ def list_documents() -> Any:
     session = get_session()
     args = request.args
     flt = queries.RegisterFilter(
-        q=args.get("q", "")[:100], kind=args.get("kind", ""),
-        department=args.get("department", ""), status=args.get("status", ""),
-        effective_only=not current_user.can(Permission.VIEW_REGISTER), today=clock.today())
+        q=args.get("q", "")[:100],
+        kind=args.get("kind", ""),
+        department=args.get("department", ""),
+        status=args.get("status", ""),
+        effective_only=not current_user.can(Permission.VIEW_REGISTER),
+        today=clock.today(),
+    )
     page, per_page = page_args()
     result = queries.register_page(session, flt, page, per_page)
     return jsonify({"items": [_row(r) for r in result.items], "meta": result.as_meta()})
@@ -85,21 +103,38 @@ def create_document() -> Any:
         family = Family(str(data.get("family", "standard")))
         confidentiality = Confidentiality(str(data.get("confidentiality", "internal")))
     except ValueError:
-        raise Invalid(_("Unknown kind, family or confidentiality."), details={
-            "kind": [k.value for k in DocKind], "family": [f.value for f in Family]}) from None
-    department = session.scalar(sa.select(Department).where(
-        Department.code == str(data.get("department", ""))))
+        raise Invalid(
+            _("Unknown kind, family or confidentiality."),
+            details={"kind": [k.value for k in DocKind], "family": [f.value for f in Family]},
+        ) from None
+    department = session.scalar(
+        sa.select(Department).where(Department.code == str(data.get("department", "")))
+    )
     if department is None:
         raise Invalid(_("Unknown department code."))
     document = service.create_document(
-        session, current_user, title=str(data.get("title", "")), kind=kind,
-        department=department, family=family, confidentiality=confidentiality,
-        body=str(data.get("body", "")), change_summary=str(data.get("change_summary", "")))
+        session,
+        current_user,
+        title=str(data.get("title", "")),
+        kind=kind,
+        department=department,
+        family=family,
+        confidentiality=confidentiality,
+        body=str(data.get("body", "")),
+        change_summary=str(data.get("change_summary", "")),
+    )
     session.commit()
     revision = document.working_revision
-    assert revision is not None
-    return jsonify({"number": document.number, "revision": revision.label,
-                    "status": str(revision.state), "content_sha256": revision.content_sha256}), 201
+    if revision is None:  # create_document always starts a draft
+        raise RuntimeError("new document without a draft")
+    return jsonify(
+        {
+            "number": document.number,
+            "revision": revision.label,
+            "status": str(revision.state),
+            "content_sha256": revision.content_sha256,
+        }
+    ), 201
 
 
 @bp.route("/documents/<number>", methods=["GET"])
@@ -113,8 +148,13 @@ def get_document(number: str) -> Any:
     elif document.current_revision is not None:
         revision = document.current_revision
     else:
-        raise NotFound(_("%(number)s has no effective revision; ask for one with ?revision=.",
-                         number=document.number), code="no_effective_revision")
+        raise NotFound(
+            _(
+                "%(number)s has no effective revision; ask for one with ?revision=.",
+                number=document.number,
+            ),
+            code="no_effective_revision",
+        )
     if not _visible(session, revision):
         raise Forbidden(_("You may not see this revision."))
     return jsonify(_revision_json(session, document, revision))
@@ -126,8 +166,15 @@ def list_revisions(number: str) -> Any:
     session = get_session()
     document = service.get_document(session, number)
     hist = queries.history(session, document)
-    return jsonify({"items": [_revision_json(session, document, r, with_body=False)
-                              for r in hist.revisions if _visible(session, r)]})
+    return jsonify(
+        {
+            "items": [
+                _revision_json(session, document, r, with_body=False)
+                for r in hist.revisions
+                if _visible(session, r)
+            ]
+        }
+    )
 
 
 @bp.route("/documents/<number>/draft", methods=["PATCH"])
@@ -139,10 +186,15 @@ def patch_draft(number: str) -> Any:
     revision = transitions._target(document, data.get("revision_id"))
     if "base_hash" not in data or "body" not in data:
         raise Invalid(_("Send body and base_hash (the content_sha256 you started from)."))
-    service.save_draft(session, current_user, revision, body=str(data["body"]),
-                       change_summary=str(data.get("change_summary", revision.change_summary)),
-                       base_hash=str(data["base_hash"]),
-                       title=str(data["title"]) if data.get("title") else None)
+    service.save_draft(
+        session,
+        current_user,
+        revision,
+        body=str(data["body"]),
+        change_summary=str(data.get("change_summary", revision.change_summary)),
+        base_hash=str(data["base_hash"]),
+        title=str(data["title"]) if data.get("title") else None,
+    )
     session.commit()
     return jsonify(_revision_json(session, document, revision, with_body=False))
 
@@ -154,8 +206,14 @@ def post_transition(number: str) -> Any:
     document = service.get_document(session, number)
     revision = transitions.apply(session, current_user, document, json_body())
     session.commit()
-    return jsonify({"number": document.number, "revision": revision.label,
-                    "status": str(revision.state), "document_status": str(document.status)})
+    return jsonify(
+        {
+            "number": document.number,
+            "revision": revision.label,
+            "status": str(revision.state),
+            "document_status": str(document.status),
+        }
+    )
 
 
 @bp.route("/documents/<number>/trail", methods=["GET"])
@@ -169,50 +227,122 @@ def document_trail(number: str) -> Any:
     page, per_page = page_args()
     from qms.pagination import paginate
 
-    stmt = trail.filtered(trail.TrailFilter()).where(sa.or_(
-        sa.and_(TrailEntry.object_type == "document", TrailEntry.object_id == document.number),
-        sa.and_(TrailEntry.object_type == "revision",
-                TrailEntry.object_id.like(f"{document.number} %"))))
+    stmt = trail.filtered(trail.TrailFilter()).where(
+        sa.or_(
+            sa.and_(TrailEntry.object_type == "document", TrailEntry.object_id == document.number),
+            sa.and_(
+                TrailEntry.object_type == "revision",
+                TrailEntry.object_id.like(f"{document.number} %"),
+            ),
+        )
+    )
     result = paginate(session, stmt, page, per_page)
-    return jsonify({"items": [dict(zip(trail.CSV_HEADER, trail.csv_row(e), strict=True))
-                              for e in result.items], "meta": result.as_meta()})
+    return jsonify(
+        {
+            "items": [
+                dict(zip(trail.CSV_HEADER, trail.csv_row(e), strict=True)) for e in result.items
+            ],
+            "meta": result.as_meta(),
+        }
+    )
 
 
 _NUMBER = [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}]
 OPENAPI_PATHS = {
     "/api/v1/documents": {
-        "get": op("The register: documents with their current revision and status", 400,
-                  params=PAGE_PARAMS + [{"name": n, "in": "query", "schema": {"type": "string"}}
-                                        for n in ("status", "kind", "department", "q")]),
-        "post": op("Create a document; answers 201 with number, revision and status",
-                   400, 403, 413, 422, ok="201", body={"type": "object", "required": [
-                       "title", "kind", "department"], "properties": {
-                       k: {"type": "string"} for k in ("title", "kind", "department", "family",
-                                                        "confidentiality", "body",
-                                                        "change_summary")}}),
+        "get": op(
+            "The register: documents with their current revision and status",
+            400,
+            params=PAGE_PARAMS
+            + [
+                {"name": n, "in": "query", "schema": {"type": "string"}}
+                for n in ("status", "kind", "department", "q")
+            ],
+        ),
+        "post": op(
+            "Create a document; answers 201 with number, revision and status",
+            400,
+            403,
+            413,
+            422,
+            ok="201",
+            body={
+                "type": "object",
+                "required": ["title", "kind", "department"],
+                "properties": {
+                    k: {"type": "string"}
+                    for k in (
+                        "title",
+                        "kind",
+                        "department",
+                        "family",
+                        "confidentiality",
+                        "body",
+                        "change_summary",
+                    )
+                },
+            },
+        ),
     },
     "/api/v1/documents/{number}": {
-        "get": op("The effective revision, or ?revision=LABEL", 403, 404, params=_NUMBER + [
-            {"name": "revision", "in": "query", "schema": {"type": "string"}}]),
+        "get": op(
+            "The effective revision, or ?revision=LABEL",
+            403,
+            404,
+            params=[*_NUMBER, {"name": "revision", "in": "query", "schema": {"type": "string"}}],
+        ),
     },
     "/api/v1/documents/{number}/revisions": {
-        "get": op("Every revision the caller may see", 404, params=_NUMBER)},
+        "get": op("Every revision the caller may see", 404, params=_NUMBER)
+    },
     "/api/v1/documents/{number}/draft": {
-        "patch": op("Save the draft; 409 when base_hash is stale", 400, 403, 404, 409, 413, 422,
-                    params=_NUMBER, body={"type": "object", "required": ["body", "base_hash"],
-                                          "properties": {"body": {"type": "string"},
-                                                         "change_summary": {"type": "string"},
-                                                         "base_hash": {"type": "string"},
-                                                         "title": {"type": "string"}}})},
+        "patch": op(
+            "Save the draft; 409 when base_hash is stale",
+            400,
+            403,
+            404,
+            409,
+            413,
+            422,
+            params=_NUMBER,
+            body={
+                "type": "object",
+                "required": ["body", "base_hash"],
+                "properties": {
+                    "body": {"type": "string"},
+                    "change_summary": {"type": "string"},
+                    "base_hash": {"type": "string"},
+                    "title": {"type": "string"},
+                },
+            },
+        )
+    },
     "/api/v1/documents/{number}/transitions": {
-        "post": op("Apply a lifecycle action", 400, 403, 404, 409, 422, params=_NUMBER, body={
-            "type": "object", "required": ["action"], "properties": {
-                "action": {"type": "string", "enum": list(transitions.ACTIONS)},
-                "comment": {"type": "string"}, "password": {"type": "string"},
-                "meaning": {"type": "string"}, "effective_date": {"type": "string",
-                                                                  "format": "date"},
-                "reviewers": {"type": "array", "items": {"type": "string"}},
-                "approver": {"type": "string"}, "major": {"type": "boolean"}}})},
+        "post": op(
+            "Apply a lifecycle action",
+            400,
+            403,
+            404,
+            409,
+            422,
+            params=_NUMBER,
+            body={
+                "type": "object",
+                "required": ["action"],
+                "properties": {
+                    "action": {"type": "string", "enum": list(transitions.ACTIONS)},
+                    "comment": {"type": "string"},
+                    "password": {"type": "string"},
+                    "meaning": {"type": "string"},
+                    "effective_date": {"type": "string", "format": "date"},
+                    "reviewers": {"type": "array", "items": {"type": "string"}},
+                    "approver": {"type": "string"},
+                    "major": {"type": "boolean"},
+                },
+            },
+        )
+    },
     "/api/v1/documents/{number}/trail": {
-        "get": op("The document's audit trail", 404, params=_NUMBER + PAGE_PARAMS)},
+        "get": op("The document's audit trail", 404, params=_NUMBER + PAGE_PARAMS)
+    },
 }

@@ -52,19 +52,30 @@ TRANSITIONS: dict[tuple[RevState, Action], tuple[RevState, frozenset[Actor]]] = 
     (RevState.IN_REVIEW, Action.EDIT): (RevState.DRAFT, _AUTHORING),
     (RevState.IN_REVIEW, Action.REVIEW): (RevState.IN_REVIEW, frozenset({Actor.REVIEWER})),
     (RevState.IN_REVIEW, Action.REJECT): (
-        RevState.DRAFT, frozenset({Actor.REVIEWER, Actor.APPROVER})),
+        RevState.DRAFT,
+        frozenset({Actor.REVIEWER, Actor.APPROVER}),
+    ),
     (RevState.IN_REVIEW, Action.APPROVE): (RevState.APPROVED, frozenset({Actor.APPROVER})),
     (RevState.IN_REVIEW, Action.CANCEL): (RevState.CANCELLED, _AUTHORING),
     (RevState.APPROVED, Action.ISSUE): (RevState.APPROVED, frozenset({Actor.CONTROLLER})),
     (RevState.APPROVED, Action.ACTIVATE): (
-        RevState.EFFECTIVE, frozenset({Actor.SYSTEM, Actor.CONTROLLER})),
+        RevState.EFFECTIVE,
+        frozenset({Actor.SYSTEM, Actor.CONTROLLER}),
+    ),
     (RevState.EFFECTIVE, Action.SUPERSEDE): (RevState.SUPERSEDED, frozenset({Actor.SYSTEM})),
     (RevState.EFFECTIVE, Action.WITHDRAW): (RevState.OBSOLETE, frozenset({Actor.CONTROLLER})),
 }
 
 # States whose content can never change again.
-FROZEN = frozenset({RevState.APPROVED, RevState.EFFECTIVE, RevState.SUPERSEDED,
-                    RevState.OBSOLETE, RevState.CANCELLED})
+FROZEN = frozenset(
+    {
+        RevState.APPROVED,
+        RevState.EFFECTIVE,
+        RevState.SUPERSEDED,
+        RevState.OBSOLETE,
+        RevState.CANCELLED,
+    }
+)
 # A document has at most one revision in work (drafted, in review or approved, not yet effective).
 IN_WORK = frozenset({RevState.DRAFT, RevState.IN_REVIEW, RevState.APPROVED})
 
@@ -72,8 +83,9 @@ IN_WORK = frozenset({RevState.DRAFT, RevState.IN_REVIEW, RevState.APPROVED})
 class TransitionError(Exception):
     """A transition the state does not allow ("state"), or not for this actor ("actor")."""
 
-    def __init__(self, state: RevState, action: Action, actors: frozenset[Actor],
-                 reason: str) -> None:
+    def __init__(
+        self, state: RevState, action: Action, actors: frozenset[Actor], reason: str
+    ) -> None:
         super().__init__(f"{action} not allowed from {state} for {sorted(actors)}: {reason}")
         self.state = state
         self.action = action
@@ -94,5 +106,4 @@ def transition(state: RevState, action: Action, actors: frozenset[Actor] | Actor
 
 
 def allowed_actions(state: RevState, actors: frozenset[Actor]) -> list[Action]:
-    return [action for (s, action), (_n, who) in TRANSITIONS.items()
-            if s == state and actors & who]
+    return [action for (s, action), (_n, who) in TRANSITIONS.items() if s == state and actors & who]

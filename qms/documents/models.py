@@ -73,7 +73,9 @@ STATE_LABELS = {
 
 
 def _enum(cls: type[enum.Enum], length: int = 24) -> sa.Enum:
-    return sa.Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+    return sa.Enum(
+        cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 class NumberCounter(Base):
@@ -105,13 +107,16 @@ class Document(Base):
     department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"))
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     confidentiality: Mapped[Confidentiality] = mapped_column(
-        _enum(Confidentiality), default=Confidentiality.INTERNAL)
+        _enum(Confidentiality), default=Confidentiality.INTERNAL
+    )
     # Overall status, kept by the service on every transition so the register filters in SQL.
     status: Mapped[RevState] = mapped_column(_enum(RevState))
     current_revision_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("revision.id", use_alter=True, name="fk_document_current_revision"))
+        sa.ForeignKey("revision.id", use_alter=True, name="fk_document_current_revision")
+    )
     working_revision_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("revision.id", use_alter=True, name="fk_document_working_revision"))
+        sa.ForeignKey("revision.id", use_alter=True, name="fk_document_working_revision")
+    )
     review_interval_months: Mapped[int] = mapped_column(default=24)
     next_review_date: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -119,12 +124,17 @@ class Document(Base):
     department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
     author: Mapped[User] = relationship(foreign_keys=[author_id])
     current_revision: Mapped[Revision | None] = relationship(
-        foreign_keys=[current_revision_id], post_update=True)
+        foreign_keys=[current_revision_id], post_update=True
+    )
     working_revision: Mapped[Revision | None] = relationship(
-        foreign_keys=[working_revision_id], post_update=True)
+        foreign_keys=[working_revision_id], post_update=True
+    )
     revisions: Mapped[list[Revision]] = relationship(
-        back_populates="document", foreign_keys="Revision.document_id",
-        order_by="Revision.major, Revision.minor", lazy="select")
+        back_populates="document",
+        foreign_keys="Revision.document_id",
+        order_by="Revision.major, Revision.minor",
+        lazy="select",
+    )
 
     # The register sorts by each of these, with the number as tie-breaker.
     __table_args__ = (
@@ -166,20 +176,26 @@ class Revision(Base):
     lock_owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     locked_at: Mapped[datetime | None]
 
-    document: Mapped[Document] = relationship(back_populates="revisions",
-                                              foreign_keys=[document_id])
+    document: Mapped[Document] = relationship(
+        back_populates="revisions", foreign_keys=[document_id]
+    )
     author: Mapped[User] = relationship(foreign_keys=[author_id])
     approver: Mapped[User | None] = relationship(foreign_keys=[approver_id])
     lock_owner: Mapped[User | None] = relationship(foreign_keys=[lock_owner_id])
     reviews: Mapped[list[ReviewerAssignment]] = relationship(
-        back_populates="revision", cascade="all, delete-orphan", order_by="ReviewerAssignment.id")
+        back_populates="revision", cascade="all, delete-orphan", order_by="ReviewerAssignment.id"
+    )
 
     __table_args__ = (
         sa.UniqueConstraint("document_id", "major", "minor", name="uq_revision_label"),
         # At most one effective revision per document, whatever the code above does.
-        sa.Index("uq_revision_one_effective", "document_id", unique=True,
-                 sqlite_where=sa.text("state = 'effective'"),
-                 postgresql_where=sa.text("state = 'effective'")),
+        sa.Index(
+            "uq_revision_one_effective",
+            "document_id",
+            unique=True,
+            sqlite_where=sa.text("state = 'effective'"),
+            postgresql_where=sa.text("state = 'effective'"),
+        ),
     )
 
     def compute_hash(self, number: str) -> str:
@@ -206,15 +222,17 @@ class ReviewerAssignment(Base):
     revision_id: Mapped[int] = mapped_column(sa.ForeignKey("revision.id"), index=True)
     reviewer_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     decision: Mapped[ReviewDecision] = mapped_column(
-        _enum(ReviewDecision), default=ReviewDecision.PENDING)
+        _enum(ReviewDecision), default=ReviewDecision.PENDING
+    )
     comment: Mapped[str] = mapped_column(sa.Text, default="")
     decided_at: Mapped[datetime | None]
 
     revision: Mapped[Revision] = relationship(back_populates="reviews")
     reviewer: Mapped[User] = relationship(lazy="joined")
 
-    __table_args__ = (sa.UniqueConstraint("revision_id", "reviewer_id",
-                                          name="uq_reviewer_assignment_pair"),)
+    __table_args__ = (
+        sa.UniqueConstraint("revision_id", "reviewer_id", name="uq_reviewer_assignment_pair"),
+    )
 
 
 class ApprovalRight(Base):

@@ -44,19 +44,30 @@ Current = aliased(Revision, name="current_rev")
 Working = aliased(Revision, name="working_rev")
 
 _COLUMNS = (
-    Document.id, Document.number, Document.title, Document.kind, Document.family,
-    Document.status, Document.next_review_date, Document.review_interval_months,
-    Department.code.label("department_code"), Department.name.label("department_name"),
+    Document.id,
+    Document.number,
+    Document.title,
+    Document.kind,
+    Document.family,
+    Document.status,
+    Document.next_review_date,
+    Document.review_interval_months,
+    Department.code.label("department_code"),
+    Department.name.label("department_name"),
     Department.name_en.label("department_name_en"),
-    Current.label.label("current_label"), Current.effective_date.label("effective_date"),
-    Working.label.label("working_label"), Working.state.label("working_state"),
+    Current.label.label("current_label"),
+    Current.effective_date.label("effective_date"),
+    Working.label.label("working_label"),
+    Working.state.label("working_state"),
 )
 
 
 def _details(stmt: sa.Select[Any]) -> sa.Select[Any]:
-    return (stmt.join(Department, Department.id == Document.department_id)
-            .outerjoin(Current, Current.id == Document.current_revision_id)
-            .outerjoin(Working, Working.id == Document.working_revision_id))
+    return (
+        stmt.join(Department, Department.id == Document.department_id)
+        .outerjoin(Current, Current.id == Document.current_revision_id)
+        .outerjoin(Working, Working.id == Document.working_revision_id)
+    )
 
 
 def _filtered(stmt: sa.Select[Any], flt: RegisterFilter) -> sa.Select[Any]:
@@ -71,8 +82,11 @@ def _filtered(stmt: sa.Select[Any], flt: RegisterFilter) -> sa.Select[Any]:
         except ValueError:
             stmt = stmt.where(sa.false())
     if flt.department:
-        stmt = stmt.where(Document.department_id.in_(
-            sa.select(Department.id).where(Department.code == flt.department)))
+        stmt = stmt.where(
+            Document.department_id.in_(
+                sa.select(Department.id).where(Department.code == flt.department)
+            )
+        )
     if flt.status:
         try:
             stmt = stmt.where(Document.status == RevState(flt.status))
@@ -83,15 +97,20 @@ def _filtered(stmt: sa.Select[Any], flt: RegisterFilter) -> sa.Select[Any]:
     elif flt.review == "due":
         from datetime import timedelta
 
-        stmt = stmt.where(Document.next_review_date >= flt.today,
-                          Document.next_review_date <= flt.today + timedelta(days=60))
+        stmt = stmt.where(
+            Document.next_review_date >= flt.today,
+            Document.next_review_date <= flt.today + timedelta(days=60),
+        )
     return stmt
 
 
 def _order(flt: RegisterFilter) -> list[Any]:
     # The tie-breaker runs in the same direction so an index on (column, number) serves both.
-    column = Current.effective_date if flt.sort == "effective_date" else SORTS.get(
-        flt.sort) or Document.number
+    column: Any = (
+        Current.effective_date
+        if flt.sort == "effective_date"
+        else SORTS.get(flt.sort) or Document.number
+    )
     if column is Department.code:
         column = Document.department_id
     if flt.descending:
@@ -113,9 +132,13 @@ def register_page(session: Session, flt: RegisterFilter, page: int, per_page: in
         ids = ids.outerjoin(Current, Current.id == Document.current_revision_id)
     page_ids = ids.order_by(*_order(flt)).limit(per_page).offset((page - 1) * per_page)
     chosen = page_ids.subquery()
-    rows = list(session.execute(
-        _details(sa.select(*_COLUMNS)).join(chosen, chosen.c.id == Document.id)
-        .order_by(*_order(flt))))
+    rows = list(
+        session.execute(
+            _details(sa.select(*_COLUMNS))
+            .join(chosen, chosen.c.id == Document.id)
+            .order_by(*_order(flt))
+        )
+    )
     return Page(rows, int(total), page, per_page)
 
 
@@ -131,10 +154,14 @@ class History:
 
 def history(session: Session, document: Document) -> History:
     """Every revision (without bodies) and their signatures, in two statements."""
-    revisions = list(session.scalars(
-        sa.select(Revision).options(defer(Revision.body))
-        .where(Revision.document_id == document.id)
-        .order_by(Revision.major.desc(), Revision.minor.desc())))
+    revisions = list(
+        session.scalars(
+            sa.select(Revision)
+            .options(defer(Revision.body))
+            .where(Revision.document_id == document.id)
+            .order_by(Revision.major.desc(), Revision.minor.desc())
+        )
+    )
     by_revision: dict[int, list[Signature]] = {r.id: [] for r in revisions}
     for signature in signatures_for(session, "revision", by_revision):
         by_revision[int(signature.object_id)].append(signature)

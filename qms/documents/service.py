@@ -21,8 +21,17 @@ from qms.documents import labels
 from qms.documents.lifecycle import FROZEN, IN_WORK, Action, Actor, RevState, TransitionError
 from qms.documents.lifecycle import transition as lifecycle_transition
 from qms.documents.models import (
-    ApprovalRight, Confidentiality, DocKind, Document, Family, NumberCounter, NumberingScheme,
-    ReviewDecision, ReviewerAssignment, Revision, content_hash,
+    ApprovalRight,
+    Confidentiality,
+    DocKind,
+    Document,
+    Family,
+    NumberCounter,
+    NumberingScheme,
+    ReviewDecision,
+    ReviewerAssignment,
+    Revision,
+    content_hash,
 )
 from qms.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from qms.trail import service as trail
@@ -59,6 +68,7 @@ ACTION_LABELS = {
 
 # -- loading -------------------------------------------------------------------------
 
+
 def get_document(session: Session, number: str, *, for_update: bool = False) -> Document:
     stmt = sa.select(Document).where(Document.number == number.strip())
     if for_update:
@@ -81,15 +91,20 @@ def revision_by_label(session: Session, document: Document, label: str) -> Revis
         major, minor = labels.parse_label(label)
     except ValueError:
         raise NotFound(_l("%(label)s is not a revision label.", label=label)) from None
-    revision = session.scalar(sa.select(Revision).where(
-        Revision.document_id == document.id, Revision.major == major, Revision.minor == minor))
+    revision = session.scalar(
+        sa.select(Revision).where(
+            Revision.document_id == document.id, Revision.major == major, Revision.minor == minor
+        )
+    )
     if revision is None:
-        raise NotFound(_l("%(number)s has no revision %(label)s.",
-                          number=document.number, label=label))
+        raise NotFound(
+            _l("%(number)s has no revision %(label)s.", number=document.number, label=label)
+        )
     return revision
 
 
 # -- numbers ------------------------------------------------------------------------
+
 
 def pattern_for(session: Session, kind: DocKind) -> str:
     row = session.get(NumberingScheme, kind)
@@ -116,8 +131,10 @@ def allocate_number(session: Session, kind: DocKind, department: Department) -> 
 def _next_seq(session: Session, prefix: str) -> int:
     for _attempt in range(5):
         row = session.execute(
-            sa.update(NumberCounter).where(NumberCounter.prefix == prefix)
-            .values(last=NumberCounter.last + 1).returning(NumberCounter.last)
+            sa.update(NumberCounter)
+            .where(NumberCounter.prefix == prefix)
+            .values(last=NumberCounter.last + 1)
+            .returning(NumberCounter.last)
         ).first()
         if row is not None:
             return int(row[0])
@@ -136,20 +153,34 @@ def _reserve_number(session: Session, number: str, kind: DocKind, department: De
     tail = number.removeprefix(prefix)
     if number.startswith(prefix) and tail.isdigit():
         _next_seq(session, prefix)  # make sure the row exists and is locked
-        session.execute(sa.update(NumberCounter).where(
-            NumberCounter.prefix == prefix, NumberCounter.last < int(tail)).values(last=int(tail)))
+        session.execute(
+            sa.update(NumberCounter)
+            .where(NumberCounter.prefix == prefix, NumberCounter.last < int(tail))
+            .values(last=int(tail))
+        )
 
 
 # -- who may do what -------------------------------------------------------------------
 
+
 def has_approval_right(session: Session, user: User, kind: DocKind, department_id: int) -> bool:
     if not user.can(Permission.APPROVE_DOCUMENTS):
         return False
-    return session.scalar(sa.select(ApprovalRight.id).where(
-        ApprovalRight.user_id == user.id,
-        sa.or_(ApprovalRight.kind.is_(None), ApprovalRight.kind == kind),
-        sa.or_(ApprovalRight.department_id.is_(None), ApprovalRight.department_id == department_id),
-    ).limit(1)) is not None
+    return (
+        session.scalar(
+            sa.select(ApprovalRight.id)
+            .where(
+                ApprovalRight.user_id == user.id,
+                sa.or_(ApprovalRight.kind.is_(None), ApprovalRight.kind == kind),
+                sa.or_(
+                    ApprovalRight.department_id.is_(None),
+                    ApprovalRight.department_id == department_id,
+                ),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def actors_for(session: Session, user: User, revision: Revision) -> frozenset[Actor]:
@@ -159,16 +190,20 @@ def actors_for(session: Session, user: User, revision: Revision) -> frozenset[Ac
         held.add(Actor.AUTHOR)
     if user.can(Permission.ISSUE_DOCUMENTS):
         held.add(Actor.CONTROLLER)
-    if any(a.reviewer_id == user.id and a.decision == ReviewDecision.PENDING
-           for a in revision.reviews):
+    if any(
+        a.reviewer_id == user.id and a.decision == ReviewDecision.PENDING for a in revision.reviews
+    ):
         held.add(Actor.REVIEWER)
     if revision.author_id != user.id and has_approval_right(
-            session, user, document.kind, document.department_id):
+        session, user, document.kind, document.department_id
+    ):
         held.add(Actor.APPROVER)
     return frozenset(held)
 
 
-def can_view(session: Session, user: User, revision: Revision, *, block_history: bool = False) -> bool:
+def can_view(
+    session: Session, user: User, revision: Revision, *, block_history: bool = False
+) -> bool:
     """Effective revisions are for everyone; history per setting; drafts only to their
     author, reviewers, approver and document control."""
     if not user.can(Permission.READ_DOCUMENTS):
@@ -192,24 +227,40 @@ def _apply(revision: Revision, action: Action, actors: frozenset[Actor] | Actor)
 
         if err.reason == "state":
             raise Conflict(
-                _l("Revision %(label)s is %(state)s; it cannot be %(action)s.",
-                   label=revision.label, state=STATE_LABELS[revision.state],
-                   action=ACTION_LABELS[action]),
+                _l(
+                    "Revision %(label)s is %(state)s; it cannot be %(action)s.",
+                    label=revision.label,
+                    state=STATE_LABELS[revision.state],
+                    action=ACTION_LABELS[action],
+                ),
                 code="transition_not_allowed",
             ) from None
         raise Forbidden(
-            _l("You may not do this: revision %(label)s cannot be %(action)s by you.",
-               label=revision.label, action=ACTION_LABELS[action]),
+            _l(
+                "You may not do this: revision %(label)s cannot be %(action)s by you.",
+                label=revision.label,
+                action=ACTION_LABELS[action],
+            ),
             code="not_your_step",
         ) from None
 
 
-def _set_state(session: Session, actor: User | None, revision: Revision, new: RevState,
-               reason: str = "") -> None:
+def _set_state(
+    session: Session, actor: User | None, revision: Revision, new: RevState, reason: str = ""
+) -> None:
     old = revision.state
     revision.state = new
-    trail.record(session, actor, "transition", "revision", _ref(revision), field="state",
-                 old=old, new=new, reason=reason)
+    trail.record(
+        session,
+        actor,
+        "transition",
+        "revision",
+        _ref(revision),
+        field="state",
+        old=old,
+        new=new,
+        reason=reason,
+    )
 
 
 def _ref(revision: Revision) -> str:
@@ -230,10 +281,15 @@ def _refresh_status(document: Document) -> None:
 
 # -- creating and editing ------------------------------------------------------------------
 
+
 def _check_body(body: str) -> None:
     if len(body.encode("utf-8")) > MAX_BODY_BYTES:
-        raise TooLarge(_l("The text is larger than 2 MB. Split the document or move material "
-                          "into attachments."))
+        raise TooLarge(
+            _l(
+                "The text is larger than 2 MB. Split the document or move material "
+                "into attachments."
+            )
+        )
 
 
 def create_document(
@@ -260,15 +316,23 @@ def create_document(
     if number:
         number = number.strip().upper()
         if session.scalar(sa.select(Document.id).where(Document.number == number)) is not None:
-            raise Conflict(_l("The number %(number)s is already in use and is never reused.",
-                              number=number), code="duplicate_number")
+            raise Conflict(
+                _l("The number %(number)s is already in use and is never reused.", number=number),
+                code="duplicate_number",
+            )
         _reserve_number(session, number, kind, department)
     else:
         number = allocate_number(session, kind, department)
     major, minor = labels.parse_label(label) if label else (1, 0)
     document = Document(
-        number=number, title=title, kind=kind, family=family, department=department,
-        author_id=actor.id, confidentiality=confidentiality, status=RevState.DRAFT,
+        number=number,
+        title=title,
+        kind=kind,
+        family=family,
+        department=department,
+        author_id=actor.id,
+        confidentiality=confidentiality,
+        status=RevState.DRAFT,
         review_interval_months=review_interval_months or default_interval(kind),
     )
     session.add(document)
@@ -283,21 +347,43 @@ def default_interval(kind: DocKind) -> int:
     return {DocKind.FORM: 36, DocKind.EXTERNAL: 12}.get(kind, 24)
 
 
-def _new_revision(session: Session, actor: User, document: Document, major: int, minor: int,
-                  body: str, change_summary: str, is_major: bool) -> Revision:
+def _new_revision(
+    session: Session,
+    actor: User,
+    document: Document,
+    major: int,
+    minor: int,
+    body: str,
+    change_summary: str,
+    is_major: bool,
+) -> Revision:
     revision = Revision(
-        document=document, major=major, minor=minor,
-        label=labels.format_label(major, minor, LABEL_SCHEME), state=RevState.DRAFT,
-        title=document.title, body=body, change_summary=change_summary.strip(),
-        author_id=actor.id, is_major=is_major, content_sha256="",
+        document=document,
+        major=major,
+        minor=minor,
+        label=labels.format_label(major, minor, LABEL_SCHEME),
+        state=RevState.DRAFT,
+        title=document.title,
+        body=body,
+        change_summary=change_summary.strip(),
+        author_id=actor.id,
+        is_major=is_major,
+        content_sha256="",
     )
     revision.content_sha256 = revision.compute_hash(document.number)
     session.add(revision)
     session.flush()
     document.working_revision = revision
     _refresh_status(document)
-    trail.record(session, actor, "create", "revision", _ref(revision),
-                 new=revision.content_sha256, reason=change_summary)
+    trail.record(
+        session,
+        actor,
+        "create",
+        "revision",
+        _ref(revision),
+        new=revision.content_sha256,
+        reason=change_summary,
+    )
     return revision
 
 
@@ -314,26 +400,42 @@ def save_draft(
     """Save the text of a draft. A stale base is refused with both texts; an edit to a
     revision in review sends it back to draft and voids its signatures."""
     if revision.state in FROZEN:
-        raise Conflict(_l("Revision %(label)s is approved or closed; it is never changed. "
-                          "Start a new revision instead.", label=revision.label),
-                       code="frozen")
+        raise Conflict(
+            _l(
+                "Revision %(label)s is approved or closed; it is never changed. "
+                "Start a new revision instead.",
+                label=revision.label,
+            ),
+            code="frozen",
+        )
     new_state = _apply(revision, Action.EDIT, actors_for(session, actor, revision))
     _check_body(body)
     if revision.lock_owner_id not in (None, actor.id):
         owner = revision.lock_owner
-        raise Conflict(_l("%(name)s is editing this draft (since %(time)s).",
-                          name=owner.display_name if owner else "?",
-                          time=revision.locked_at.strftime("%Y-%m-%d %H:%M UTC")
-                          if revision.locked_at else ""),
-                       code="locked")
+        raise Conflict(
+            _l(
+                "%(name)s is editing this draft (since %(time)s).",
+                name=owner.display_name if owner else "?",
+                time=revision.locked_at.strftime("%Y-%m-%d %H:%M UTC")
+                if revision.locked_at
+                else "",
+            ),
+            code="locked",
+        )
     if base_hash != revision.content_sha256:
         raise Conflict(
-            _l("Someone saved this draft after you opened it. Your text was not saved; "
-               "compare both versions below and save again."),
+            _l(
+                "Someone saved this draft after you opened it. Your text was not saved; "
+                "compare both versions below and save again."
+            ),
             code="stale",
-            details={"current_hash": revision.content_sha256, "current_body": revision.body,
-                     "current_change_summary": revision.change_summary,
-                     "your_body": body, "current_version": revision.version},
+            details={
+                "current_hash": revision.content_sha256,
+                "current_body": revision.body,
+                "current_change_summary": revision.change_summary,
+                "your_body": body,
+                "current_version": revision.version,
+            },
         )
     document = revision.document
     changes = {
@@ -379,16 +481,22 @@ def _live_signatures(session: Session, revision: Revision) -> list[Signature]:
 
 # -- locks -----------------------------------------------------------------------------
 
+
 def acquire_lock(session: Session, actor: User, revision: Revision) -> Revision:
     _apply(revision, Action.EDIT, actors_for(session, actor, revision))
     if revision.lock_owner_id not in (None, actor.id):
         owner = revision.lock_owner
-        raise Conflict(_l("%(name)s is editing this draft (since %(time)s). Ask them to "
-                          "finish, or ask the quality clerk to break the lock.",
-                          name=owner.display_name if owner else "?",
-                          time=revision.locked_at.strftime("%Y-%m-%d %H:%M UTC")
-                          if revision.locked_at else ""),
-                       code="locked")
+        raise Conflict(
+            _l(
+                "%(name)s is editing this draft (since %(time)s). Ask them to "
+                "finish, or ask the quality clerk to break the lock.",
+                name=owner.display_name if owner else "?",
+                time=revision.locked_at.strftime("%Y-%m-%d %H:%M UTC")
+                if revision.locked_at
+                else "",
+            ),
+            code="locked",
+        )
     if revision.lock_owner_id is None:
         revision.lock_owner_id = actor.id
         revision.locked_at = utcnow()
@@ -412,8 +520,15 @@ def break_lock(session: Session, actor: User, revision: Revision, reason: str) -
         raise Invalid(_l("Say why the lock is broken."))
     if revision.lock_owner_id is None:
         return
-    trail.record(session, actor, "break_lock", "revision", _ref(revision),
-                 old=revision.lock_owner.username if revision.lock_owner else None, reason=reason)
+    trail.record(
+        session,
+        actor,
+        "break_lock",
+        "revision",
+        _ref(revision),
+        old=revision.lock_owner.username if revision.lock_owner else None,
+        reason=reason,
+    )
     revision.lock_owner_id = None
     revision.locked_at = None
     session.flush()
@@ -421,9 +536,15 @@ def break_lock(session: Session, actor: User, revision: Revision, reason: str) -
 
 # -- review and approval -----------------------------------------------------------------
 
+
 def submit_for_review(
-    session: Session, actor: User, revision: Revision, *, reviewers: Sequence[User],
-    approver: User, password: str,
+    session: Session,
+    actor: User,
+    revision: Revision,
+    *,
+    reviewers: Sequence[User],
+    approver: User,
+    password: str,
 ) -> Revision:
     new_state = _apply(revision, Action.SUBMIT, actors_for(session, actor, revision))
     document = revision.document
@@ -436,41 +557,77 @@ def submit_for_review(
         if not reviewer.active or not reviewer.can(Permission.REVIEW_DOCUMENTS):
             raise Invalid(_l("%(name)s may not review documents.", name=reviewer.display_name))
     if approver.id == revision.author_id:
-        raise Forbidden(_l("The author can never approve their own revision; name another "
-                           "approver."), code="self_approval")
+        raise Forbidden(
+            _l("The author can never approve their own revision; name another approver."),
+            code="self_approval",
+        )
     if not has_approval_right(session, approver, document.kind, document.department_id):
-        raise Forbidden(_l("%(name)s has no approval right for this kind of document in this "
-                           "department.", name=approver.display_name), code="no_approval_right")
-    sign(session, actor, password, Meaning.AUTHORED, content_sha256=revision.content_sha256,
-         object_type="revision", object_id=revision.id)
+        raise Forbidden(
+            _l(
+                "%(name)s has no approval right for this kind of document in this department.",
+                name=approver.display_name,
+            ),
+            code="no_approval_right",
+        )
+    sign(
+        session,
+        actor,
+        password,
+        Meaning.AUTHORED,
+        content_sha256=revision.content_sha256,
+        object_type="revision",
+        object_id=revision.id,
+    )
     revision.reviews = [ReviewerAssignment(reviewer_id=r.id, reviewer=r) for r in reviewers]
     revision.approver_id = approver.id
     revision.submitted_at = utcnow()
     revision.lock_owner_id = None
     revision.locked_at = None
     _set_state(session, actor, revision, new_state)
-    trail.record(session, actor, "assign", "revision", _ref(revision), field="reviewers",
-                 new=",".join(r.username for r in reviewers))
-    trail.record(session, actor, "assign", "revision", _ref(revision), field="approver",
-                 new=approver.username)
+    trail.record(
+        session,
+        actor,
+        "assign",
+        "revision",
+        _ref(revision),
+        field="reviewers",
+        new=",".join(r.username for r in reviewers),
+    )
+    trail.record(
+        session,
+        actor,
+        "assign",
+        "revision",
+        _ref(revision),
+        field="approver",
+        new=approver.username,
+    )
     _refresh_status(document)
     session.flush()
     events.publish(session, events.REVISION_CHANGED, revision=revision)
     return revision
 
 
-def review(session: Session, actor: User, revision: Revision, *, password: str,
-           comment: str = "") -> Revision:
+def review(
+    session: Session, actor: User, revision: Revision, *, password: str, comment: str = ""
+) -> Revision:
     _apply(revision, Action.REVIEW, actors_for(session, actor, revision))
-    sign(session, actor, password, Meaning.REVIEWED, content_sha256=revision.content_sha256,
-         object_type="revision", object_id=revision.id, comment=comment)
+    sign(
+        session,
+        actor,
+        password,
+        Meaning.REVIEWED,
+        content_sha256=revision.content_sha256,
+        object_type="revision",
+        object_id=revision.id,
+        comment=comment,
+    )
     for assignment in revision.reviews:
         if assignment.reviewer_id == actor.id:
             assignment.decision = ReviewDecision.AGREED
             assignment.comment = comment.strip()
             assignment.decided_at = utcnow()
-    trail.record(session, actor, "review", "revision", _ref(revision), new="agreed",
-                 reason=comment)
+    trail.record(session, actor, "review", "revision", _ref(revision), new="agreed", reason=comment)
     session.flush()
     events.publish(session, events.REVISION_CHANGED, revision=revision)
     return revision
@@ -497,26 +654,46 @@ def pending_reviewers(revision: Revision) -> list[User]:
     return [a.reviewer for a in revision.reviews if a.decision != ReviewDecision.AGREED]
 
 
-def approve(session: Session, actor: User, revision: Revision, *, password: str,
-            comment: str = "") -> Revision:
+def approve(
+    session: Session, actor: User, revision: Revision, *, password: str, comment: str = ""
+) -> Revision:
     if revision.author_id == actor.id:
-        raise Forbidden(_l("You drafted this revision; someone else must approve it."),
-                        code="self_approval")
+        raise Forbidden(
+            _l("You drafted this revision; someone else must approve it."), code="self_approval"
+        )
     document = revision.document
     if revision.state == RevState.IN_REVIEW and not has_approval_right(
-            session, actor, document.kind, document.department_id):
-        raise Forbidden(_l("You have no approval right for %(kind)s documents of %(dept)s.",
-                           kind=document.kind, dept=document.department.name),
-                        code="no_approval_right")
+        session, actor, document.kind, document.department_id
+    ):
+        raise Forbidden(
+            _l(
+                "You have no approval right for %(kind)s documents of %(dept)s.",
+                kind=document.kind,
+                dept=document.department.name,
+            ),
+            code="no_approval_right",
+        )
     new_state = _apply(revision, Action.APPROVE, actors_for(session, actor, revision))
     waiting = pending_reviewers(revision)
     if waiting:
-        raise Conflict(_l("Not every reviewer has agreed yet: %(names)s.",
-                          names=", ".join(u.display_name for u in waiting)),
-                       code="reviews_pending")
+        raise Conflict(
+            _l(
+                "Not every reviewer has agreed yet: %(names)s.",
+                names=", ".join(u.display_name for u in waiting),
+            ),
+            code="reviews_pending",
+        )
     events.publish(session, events.BEFORE_APPROVE, revision=revision)
-    sign(session, actor, password, Meaning.APPROVED, content_sha256=revision.content_sha256,
-         object_type="revision", object_id=revision.id, comment=comment)
+    sign(
+        session,
+        actor,
+        password,
+        Meaning.APPROVED,
+        content_sha256=revision.content_sha256,
+        object_type="revision",
+        object_id=revision.id,
+        comment=comment,
+    )
     revision.approver_id = actor.id
     revision.approved_at = utcnow()
     _set_state(session, actor, revision, new_state)
@@ -528,8 +705,16 @@ def approve(session: Session, actor: User, revision: Revision, *, password: str,
 
 # -- issue, supersede, withdraw -------------------------------------------------------------
 
-def issue(session: Session, actor: User, revision: Revision, *, password: str,
-          effective_date: date | None = None, today: date | None = None) -> Revision:
+
+def issue(
+    session: Session,
+    actor: User,
+    revision: Revision,
+    *,
+    password: str,
+    effective_date: date | None = None,
+    today: date | None = None,
+) -> Revision:
     """Release an approved revision. It takes effect today, or on a later date; until then
     the revision it replaces stays effective."""
     today = today or clock.today()
@@ -537,18 +722,37 @@ def issue(session: Session, actor: User, revision: Revision, *, password: str,
     session.refresh(revision)
     _apply(revision, Action.ISSUE, actors_for(session, actor, revision))
     if revision.issued_at is not None:
-        raise Conflict(_l("Revision %(label)s has already been issued for %(date)s.",
-                          label=revision.label, date=revision.effective_date),
-                       code="already_issued")
+        raise Conflict(
+            _l(
+                "Revision %(label)s has already been issued for %(date)s.",
+                label=revision.label,
+                date=revision.effective_date,
+            ),
+            code="already_issued",
+        )
     effective_date = effective_date or today
     if effective_date < today:
         raise Invalid(_l("The effective date cannot be in the past."))
-    sign(session, actor, password, Meaning.ISSUED, content_sha256=revision.content_sha256,
-         object_type="revision", object_id=revision.id)
+    sign(
+        session,
+        actor,
+        password,
+        Meaning.ISSUED,
+        content_sha256=revision.content_sha256,
+        object_type="revision",
+        object_id=revision.id,
+    )
     revision.issued_at = utcnow()
     revision.effective_date = effective_date
-    trail.record(session, actor, "issue", "revision", _ref(revision), field="effective_date",
-                 new=effective_date)
+    trail.record(
+        session,
+        actor,
+        "issue",
+        "revision",
+        _ref(revision),
+        field="effective_date",
+        new=effective_date,
+    )
     if effective_date <= today:
         _activate(session, actor, document, revision)
     session.flush()
@@ -560,8 +764,9 @@ def _activate(session: Session, actor: User | None, document: Document, revision
     previous = document.current_revision
     if previous is not None and previous.state == RevState.EFFECTIVE:
         _apply(previous, Action.SUPERSEDE, Actor.SYSTEM)
-        _set_state(session, actor, previous, RevState.SUPERSEDED,
-                   reason=f"superseded by {revision.label}")
+        _set_state(
+            session, actor, previous, RevState.SUPERSEDED, reason=f"superseded by {revision.label}"
+        )
         previous.ended_at = utcnow()
         session.flush()  # the old one leaves 'effective' before the new one enters it
     _set_state(session, actor, revision, new_state)
@@ -572,20 +777,38 @@ def _activate(session: Session, actor: User | None, document: Document, revision
     start = revision.effective_date or clock.today()
     old_review = document.next_review_date
     document.next_review_date = clock.add_months(start, document.review_interval_months)
-    trail.record(session, actor, "update", "document", document.number,
-                 field="next_review_date", old=old_review, new=document.next_review_date)
+    trail.record(
+        session,
+        actor,
+        "update",
+        "document",
+        document.number,
+        field="next_review_date",
+        old=old_review,
+        new=document.next_review_date,
+    )
     _refresh_status(document)
     session.flush()
-    events.publish(session, events.REVISION_EFFECTIVE, revision=revision,
-                   previous=previous if previous is not None and previous is not revision else None)
+    events.publish(
+        session,
+        events.REVISION_EFFECTIVE,
+        revision=revision,
+        previous=previous if previous is not None and previous is not revision else None,
+    )
 
 
 def activate_due(session: Session, today: date | None = None) -> list[Revision]:
     """Revisions issued for a date that has now arrived become effective."""
     today = today or clock.today()
-    due = session.scalars(sa.select(Revision).where(
-        Revision.state == RevState.APPROVED, Revision.issued_at.is_not(None),
-        Revision.effective_date <= today).order_by(Revision.effective_date, Revision.id)).all()
+    due = session.scalars(
+        sa.select(Revision)
+        .where(
+            Revision.state == RevState.APPROVED,
+            Revision.issued_at.is_not(None),
+            Revision.effective_date <= today,
+        )
+        .order_by(Revision.effective_date, Revision.id)
+    ).all()
     done = []
     for revision in due:
         document = get_document(session, revision.document.number, for_update=True)
@@ -596,18 +819,29 @@ def activate_due(session: Session, today: date | None = None) -> list[Revision]:
     return done
 
 
-def withdraw(session: Session, actor: User, document: Document, *, reason: str,
-             password: str) -> Document:
+def withdraw(
+    session: Session, actor: User, document: Document, *, reason: str, password: str
+) -> Document:
     document = get_document(session, document.number, for_update=True)
     current = document.current_revision
     if current is None or current.state != RevState.EFFECTIVE:
-        raise Conflict(_l("%(number)s has no effective revision to withdraw.",
-                          number=document.number), code="transition_not_allowed")
+        raise Conflict(
+            _l("%(number)s has no effective revision to withdraw.", number=document.number),
+            code="transition_not_allowed",
+        )
     new_state = _apply(current, Action.WITHDRAW, actors_for(session, actor, current))
     if not reason.strip():
         raise Invalid(_l("Say why the document is withdrawn."))
-    sign(session, actor, password, Meaning.WITHDRAWN, content_sha256=current.content_sha256,
-         object_type="revision", object_id=current.id, comment=reason)
+    sign(
+        session,
+        actor,
+        password,
+        Meaning.WITHDRAWN,
+        content_sha256=current.content_sha256,
+        object_type="revision",
+        object_id=current.id,
+        comment=reason,
+    )
     working = document.working_revision
     if working is not None and working.state in (RevState.DRAFT, RevState.IN_REVIEW):
         _set_state(session, actor, working, RevState.CANCELLED, reason=reason)
@@ -625,30 +859,46 @@ def withdraw(session: Session, actor: User, document: Document, *, reason: str,
     return document
 
 
-def revise(session: Session, actor: User, document: Document, *, major_change: bool,
-           change_summary: str = "") -> Revision:
+def revise(
+    session: Session,
+    actor: User,
+    document: Document,
+    *,
+    major_change: bool,
+    change_summary: str = "",
+) -> Revision:
     """Start the next revision from the effective one, which stays effective meanwhile."""
     if not actor.can(Permission.DRAFT_DOCUMENTS):
         raise Forbidden(_l("You may not draft documents."))
     document = get_document(session, document.number, for_update=True)
     working = document.working_revision
     if working is not None and working.state in IN_WORK:
-        raise Conflict(_l("Revision %(label)s is already in work; finish or cancel it first.",
-                          label=working.label), code="revision_in_work")
+        raise Conflict(
+            _l(
+                "Revision %(label)s is already in work; finish or cancel it first.",
+                label=working.label,
+            ),
+            code="revision_in_work",
+        )
     current = document.current_revision
     if current is None or current.state != RevState.EFFECTIVE:
-        raise Conflict(_l("Only a document with an effective revision can be revised."),
-                       code="transition_not_allowed")
-    latest = session.execute(sa.select(Revision.major, Revision.minor)
-                             .where(Revision.document_id == document.id)
-                             .order_by(Revision.major.desc(), Revision.minor.desc())).first()
+        raise Conflict(
+            _l("Only a document with an effective revision can be revised."),
+            code="transition_not_allowed",
+        )
+    latest = session.execute(
+        sa.select(Revision.major, Revision.minor)
+        .where(Revision.document_id == document.id)
+        .order_by(Revision.major.desc(), Revision.minor.desc())
+    ).first()
     base_major, base_minor = latest if latest else (current.major, current.minor)
     if major_change:
         major, minor = base_major + 1, 0
     else:
         major, minor = base_major, base_minor + 1
-    revision = _new_revision(session, actor, document, major, minor, current.body,
-                             change_summary, major_change)
+    revision = _new_revision(
+        session, actor, document, major, minor, current.body, change_summary, major_change
+    )
     revision.title = current.title
     revision.content_sha256 = revision.compute_hash(document.number)
     session.flush()
@@ -678,25 +928,44 @@ def cancel(session: Session, actor: User, revision: Revision, *, reason: str) ->
 
 # -- approval matrix ----------------------------------------------------------------------
 
-def grant_approval_right(session: Session, actor: User | None, user: User,
-                         kind: DocKind | None, department: Department | None) -> ApprovalRight:
+
+def grant_approval_right(
+    session: Session,
+    actor: User | None,
+    user: User,
+    kind: DocKind | None,
+    department: Department | None,
+) -> ApprovalRight:
     right = ApprovalRight(user=user, kind=kind, department=department)
     session.add(right)
     session.flush()
-    trail.record(session, actor, "grant", "approval_right", user.username,
-                 new=f"{kind or '*'}@{department.code if department else '*'}")
+    trail.record(
+        session,
+        actor,
+        "grant",
+        "approval_right",
+        user.username,
+        new=f"{kind or '*'}@{department.code if department else '*'}",
+    )
     return right
 
 
 def revoke_approval_right(session: Session, actor: User, right: ApprovalRight, reason: str) -> None:
-    trail.record(session, actor, "revoke", "approval_right", right.user.username,
-                 old=f"{right.kind or '*'}@{right.department.code if right.department else '*'}",
-                 reason=reason)
+    trail.record(
+        session,
+        actor,
+        "revoke",
+        "approval_right",
+        right.user.username,
+        old=f"{right.kind or '*'}@{right.department.code if right.department else '*'}",
+        reason=reason,
+    )
     session.delete(right)
     session.flush()
 
 
 # -- documents that were approved before the system existed ---------------------------------
+
 
 def register_effective(
     session: Session,
@@ -719,12 +988,22 @@ def register_effective(
     if not actor.can(Permission.ISSUE_DOCUMENTS):
         raise Forbidden(_l("Only document control may register documents already in force."))
     document = create_document(
-        session, actor, number=number, title=title, kind=kind, department=department,
-        family=family, body=body, change_summary=change_summary, label=label,
-        review_interval_months=review_interval_months, confidentiality=confidentiality,
+        session,
+        actor,
+        number=number,
+        title=title,
+        kind=kind,
+        department=department,
+        family=family,
+        body=body,
+        change_summary=change_summary,
+        label=label,
+        review_interval_months=review_interval_months,
+        confidentiality=confidentiality,
     )
     revision = document.working_revision
-    assert revision is not None
+    if revision is None:  # create_document always starts a draft
+        raise RuntimeError("new document without a draft")
     for state in (RevState.IN_REVIEW, RevState.APPROVED):
         _set_state(session, actor, revision, state, reason="approved before the system (import)")
     revision.approved_at = utcnow()
@@ -735,15 +1014,23 @@ def register_effective(
 
 
 def register_effective_revision(
-    session: Session, actor: User, document: Document, *, label: str, body: str,
-    change_summary: str, effective_date: date, title: str | None = None,
+    session: Session,
+    actor: User,
+    document: Document,
+    *,
+    label: str,
+    body: str,
+    change_summary: str,
+    effective_date: date,
+    title: str | None = None,
 ) -> Revision:
     """A later revision already in force on paper: supersedes the current one."""
     if not actor.can(Permission.ISSUE_DOCUMENTS):
         raise Forbidden(_l("Only document control may register documents already in force."))
     major, minor = labels.parse_label(label)
-    revision = _new_revision(session, actor, document, major, minor, body, change_summary,
-                             minor == 0)
+    revision = _new_revision(
+        session, actor, document, major, minor, body, change_summary, minor == 0
+    )
     if title:
         revision.title = title.strip()
         revision.content_sha256 = revision.compute_hash(document.number)

@@ -24,8 +24,10 @@ def _users(session: Session, names: Any) -> list[User]:
         names = [n for n in names.replace(",", " ").split() if n]
     if not isinstance(names, list):
         raise Invalid(_l("Name the reviewers as a list of usernames."))
-    found = {u.username: u for u in session.scalars(sa.select(User).where(
-        User.username.in_([str(n) for n in names])))}
+    found = {
+        u.username: u
+        for u in session.scalars(sa.select(User).where(User.username.in_([str(n) for n in names])))
+    }
     missing = [str(n) for n in names if str(n) not in found]
     if missing:
         raise Invalid(_l("Unknown users: %(names)s.", names=", ".join(missing)))
@@ -44,11 +46,17 @@ def _date(value: Any) -> date | None:
 def _target(document: Document, revision_id: Any) -> Revision:
     working = document.working_revision
     if working is None:
-        raise Conflict(_l("%(number)s has no revision in work.", number=document.number),
-                       code="transition_not_allowed")
+        raise Conflict(
+            _l("%(number)s has no revision in work.", number=document.number),
+            code="transition_not_allowed",
+        )
     if revision_id not in (None, "") and str(revision_id) != str(working.id):
-        raise Conflict(_l("This page was out of date: the revision in work has changed. "
-                          "Reload and try again."), code="stale")
+        raise Conflict(
+            _l(
+                "This page was out of date: the revision in work has changed. Reload and try again."
+            ),
+            code="stale",
+        )
     return working
 
 
@@ -59,15 +67,23 @@ def apply(session: Session, actor: User, document: Document, data: Mapping[str, 
     if action not in ACTIONS:
         raise Invalid(_l("Unknown action %(action)s.", action=action or "—"))
     if action == "revise":
-        return service.revise(session, actor, document,
-                              major_change=str(data.get("major", "true")).lower()
-                              in ("1", "true", "yes", "on", "major"),
-                              change_summary=comment)
+        return service.revise(
+            session,
+            actor,
+            document,
+            major_change=str(data.get("major", "true")).lower()
+            in ("1", "true", "yes", "on", "major"),
+            change_summary=comment,
+        )
     if action == "withdraw":
         service.withdraw(session, actor, document, reason=comment, password=password)
-        latest = session.scalar(sa.select(Revision).where(Revision.document_id == document.id)
-                                .order_by(Revision.major.desc(), Revision.minor.desc()))
-        assert latest is not None
+        latest = session.scalar(
+            sa.select(Revision)
+            .where(Revision.document_id == document.id)
+            .order_by(Revision.major.desc(), Revision.minor.desc())
+        )
+        if latest is None:
+            raise RuntimeError("withdrawn document without revisions")
         return latest
     revision = _target(document, data.get("revision_id"))
     if action == "submit":
@@ -75,9 +91,14 @@ def apply(session: Session, actor: User, document: Document, data: Mapping[str, 
         if not approver_name:
             raise Invalid(_l("Name the approver."))
         approver = _users(session, [approver_name])[0]
-        return service.submit_for_review(session, actor, revision,
-                                         reviewers=_users(session, data.get("reviewers") or []),
-                                         approver=approver, password=password)
+        return service.submit_for_review(
+            session,
+            actor,
+            revision,
+            reviewers=_users(session, data.get("reviewers") or []),
+            approver=approver,
+            password=password,
+        )
     if action == "review":
         return service.review(session, actor, revision, password=password, comment=comment)
     if action == "reject":
@@ -85,6 +106,11 @@ def apply(session: Session, actor: User, document: Document, data: Mapping[str, 
     if action == "approve":
         return service.approve(session, actor, revision, password=password, comment=comment)
     if action == "issue":
-        return service.issue(session, actor, revision, password=password,
-                             effective_date=_date(data.get("effective_date")))
+        return service.issue(
+            session,
+            actor,
+            revision,
+            password=password,
+            effective_date=_date(data.get("effective_date")),
+        )
     return service.cancel(session, actor, revision, reason=comment)

@@ -19,7 +19,9 @@ def run_import(session: Session, directory: Path) -> importer.ImportReport:
     files = importer.source_files(directory)
     with click.progressbar(length=len(files), label="Importing documents",
                            file=sys.stderr) as bar:
-        report = importer.import_directory(session, directory, on_file=lambda _r: bar.update(1))
+        report = importer.import_directory(
+            session, directory, on_file=lambda _r: bar.update(1),
+            on_index=lambda: click.echo(" updating the search index …", err=True))
     for line in importer.iter_results(report):
         click.echo(line)
     click.echo(f"{len(report.results)} files: {report.summary()}")

@@ -201,7 +201,10 @@ def parse_text(path: Path, text: str) -> SourceDocument:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 2 if mark else None
-        raise SourceError(path, line, f"bad front matter: {err.problem or err}") from None
+        context = (f" ({err.context} on line {err.context_mark.line + 2})"
+                   if err.context and err.context_mark else "")
+        raise SourceError(path, line, f"bad front matter: {err.problem or err}{context}"
+                          ) from None
     except yaml.YAMLError as err:
         raise SourceError(path, 2, f"bad front matter: {err}") from None
     if not isinstance(data, _LineDict):
@@ -233,8 +236,6 @@ def _build(path: Path, data: _LineDict, body: str, print_: str) -> SourceDocumen
     if unknown:
         raise fail(unknown[0], f"bad front matter: unknown key {unknown[0]!r}")
     number = str(data["number"]).strip().upper()
-    if path.stem.upper() != number:
-        raise fail("number", f"number {number} does not match the file name {path.name}")
     try:
         kind = DocKind(str(data["kind"]).strip())
     except ValueError:
@@ -495,7 +496,8 @@ def _in_cycles(valid: dict[str, SourceDocument],
 # -- importing ------------------------------------------------------------------------------
 
 def import_directory(session: Session, directory: Path | str, *, actor: User | None = None,
-                     on_file: Callable[[FileResult], None] | None = None) -> ImportReport:
+                     on_file: Callable[[FileResult], None] | None = None,
+                     on_index: Callable[[], None] | None = None) -> ImportReport:
     """Import every *.md file of the directory. Commits once per file."""
     report = ImportReport()
     files = source_files(directory)
@@ -512,7 +514,7 @@ def import_directory(session: Session, directory: Path | str, *, actor: User | N
         actor = service.ensure_import_user(session)
         session.commit()
     parsed = {s.path: s for s in sources}
-    with _index_once(session) as hold_index:
+    with _index_once(session, on_index) as hold_index:
         for path in files:
             hold_index()
             result = (_error_result(path, errors[path], parsed) if path in errors
@@ -530,7 +532,8 @@ def _error_result(path: Path, err: SourceError,
 
 
 @contextmanager
-def _index_once(session: Session) -> Iterator[Callable[[], None]]:
+def _index_once(session: Session,
+                on_index: Callable[[], None] | None) -> Iterator[Callable[[], None]]:
     """Bring the search index up to date once after the import instead of after every
     file's commit (one index commit per file made the first import take minutes).
     The outbox rows commit with each file, so nothing is lost if the import stops."""
@@ -550,6 +553,8 @@ def _index_once(session: Session) -> Iterator[Callable[[], None]]:
     finally:
         if key:
             session.info.pop(key, None)
+            if on_index is not None:
+                on_index()
             search.drain()
 
 

@@ -93,8 +93,15 @@ def record_changes(
     for name, (old, new) in changes.items():
         if _text(old) != _text(new):
             record(
-                session, actor, action, object_type, object_id,
-                field=name, old=old, new=new, reason=reason,
+                session,
+                actor,
+                action,
+                object_type,
+                object_id,
+                field=name,
+                old=old,
+                new=new,
+                reason=reason,
             )
 
 
@@ -163,10 +170,32 @@ def filtered(flt: TrailFilter) -> sa.Select[tuple[TrailEntry]]:
     return stmt.order_by(TrailEntry.seq.desc())
 
 
-CSV_HEADER = ["seq", "at_utc", "actor", "action", "object_type", "object_id", "field",
-              "old_value", "new_value", "reason", "entry_hash"]
+CSV_HEADER = [
+    "seq",
+    "at_utc",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "field",
+    "old_value",
+    "new_value",
+    "reason",
+    "entry_hash",
+]
 
 
 def csv_row(e: TrailEntry) -> list[Any]:
-    return [e.seq, e.at.isoformat(), e.actor_name, e.action, e.object_type, e.object_id or "",
-            e.field or "", e.old_value or "", e.new_value or "", e.reason, e.entry_hash]
+    return [
+        e.seq,
+        e.at.isoformat(),
+        e.actor_name,
+        e.action,
+        e.object_type,
+        e.object_id or "",
+        e.field or "",
+        e.old_value or "",
+        e.new_value or "",
+        e.reason,
+        e.entry_hash,
+    ]

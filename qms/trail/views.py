@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,11 +46,17 @@ def entries() -> str:
     db = get_session()
     page, per_page = clamp(request.args.get("page"), request.args.get("per_page"))
     result = paginate(db, service.filtered(_filter()), page, per_page)
-    object_types = db.scalars(sa.select(TrailEntry.object_type).distinct().order_by(
-        TrailEntry.object_type)).all()
+    object_types = db.scalars(
+        sa.select(TrailEntry.object_type).distinct().order_by(TrailEntry.object_type)
+    ).all()
     actions = db.scalars(sa.select(TrailEntry.action).distinct().order_by(TrailEntry.action)).all()
-    return render_template("trail/entries.html", page=result, object_types=object_types,
-                           actions=actions, args=request.args)
+    return render_template(
+        "trail/entries.html",
+        page=result,
+        object_types=object_types,
+        actions=actions,
+        args=request.args,
+    )
 
 
 @bp.route("/export.csv")

@@ -93,8 +93,10 @@ def test_request_over_the_size_limit_is_413(database_url, tmp_path, users):
         token = service.create_token(s, user, user, "t")
         s.commit()
     response = small.test_client().post(
-        "/api/v1/me", data=b"x" * (2 * 1024 * 1024),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        "/api/v1/me",
+        data=b"x" * (2 * 1024 * 1024),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     assert response.status_code in (405, 413)
     response = small.test_client().post("/login", data={"username": "x" * (2 * 1024 * 1024)})
     assert response.status_code == 413

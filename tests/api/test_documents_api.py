@@ -27,22 +27,56 @@ def api(app, users):
 
 
 def _create(api, **overrides):
-    body = {"title": "业主装修管理制度", "kind": "regulation", "department": "KF",
-            "body": "## 总则\n\n装修须申请。", "change_summary": "首次发布"}
+    body = {
+        "title": "业主装修管理制度",
+        "kind": "regulation",
+        "department": "KF",
+        "body": "## 总则\n\n装修须申请。",
+        "change_summary": "首次发布",
+    }
     body.update(overrides)
     return api("POST", "/api/v1/documents", "clerk", json=body)
 
 
 def _drive_to_effective(api, number):
-    assert api("POST", f"/api/v1/documents/{number}/transitions", "clerk", json={
-        "action": "submit", "reviewers": ["reviewer"], "approver": "approver",
-        "password": TEST_PASSWORD}).status_code == 200
-    assert api("POST", f"/api/v1/documents/{number}/transitions", "reviewer", json={
-        "action": "review", "password": TEST_PASSWORD}).status_code == 200
-    assert api("POST", f"/api/v1/documents/{number}/transitions", "approver", json={
-        "action": "approve", "password": TEST_PASSWORD}).status_code == 200
-    response = api("POST", f"/api/v1/documents/{number}/transitions", "clerk", json={
-        "action": "issue", "password": TEST_PASSWORD})
+    assert (
+        api(
+            "POST",
+            f"/api/v1/documents/{number}/transitions",
+            "clerk",
+            json={
+                "action": "submit",
+                "reviewers": ["reviewer"],
+                "approver": "approver",
+                "password": TEST_PASSWORD,
+            },
+        ).status_code
+        == 200
+    )
+    assert (
+        api(
+            "POST",
+            f"/api/v1/documents/{number}/transitions",
+            "reviewer",
+            json={"action": "review", "password": TEST_PASSWORD},
+        ).status_code
+        == 200
+    )
+    assert (
+        api(
+            "POST",
+            f"/api/v1/documents/{number}/transitions",
+            "approver",
+            json={"action": "approve", "password": TEST_PASSWORD},
+        ).status_code
+        == 200
+    )
+    response = api(
+        "POST",
+        f"/api/v1/documents/{number}/transitions",
+        "clerk",
+        json={"action": "issue", "password": TEST_PASSWORD},
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
@@ -61,8 +95,12 @@ def test_lifecycle_through_the_api(api):
     assert result["status"] == "effective"
     doc = api("GET", f"/api/v1/documents/{number}", "staff").get_json()
     assert doc["revision"] == "A/0" and doc["status"] == "effective"
-    assert [s["meaning"] for s in doc["signatures"]] == ["authored", "reviewed", "approved",
-                                                         "issued"]
+    assert [s["meaning"] for s in doc["signatures"]] == [
+        "authored",
+        "reviewed",
+        "approved",
+        "issued",
+    ]
     assert all(s["status"] == "valid" for s in doc["signatures"])
     listing = api("GET", "/api/v1/documents?status=effective&kind=regulation", "staff")
     assert listing.get_json()["meta"]["total"] == 1
@@ -80,11 +118,19 @@ def test_staff_cannot_see_drafts(api):
 def test_stale_patch_is_409_and_loses_nothing(api):
     created = _create(api).get_json()
     number, base = created["number"], created["content_sha256"]
-    first = api("PATCH", f"/api/v1/documents/{number}/draft", "clerk",
-                json={"body": "甲的版本", "base_hash": base})
+    first = api(
+        "PATCH",
+        f"/api/v1/documents/{number}/draft",
+        "clerk",
+        json={"body": "甲的版本", "base_hash": base},
+    )
     assert first.status_code == 200
-    second = api("PATCH", f"/api/v1/documents/{number}/draft", "clerk",
-                 json={"body": "乙的版本", "base_hash": base})
+    second = api(
+        "PATCH",
+        f"/api/v1/documents/{number}/draft",
+        "clerk",
+        json={"body": "乙的版本", "base_hash": base},
+    )
     assert second.status_code == 409
     error = second.get_json()["error"]
     assert error["code"] == "stale"
@@ -92,14 +138,21 @@ def test_stale_patch_is_409_and_loses_nothing(api):
     assert error["details"]["your_body"] == "乙的版本"
 
 
-@pytest.mark.parametrize(("username", "action", "status", "code"), [
-    ("approver", "approve", 409, "transition_not_allowed"),
-    ("staff", "issue", 409, None),
-])
+@pytest.mark.parametrize(
+    ("username", "action", "status", "code"),
+    [
+        ("approver", "approve", 409, "transition_not_allowed"),
+        ("staff", "issue", 409, None),
+    ],
+)
 def test_refused_transitions(api, username, action, status, code):
     number = _create(api).get_json()["number"]
-    response = api("POST", f"/api/v1/documents/{number}/transitions", username,
-                   json={"action": action, "password": TEST_PASSWORD})
+    response = api(
+        "POST",
+        f"/api/v1/documents/{number}/transitions",
+        username,
+        json={"action": action, "password": TEST_PASSWORD},
+    )
     assert response.status_code == status
     if code:
         assert response.get_json()["error"]["code"] == code
@@ -107,9 +160,17 @@ def test_refused_transitions(api, username, action, status, code):
 
 def test_wrong_password_is_403_and_recorded(api, app):
     number = _create(api).get_json()["number"]
-    response = api("POST", f"/api/v1/documents/{number}/transitions", "clerk", json={
-        "action": "submit", "reviewers": ["reviewer"], "approver": "approver",
-        "password": "not-my-password"})
+    response = api(
+        "POST",
+        f"/api/v1/documents/{number}/transitions",
+        "clerk",
+        json={
+            "action": "submit",
+            "reviewers": ["reviewer"],
+            "approver": "approver",
+            "password": "not-my-password",
+        },
+    )
     assert response.status_code == 403
     assert "密码错误" in response.get_json()["error"]["message"]
     with app.app_context():
@@ -127,9 +188,17 @@ def test_wrong_password_is_403_and_recorded(api, app):
 
 def test_approver_without_right_and_self_approval(api):
     number = _create(api, department="GC").get_json()["number"]
-    response = api("POST", f"/api/v1/documents/{number}/transitions", "clerk", json={
-        "action": "submit", "reviewers": ["reviewer"], "approver": "approver",
-        "password": TEST_PASSWORD})
+    response = api(
+        "POST",
+        f"/api/v1/documents/{number}/transitions",
+        "clerk",
+        json={
+            "action": "submit",
+            "reviewers": ["reviewer"],
+            "approver": "approver",
+            "password": TEST_PASSWORD,
+        },
+    )
     assert response.status_code == 403
     assert response.get_json()["error"]["code"] == "no_approval_right"
 
@@ -140,8 +209,9 @@ def test_body_over_2mb_is_413(api):
 
 
 def test_html_in_markdown_is_sanitised(api, app, client_as):
-    number = _create(api, body="## 标题\n\n<script>alert('x')</script>\n\n"
-                               "<img src=x onerror=alert(1)>正文").get_json()["number"]
+    number = _create(
+        api, body="## 标题\n\n<script>alert('x')</script>\n\n<img src=x onerror=alert(1)>正文"
+    ).get_json()["number"]
     page = client_as("clerk").get(f"/documents/{number}").get_data(as_text=True)
     assert "<script>alert" not in page
     assert "onerror" not in page
@@ -155,8 +225,9 @@ def test_unknown_number_is_404(api):
 
 
 def test_malformed_json_is_400(api):
-    response = api("POST", "/api/v1/documents", "clerk", data="{not json",
-                   content_type="application/json")
+    response = api(
+        "POST", "/api/v1/documents", "clerk", data="{not json", content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "bad_json"
 

@@ -13,8 +13,9 @@ from qms.documents.models import DocKind, Document, Revision
 from qms.errors import DomainError
 from tests.factories import TEST_PASSWORD, make_document, make_role_users
 
-pytestmark = pytest.mark.skipif(not os.environ.get("QMS_TEST_DATABASE_URL"),
-                                reason="concurrency is tested on PostgreSQL")
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("QMS_TEST_DATABASE_URL"), reason="concurrency is tested on PostgreSQL"
+)
 
 
 def _run_in_threads(app, work, n):
@@ -51,8 +52,9 @@ def test_numbers_allocated_in_parallel_are_unique(app):
     def create(session, i):
         clerk = session.scalar(sa.select(User).where(User.username == "clerk"))
         kf = session.scalar(sa.select(Department).where(Department.code == "KF"))
-        return service.create_document(session, clerk, title=f"制度{i}",
-                                       kind=DocKind.REGULATION, department=kf).number
+        return service.create_document(
+            session, clerk, title=f"制度{i}", kind=DocKind.REGULATION, department=kf
+        ).number
 
     numbers = _run_in_threads(app, create, 8)
     assert all(isinstance(n, str) for n in numbers), numbers
@@ -66,8 +68,13 @@ def test_two_issuers_at_once_leave_one_effective_revision(app):
         make_role_users()
         db = get_session()
         people = {u.username: u for u in db.scalars(sa.select(User))}
-        doc = make_document(db, state="approved", author=people["clerk"],
-                            reviewer=people["reviewer"], approver=people["approver"])
+        doc = make_document(
+            db,
+            state="approved",
+            author=people["clerk"],
+            reviewer=people["reviewer"],
+            approver=people["approver"],
+        )
         db.commit()
         number = doc.number
 
@@ -84,6 +91,9 @@ def test_two_issuers_at_once_leave_one_effective_revision(app):
 
         db = get_session()
         doc_id = db.scalar(sa.select(Document.id).where(Document.number == number))
-        effective = db.scalar(sa.select(sa.func.count()).select_from(Revision).where(
-            Revision.document_id == doc_id, Revision.state == RevState.EFFECTIVE))
+        effective = db.scalar(
+            sa.select(sa.func.count())
+            .select_from(Revision)
+            .where(Revision.document_id == doc_id, Revision.state == RevState.EFFECTIVE)
+        )
         assert effective == 1

@@ -15,8 +15,15 @@ def _h(text: str) -> str:
 
 def test_signature_binds_content_and_checks_password(db):
     user = make_user(db, "signer", display_name="签名人")
-    sig = sign(db, user, TEST_PASSWORD, Meaning.APPROVED, content_sha256=_h("body v1"),
-               object_type="revision", object_id=7)
+    sig = sign(
+        db,
+        user,
+        TEST_PASSWORD,
+        Meaning.APPROVED,
+        content_sha256=_h("body v1"),
+        object_type="revision",
+        object_id=7,
+    )
     db.commit()
     assert sig.printed_name == "签名人"
     assert sig.signed_at.tzinfo is not None
@@ -26,8 +33,15 @@ def test_signature_binds_content_and_checks_password(db):
 
 def test_altered_signature_row_shows_broken(db):
     user = make_user(db, "signer2")
-    sig = sign(db, user, TEST_PASSWORD, Meaning.REVIEWED, content_sha256=_h("x"),
-               object_type="revision", object_id=1)
+    sig = sign(
+        db,
+        user,
+        TEST_PASSWORD,
+        Meaning.REVIEWED,
+        content_sha256=_h("x"),
+        object_type="revision",
+        object_id=1,
+    )
     db.commit()
     db.execute(sa.update(Signature).where(Signature.id == sig.id).values(printed_name="someone"))
     db.commit()
@@ -39,8 +53,15 @@ def test_altered_signature_row_shows_broken(db):
 def test_wrong_password_refuses_and_names_the_attempt(db):
     user = make_user(db, "signer3")
     with pytest.raises(Forbidden) as refused:
-        sign(db, user, "not the password", Meaning.APPROVED, content_sha256=_h("x"),
-             object_type="revision", object_id=1)
+        sign(
+            db,
+            user,
+            "not the password",
+            Meaning.APPROVED,
+            content_sha256=_h("x"),
+            object_type="revision",
+            object_id=1,
+        )
     assert refused.value.failed_attempt is not None
     assert refused.value.failed_attempt.count_failed_password
     assert db.scalar(sa.select(sa.func.count()).select_from(Signature)) == 0

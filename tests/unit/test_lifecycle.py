@@ -5,7 +5,13 @@ import itertools
 import pytest
 
 from qms.documents.lifecycle import (
-    TRANSITIONS, Action, Actor, RevState, TransitionError, allowed_actions, transition,
+    TRANSITIONS,
+    Action,
+    Actor,
+    RevState,
+    TransitionError,
+    allowed_actions,
+    transition,
 )
 
 EXPECTED = {
@@ -25,7 +31,8 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize(
-    ("state", "action", "actor"), list(itertools.product(RevState, Action, Actor)))
+    ("state", "action", "actor"), list(itertools.product(RevState, Action, Actor))
+)
 def test_every_cell(state, action, actor):
     expected = EXPECTED.get((state, action))
     if expected is None:
@@ -58,5 +65,5 @@ def test_labels():
     assert format_label(27, 0) == "AA/0"
     assert parse_label("b/2") == (2, 2)
     assert format_label(2, 1, "numeric") == "2.1"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="中"):
         parse_label("中/1")

@@ -6,8 +6,12 @@ from qms.errors import Invalid
 
 @pytest.mark.parametrize(
     ("password", "username"),
-    [("short", "clerk"), ("123456789", "clerk"), ("myclerkpassword", "clerk"),
-     ("CLERK-is-my-name", "clerk")],
+    [
+        ("short", "clerk"),
+        ("123456789", "clerk"),
+        ("myclerkpassword", "clerk"),
+        ("CLERK-is-my-name", "clerk"),
+    ],
 )
 def test_policy_refuses(password, username, app):
     with app.test_request_context(), pytest.raises(Invalid):

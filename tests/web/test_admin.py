@@ -7,46 +7,73 @@ from tests.conftest import login
 
 def test_admin_creates_a_user_who_can_sign_in(app, client_as):
     admin = client_as("admin")
-    response = admin.post("/admin/users/new", data={
-        "username": "wang", "display_name": "王芳", "department": "KF",
-        "roles": ["staff", "reviewer"], "password": "a-good-password", "active": "y",
-    })
+    response = admin.post(
+        "/admin/users/new",
+        data={
+            "username": "wang",
+            "display_name": "王芳",
+            "department": "KF",
+            "roles": ["staff", "reviewer"],
+            "password": "a-good-password",
+            "active": "y",
+        },
+    )
     assert response.status_code == 302
     assert login(app.test_client(), "wang", "a-good-password").status_code == 302
 
 
 def test_username_is_never_reused(client_as, users, app):
     admin = client_as("admin")
-    response = admin.post("/admin/users/new", data={
-        "username": "staff", "display_name": "x", "roles": ["staff"],
-        "password": "a-good-password",
-    })
+    response = admin.post(
+        "/admin/users/new",
+        data={
+            "username": "staff",
+            "display_name": "x",
+            "roles": ["staff"],
+            "password": "a-good-password",
+        },
+    )
     assert response.status_code == 409
     assert "不能重复使用" in response.get_data(as_text=True)
 
 
 def test_weak_password_is_refused(client_as):
-    response = client_as("admin").post("/admin/users/new", data={
-        "username": "li", "display_name": "李", "roles": ["staff"], "password": "short",
-    })
+    response = client_as("admin").post(
+        "/admin/users/new",
+        data={
+            "username": "li",
+            "display_name": "李",
+            "roles": ["staff"],
+            "password": "short",
+        },
+    )
     assert response.status_code == 422
     assert "至少" in response.get_data(as_text=True)
 
 
 def test_role_change_is_in_the_trail_with_reason(app, client_as, users):
     admin = client_as("admin")
-    admin.post(f"/admin/users/{users['staff']}", data={
-        "action": "save", "display_name": "郑晓", "department": "KF",
-        "roles": ["staff", "reviewer"], "active": "y", "reason": "joins the review team",
-    })
+    admin.post(
+        f"/admin/users/{users['staff']}",
+        data={
+            "action": "save",
+            "display_name": "郑晓",
+            "department": "KF",
+            "roles": ["staff", "reviewer"],
+            "active": "y",
+            "reason": "joins the review team",
+        },
+    )
     with app.app_context():
         from qms.db import get_session
 
         s = get_session()
         assert {str(r) for r in s.get(User, users["staff"]).roles} == {"staff", "reviewer"}
-        entry = s.scalar(sa.select(TrailEntry).where(TrailEntry.action == "roles",
-                                                     TrailEntry.object_id == "staff")
-                         .order_by(TrailEntry.seq.desc()))
+        entry = s.scalar(
+            sa.select(TrailEntry)
+            .where(TrailEntry.action == "roles", TrailEntry.object_id == "staff")
+            .order_by(TrailEntry.seq.desc())
+        )
         assert entry.old_value == "staff"
         assert entry.new_value == "reviewer,staff"
         assert entry.reason == "joins the review team"
@@ -55,14 +82,18 @@ def test_role_change_is_in_the_trail_with_reason(app, client_as, users):
 
 def test_department_tree(client_as):
     admin = client_as("admin")
-    response = admin.post("/admin/departments", data={
-        "code": "KF-A", "name": "客服一部", "name_en": "CS 1", "parent": "KF"})
+    response = admin.post(
+        "/admin/departments",
+        data={"code": "KF-A", "name": "客服一部", "name_en": "CS 1", "parent": "KF"},
+    )
     assert response.status_code == 302
     page = admin.get("/admin/departments").get_data(as_text=True)
     assert "客服一部" in page
     # a department cannot sit under its own child
-    response = admin.post("/admin/departments/KF", data={
-        "name": "客户服务中心", "name_en": "", "parent": "KF-A", "active": "y"})
+    response = admin.post(
+        "/admin/departments/KF",
+        data={"name": "客户服务中心", "name_en": "", "parent": "KF-A", "active": "y"},
+    )
     assert response.status_code == 422
 
 

@@ -13,13 +13,19 @@ def _trail_actions(app):
     with app.app_context():
         from qms.db import get_session
 
-        return [e.action for e in get_session().scalars(
-            sa.select(TrailEntry).order_by(TrailEntry.seq))]
+        return [
+            e.action for e in get_session().scalars(sa.select(TrailEntry).order_by(TrailEntry.seq))
+        ]
 
 
 def test_sign_in_lands_on_the_role_home_page(client_as):
-    for username, role in [("clerk", "quality_clerk"), ("staff", "staff"), ("admin", "admin"),
-                           ("gm", "approver"), ("auditor", "auditor")]:
+    for username, role in [
+        ("clerk", "quality_clerk"),
+        ("staff", "staff"),
+        ("admin", "admin"),
+        ("gm", "approver"),
+        ("auditor", "auditor"),
+    ]:
         page = client_as(username).get("/")
         assert page.status_code == 200
         assert f'data-role="{role}"' in page.get_data(as_text=True)
@@ -104,14 +110,16 @@ def test_csrf_token_is_required(database_url, tmp_path, users, app):
     assert response.status_code == 400
     assert "表单已过期" in response.get_data(as_text=True)
     # forged token
-    response = c.post("/login", data={"username": "clerk", "password": TEST_PASSWORD,
-                                      "csrf_token": "forged"})
+    response = c.post(
+        "/login", data={"username": "clerk", "password": TEST_PASSWORD, "csrf_token": "forged"}
+    )
     assert response.status_code == 400
     # the real one
     page = c.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = c.post("/login", data={"username": "clerk", "password": TEST_PASSWORD,
-                                      "csrf_token": token})
+    response = c.post(
+        "/login", data={"username": "clerk", "password": TEST_PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 302
 
 
@@ -132,8 +140,9 @@ def test_language_switch_to_english(client_as):
 
 
 def test_open_redirect_is_refused(client, users):
-    response = client.post("/login?next=//evil.example.com/",
-                           data={"username": "staff", "password": TEST_PASSWORD})
+    response = client.post(
+        "/login?next=//evil.example.com/", data={"username": "staff", "password": TEST_PASSWORD}
+    )
     assert response.headers["Location"] == "/"
 
 

@@ -38,9 +38,15 @@ def effective_doc(app, users):
 
         db = get_session()
         p = _people(db)
-        doc = make_document(db, state="effective", author=p["clerk"], reviewer=p["reviewer"],
-                            approver=p["approver"], clerk=p["clerk"],
-                            body="## 总则\n\n投诉应在3个工作日内答复。\n")
+        doc = make_document(
+            db,
+            state="effective",
+            author=p["clerk"],
+            reviewer=p["reviewer"],
+            approver=p["approver"],
+            clerk=p["clerk"],
+            body="## 总则\n\n投诉应在3个工作日内答复。\n",
+        )
         db.commit()
         return doc.number
 
@@ -53,10 +59,17 @@ def _revise_and_issue(app, number, body):
         p = _people(db)
         doc = service.get_document(db, number)
         rev = service.revise(db, p["clerk"], doc, major_change=True, change_summary="改期限")
-        service.save_draft(db, p["clerk"], rev, body=body, change_summary="改期限",
-                           base_hash=rev.content_sha256)
-        service.submit_for_review(db, p["clerk"], rev, reviewers=[p["reviewer"]],
-                                  approver=p["approver"], password=TEST_PASSWORD)
+        service.save_draft(
+            db, p["clerk"], rev, body=body, change_summary="改期限", base_hash=rev.content_sha256
+        )
+        service.submit_for_review(
+            db,
+            p["clerk"],
+            rev,
+            reviewers=[p["reviewer"]],
+            approver=p["approver"],
+            password=TEST_PASSWORD,
+        )
         service.review(db, p["reviewer"], rev, password=TEST_PASSWORD)
         service.approve(db, p["approver"], rev, password=TEST_PASSWORD)
         service.issue(db, p["clerk"], rev, password=TEST_PASSWORD)
@@ -68,7 +81,7 @@ def test_document_page_shows_header_history_and_signatures(client_as, effective_
     assert 'id="docheader"' in page
     assert "A/0" in page
     assert "投诉应在3个工作日内答复" in page
-    assert "批准" in page and "Approver" in page or "孙丽" in page
+    assert ("批准" in page and "Approver" in page) or "孙丽" in page
     assert "status-banner" not in page
 
 
@@ -164,15 +177,32 @@ def test_stale_save_in_the_editor_shows_both_texts(app, client_as, users):
         db = get_session()
         doc = make_document(db, state="draft", author=_people(db)["clerk"])
         db.commit()
-        number, rev_id, base = doc.number, doc.working_revision.id, \
-            doc.working_revision.content_sha256
+        number, rev_id, base = (
+            doc.number,
+            doc.working_revision.id,
+            doc.working_revision.content_sha256,
+        )
     clerk = client_as("clerk")
     url = f"/documents/{number}/edit/{rev_id}"
-    ok = clerk.post(url, data={"title": "服务投诉处理制度", "body": "先保存的文本",
-                               "change_summary": "", "base_hash": base})
+    ok = clerk.post(
+        url,
+        data={
+            "title": "服务投诉处理制度",
+            "body": "先保存的文本",
+            "change_summary": "",
+            "base_hash": base,
+        },
+    )
     assert ok.status_code == 302
-    stale = clerk.post(url, data={"title": "服务投诉处理制度", "body": "后保存的文本",
-                                  "change_summary": "", "base_hash": base})
+    stale = clerk.post(
+        url,
+        data={
+            "title": "服务投诉处理制度",
+            "body": "后保存的文本",
+            "change_summary": "",
+            "base_hash": base,
+        },
+    )
     assert stale.status_code == 409
     text = stale.get_data(as_text=True)
     assert "先保存的文本" in text and "后保存的文本" in text
@@ -188,33 +218,51 @@ def test_editing_lock_and_break(app, client_as, users):
         db.commit()
         number, rev_id = doc.number, doc.working_revision.id
     manager = client_as("manager")
-    assert manager.post(f"/documents/{number}/edit/{rev_id}",
-                        data={"action": "lock"}).status_code == 302
+    assert (
+        manager.post(f"/documents/{number}/edit/{rev_id}", data={"action": "lock"}).status_code
+        == 302
+    )
     clerk = client_as("clerk")
     page = clerk.get(f"/documents/{number}/edit/{rev_id}").get_data(as_text=True)
     assert 'id="lock-banner"' in page
-    refused = clerk.post(f"/documents/{number}/edit/{rev_id}", data={"action": "break",
-                                                                     "reason": ""})
+    refused = clerk.post(
+        f"/documents/{number}/edit/{rev_id}", data={"action": "break", "reason": ""}
+    )
     assert refused.status_code == 422
-    assert clerk.post(f"/documents/{number}/edit/{rev_id}",
-                      data={"action": "break", "reason": "经理出差"}).status_code == 302
+    assert (
+        clerk.post(
+            f"/documents/{number}/edit/{rev_id}", data={"action": "break", "reason": "经理出差"}
+        ).status_code
+        == 302
+    )
 
 
 def test_approval_matrix_is_edited_by_the_administrator(client_as, users):
     admin = client_as("admin")
     page = admin.get("/documents/approval-matrix")
     assert page.status_code == 200
-    response = admin.post("/documents/approval-matrix", data={
-        "action": "grant", "user": "gm", "kind": "form", "department": "GC"})
+    response = admin.post(
+        "/documents/approval-matrix",
+        data={"action": "grant", "user": "gm", "kind": "form", "department": "GC"},
+    )
     assert response.status_code == 302
     assert client_as("clerk").get("/documents/approval-matrix").status_code == 403
 
 
 def test_new_document_form(client_as, users):
     clerk = client_as("clerk")
-    response = clerk.post("/documents/new", data={
-        "title": "车辆管理制度", "kind": "regulation", "department": "BA", "family": "special",
-        "confidentiality": "internal", "body": "## 总则", "change_summary": "首次"})
+    response = clerk.post(
+        "/documents/new",
+        data={
+            "title": "车辆管理制度",
+            "kind": "regulation",
+            "department": "BA",
+            "family": "special",
+            "confidentiality": "internal",
+            "body": "## 总则",
+            "change_summary": "首次",
+        },
+    )
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/documents/ZD-BA-001")
     assert client_as("staff").get("/documents/new").status_code == 403

@@ -16,9 +16,11 @@ def _views(app):
 
 
 def test_every_view_declares_who_may_use_it(app):
-    undeclared = [rule.rule for rule, view in _views(app)
-                  if not getattr(view, "public", False)
-                  and not hasattr(view, "required_permissions")]
+    undeclared = [
+        rule.rule
+        for rule, view in _views(app)
+        if not getattr(view, "public", False) and not hasattr(view, "required_permissions")
+    ]
     assert undeclared == []
 
 

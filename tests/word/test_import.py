@@ -133,7 +133,13 @@ def test_oversized_upload_is_413(database_url, tmp_path, users):
     client = small.test_client()
     client.post("/login", data={"username": "clerk", "password": "correct-horse-battery"})
     before = stored(small)
-    response = post_new(client, plain_docx("字" * 10) + b"\0" * (1024 * 1024 + 10))
+    # multipart encoded here: the test client would spool a large upload to an unclosed file
+    boundary = "qmsboundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.docx"'
+            '\r\nContent-Type: application/octet-stream\r\n\r\n').encode() + plain_docx() + (
+        b"\0" * (1024 * 1024 + 10)) + f"\r\n--{boundary}--\r\n".encode()
+    response = client.post("/documents/import-docx", data=body,
+                           content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 413
     assert "1 MB" in response.get_data(as_text=True)
     assert stored(small) == before
