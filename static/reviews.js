@@ -58,6 +58,10 @@
           const field = defectForm.elements[name];
           if (field) field.value = "";
         });
+        ["severity", "category"].forEach(function (name) {  // back to the defaults
+          const field = defectForm.elements[name];
+          if (field) Array.from(field.options).forEach(function (o) { o.selected = o.defaultSelected; });
+        });
         defectForm.elements.chapter.focus();
       }).catch(function () { defectForm.elements.description.focus(); });
     });
@@ -65,6 +69,8 @@
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
         event.preventDefault();
         defectForm.requestSubmit();
+      } else if (event.key === "Escape") {
+        document.activeElement.blur();  // back to the page's one-key shortcuts
       }
     });
   }

@@ -4,6 +4,7 @@ commits once."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import date
 
@@ -38,7 +39,7 @@ from qms.trail import service as trail
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 FULL_TEXT_IN_TRAIL = 64 * 1024
-LABEL_SCHEME = "letter"
+LABEL_SCHEME = os.environ.get("QMS_REVISION_LABELS", "letter")  # or "numeric": 1.0, 1.1
 
 DEFAULT_PATTERNS: dict[DocKind, str] = {
     DocKind.QUALITY_MANUAL: "QM-{seq:02d}",
@@ -1040,3 +1041,33 @@ def register_effective_revision(
     revision.effective_date = effective_date
     _activate(session, actor, document, revision)
     return revision
+
+
+def set_numbering_pattern(session: Session, actor: User, kind: DocKind, pattern: str) -> None:
+    """Change how new numbers of a kind are formed; numbers already given never change."""
+    pattern = pattern.strip()
+    try:
+        sample = pattern.format(dept="KF", seq=7)
+    except (KeyError, IndexError, ValueError):
+        sample = ""
+    if (
+        "{seq" not in pattern
+        or not sample
+        or len(sample) > 32
+        or not all(c.isalnum() or c in "-_." for c in sample)
+    ):
+        raise Invalid(
+            _l(
+                "A numbering pattern needs {seq} (for example ZD-{dept}-{seq:03d}) and may use "
+                "{dept}; the result uses letters, digits, - _ . and at most 32 characters."
+            )
+        )
+    old = pattern_for(session, kind)
+    row = session.get(NumberingScheme, kind)
+    if row is None:
+        session.add(NumberingScheme(kind=kind, pattern=pattern))
+    else:
+        row.pattern = pattern
+    session.flush()
+    trail.record(session, actor, "update", "numbering_scheme", kind, field="pattern", old=old,
+                 new=pattern)

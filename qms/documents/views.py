@@ -27,6 +27,7 @@ from qms.auth.signatures import MEANING_LABELS, status_of
 from qms.csvexport import csv_response
 from qms.db import get_session
 from qms.documents import diff as redline
+from qms.documents import panels as _panels  # noqa: F401 - registers home panels
 from qms.documents import queries, service, transitions
 from qms.documents.forms import ApprovalRightForm, DraftForm, NewDocumentForm
 from qms.documents.lifecycle import RevState
@@ -52,6 +53,7 @@ from qms.web import permission_required
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
 NAV.append(NavEntry(_l("Documents"), "documents.register", Permission.READ_DOCUMENTS, 20))
+NAV.append(NavEntry(_l("Numbering"), "documents.numbering", Permission.MANAGE_APPROVAL_MATRIX, 86))
 NAV.append(
     NavEntry(
         _l("Approval matrix"), "documents.approval_matrix", Permission.MANAGE_APPROVAL_MATRIX, 85
@@ -510,3 +512,29 @@ def approval_matrix() -> Any:
         return redirect(url_for("documents.approval_matrix"))
     rights = session.scalars(sa.select(ApprovalRight).order_by(ApprovalRight.user_id)).all()
     return render_template("documents/approval_matrix.html", form=form, rights=rights)
+
+
+@bp.route("/numbering", methods=["GET", "POST"])
+@permission_required(Permission.MANAGE_APPROVAL_MATRIX)
+def numbering() -> Any:
+    session = get_session()
+    status = 200
+    if request.method == "POST":
+        try:
+            kind = DocKind(request.form.get("kind", ""))
+        except ValueError:
+            abort(422)
+        try:
+            service.set_numbering_pattern(
+                session, current_user, kind, request.form.get("pattern", "")
+            )
+        except DomainError as err:
+            session.rollback()
+            flash(str(err.message), "error")
+            status = err.status
+        else:
+            session.commit()
+            flash(_("Numbering scheme saved."), "success")
+            return redirect(url_for("documents.numbering"))
+    schemes = [(k, service.pattern_for(session, k)) for k in DocKind]
+    return render_template("documents/numbering.html", schemes=schemes), status

@@ -77,6 +77,7 @@ class SourceStep:
     forms_used: list[str]
     forms_produced: list[str]
     line: int
+    key_lines: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -344,11 +345,14 @@ def _build_procedure(path: Path, source: SourceDocument, block: _LineDict) -> No
         if numbers.count(step.number) > 1:
             raise SourceError(path, step.line, f"step id {step.number} is used twice")
     for step in steps:
-        targets = step.next_steps + [n for n in (step.if_yes, step.if_no) if n is not None]
-        for target in targets:
+        targets = [("next", n) for n in step.next_steps] + [
+            (key, n) for key, n in (("if_yes", step.if_yes), ("if_no", step.if_no))
+            if n is not None]
+        for key, target in targets:
             if target not in numbers:
-                raise SourceError(path, step.line, f"step {step.number} points to step "
-                                  f"{target}, which does not exist")
+                raise SourceError(path, step.key_lines.get(key, step.line),
+                                  f"step {step.number} points to step {target}, "
+                                  "which does not exist")
     if not any(s.type == StepType.START for s in steps):
         raise fail_at(block, "steps", "the procedure has no start step")
     source.lanes = lanes
@@ -408,13 +412,15 @@ def _build_step(path: Path, raw: _LineDict, lanes: list[str],
         explanation=str(raw.get("explanation") or "").strip(), next_steps=next_steps,
         if_yes=yes[0] if yes else None, if_no=no[0] if no else None,
         forms_used=forms("forms_used"), forms_produced=forms("forms_produced"), line=raw.line,
+        key_lines={str(k): v for k, v in raw.key_lines.items()},
     )
 
 
 # -- checks across the set -----------------------------------------------------------------
 
 def check_set(sources: list[SourceDocument], existing: dict[str, DocKind],
-              existing_controllers: dict[str, list[str]]) -> dict[Path, SourceError]:
+              existing_controllers: dict[str, list[str]],
+              unreadable: dict[str, Path] | None = None) -> dict[Path, SourceError]:
     """Duplicate numbers, links to unknown documents, forms that are not forms and cycles of
     controlled_by, across the files and what the database already holds."""
     errors: dict[Path, SourceError] = {}
@@ -433,7 +439,7 @@ def check_set(sources: list[SourceDocument], existing: dict[str, DocKind],
         valid = {s.number: s for s in sources if s.path not in errors}
         kinds = {**existing, **{n: s.kind for n, s in valid.items()}}
         for src in valid.values():
-            problem = _link_problem(src, kinds, by_number, errors)
+            problem = _link_problem(src, kinds, by_number, errors, unreadable or {})
             if problem is not None:
                 errors[src.path] = problem
                 changed = True
@@ -448,25 +454,28 @@ def check_set(sources: list[SourceDocument], existing: dict[str, DocKind],
 
 
 def _link_problem(src: SourceDocument, kinds: dict[str, DocKind],
-                  by_number: dict[str, list[SourceDocument]],
-                  errors: dict[Path, SourceError]) -> SourceError | None:
+                  by_number: dict[str, list[SourceDocument]], errors: dict[Path, SourceError],
+                  unreadable: dict[str, Path]) -> SourceError | None:
     for key, kind in LINK_KEYS.items():
         for target in src.links[kind]:
             if target == src.number and kind != LinkKind.CONTROLLED_BY:
                 return SourceError(src.path, src.line_of(key), f"{key} names the document itself")
             if target not in kinds:
                 return SourceError(src.path, src.line_of(key),
-                                   _unknown(target, key, by_number, errors))
+                                   _unknown(target, key, by_number, errors, unreadable))
     for target, line in src.forms_named():
         if target not in kinds:
-            return SourceError(src.path, line, _unknown(target, "form", by_number, errors))
+            return SourceError(src.path, line,
+                               _unknown(target, "form", by_number, errors, unreadable))
         if kinds[target] != DocKind.FORM:
             return SourceError(src.path, line, f"{target} is a {kinds[target]}, not a form")
     return None
 
 
 def _unknown(target: str, what: str, by_number: dict[str, list[SourceDocument]],
-             errors: dict[Path, SourceError]) -> str:
+             errors: dict[Path, SourceError], unreadable: dict[str, Path]) -> str:
+    if target in unreadable:
+        return f"{what} link to {target}, which cannot be imported ({unreadable[target].name})"
     if target in by_number:
         names = ", ".join(s.path.name for s in by_number[target] if s.path in errors)
         return f"{what} link to {target}, which cannot be imported ({names})"
@@ -509,7 +518,8 @@ def import_directory(session: Session, directory: Path | str, *, actor: User | N
         except SourceError as err:
             errors[path] = err
     existing = dict(session.execute(sa.select(Document.number, Document.kind)).tuples().all())
-    errors.update(check_set(sources, existing, _existing_controllers(session)))
+    errors.update(check_set(sources, existing, _existing_controllers(session),
+                            {n: p for p, n in ((p, _declared_number(p)) for p in errors) if n}))
     if actor is None:
         actor = service.ensure_import_user(session)
         session.commit()
@@ -556,6 +566,16 @@ def _index_once(session: Session,
             if on_index is not None:
                 on_index()
             search.drain()
+
+
+def _declared_number(path: Path) -> str:
+    """The number a file that cannot be parsed says it has, to explain links to it."""
+    try:
+        found = re.search(r"^number:\s*([A-Za-z0-9-]+)\s*$", path.read_text(encoding="utf-8"),
+                          re.MULTILINE)
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return found.group(1).upper() if found else ""
 
 
 def _existing_controllers(session: Session) -> dict[str, list[str]]:

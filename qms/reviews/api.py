@@ -262,13 +262,14 @@ _NO = {"name": "number", "in": "path", "required": True, "schema": {"type": "int
 _OBJ = {"type": "object", "properties": {"document": {"type": "string"},
                                          "revision": {"type": "string"},
                                          "pages": {"type": "integer"}}}
-_DEFECT = {"type": "object", "properties": {
+_DEFECT_FIELDS: dict[str, Any] = {
     "description": {"type": "string"}, "severity": {"enum": ["serious", "general", "suggestion"]},
     "category": {"enum": ["missing", "wrong", "ambiguous", "inconsistent", "not_per_standard",
                           "editorial"]},
     "chapter": {"type": "string"}, "section": {"type": "string"}, "page": {"type": "string"},
     "raised_by": {"type": "string"}, "document": {"type": "string"},
-    "revision": {"type": "string"}}}
+    "revision": {"type": "string"}}
+_DEFECT = {"type": "object", "properties": _DEFECT_FIELDS}
 
 OPENAPI_PATHS = {
     "/api/v1/reviews": {
@@ -300,7 +301,7 @@ OPENAPI_PATHS = {
     "/api/v1/reviews/{review_id}/defects/{number}": {
         "patch": op("Edit, respond to, dispose of, track, fix or verify a defect", 403, 404, 409,
                     422, params=[_ID, _NO], body={"type": "object", "properties": {
-                        **_DEFECT["properties"], "author_response": {"type": "string"},
+                        **_DEFECT_FIELDS, "author_response": {"type": "string"},
                         "disposition": {"enum": ["open", "accepted", "rejected", "duplicate",
                                                  "withdrawn"]},
                         "reason": {"type": "string"}, "owner": {"type": "string"},

@@ -190,7 +190,7 @@ def new() -> Any:
                 db, current_user, title=form.title.data or "",
                 system_version=form.system_version.data or "",
                 department=db.scalar(sa.select(Department).where(
-                    Department.code == form.department.data)),
+                    Department.code == form.department.data)) or abort(400),
                 level=form.level.data, review_type=form.review_type.data,
                 objects=[service.ObjectSpec(_revision(db, form.document_number.data or "",
                                                       form.revision_label.data or ""),

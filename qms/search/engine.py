@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import logging
 import os
 import shutil
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -225,10 +227,7 @@ class WhooshEngine:
         gen = gen or self.active_generation()
         if gen is None:
             raise IndexUnavailable("no active index")
-        try:
-            return index.open_dir(str(self.root / gen / which))
-        except Exception as err:
-            raise IndexUnavailable(str(err)) from err
+        return _open_index(self.root / gen / which)
 
     def index(self, which: str, entries: Iterable[IndexEntry], *, gen: str | None = None) -> None:
         ix = self._open_for_write(which, gen)
@@ -344,7 +343,7 @@ class WhooshEngine:
             else:
                 if cached is not None:
                     cached[1].close()
-                searcher = index.open_dir(str(self.root / gen / which)).searcher()
+                searcher = _open_index(self.root / gen / which).searcher()
         except Exception as err:
             cache.pop(which, None)
             raise IndexUnavailable(str(err)) from err
@@ -407,6 +406,19 @@ class WhooshEngine:
         if gen is None:
             return 0
         return sum(p.stat().st_size for p in (self.root / gen).rglob("*") if p.is_file())
+
+
+def _open_index(path: Path) -> index.Index:
+    """Open an index or raise IndexUnavailable. Whoosh leaves an unreadable table of
+    contents open when it fails; that file is closed here, without a ResourceWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            return index.open_dir(str(path))
+        except Exception as err:
+            message = f"{path.name}: {type(err).__name__}: {err}"
+        gc.collect()
+    raise IndexUnavailable(message)
 
 
 def build_query(phrases: list[Phrase], searcher: Searcher | None = None) -> wq.Query:

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import lxml.html
+from lxml import etree
 from docx import Document as new_docx
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -489,66 +490,95 @@ class RunStyle:
 
 
 class BodyWriter:
-    """Walks the HTML of a Markdown body and writes Word paragraphs, lists and tables."""
+    """Walks the HTML of a Markdown body and writes Word paragraphs, lists and tables.
+
+    Elements are built with lxml directly: python-docx's proxies look styles up by name
+    and recompute table grids on every access, which made a 50-page body take seconds."""
 
     def __init__(self, doc: Any, attachment_dir: Path | None = None) -> None:
         self.doc = doc
         self.attachment_dir = attachment_dir
         self.numbering = doc.part.numbering_part.element
+        self.style_ids = {name: doc.styles[name].style_id for name in (
+            "List Paragraph", "Quote", "Table Grid", *(f"Heading {n}" for n in range(1, 7)))}
         self.next_num_id = 1 + max((int(n.get(qn("w:numId"))) for n in
                                     self.numbering.findall(qn("w:num"))), default=0)
+        self.body = doc.element.body
+        self.sect_pr = self.body.find(qn("w:sectPr"))
+        self.text_width = int(doc.sections[0].page_width - doc.sections[0].left_margin
+                              - doc.sections[0].right_margin)
 
     def write_markdown(self, body: str) -> None:
         html = markup.render(body)
         if not html.strip():
             return
         root = lxml.html.fragment_fromstring(html, create_parent="div")
-        self._blocks(root, self.doc)
+        self._blocks(root, None)
+
+    # element helpers; parent None means the document body (before its sectPr)
+    def _place(self, element: Any, parent: Any) -> Any:
+        if parent is None:
+            if self.sect_pr is not None:
+                self.sect_pr.addprevious(element)
+            else:
+                self.body.append(element)
+        else:
+            parent.append(element)
+        return element
+
+    def _p(self, parent: Any, style: str | None = None) -> Any:
+        p = etree.Element(_W_P)
+        if style is not None:
+            p_pr = etree.SubElement(p, _W_PPR)
+            etree.SubElement(p_pr, _W_PSTYLE).set(_W_VAL, self.style_ids[style])
+        return self._place(p, parent)
+
+    @staticmethod
+    def _p_pr(p: Any) -> Any:
+        p_pr = p.find(_W_PPR)
+        if p_pr is None:
+            p_pr = etree.Element(_W_PPR)
+            p.insert(0, p_pr)
+        return p_pr
 
     # blocks
-    def _blocks(self, parent: Any, container: Any) -> None:
-        if parent.text and parent.text.strip():
-            self._paragraph_with(container, parent.text)
-        for child in parent:
+    def _blocks(self, parent_html: Any, parent: Any) -> None:
+        if parent_html.text and parent_html.text.strip():
+            self._text(self._p(parent), parent_html.text.strip(), RunStyle())
+        for child in parent_html:
             if not isinstance(child.tag, str):
                 continue
             tag = child.tag.lower()
             if tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
-                para = container.add_paragraph(style=f"Heading {tag[1]}")
-                self._inline(para, child, RunStyle())
+                self._inline(self._p(parent, f"Heading {tag[1]}"), child, RunStyle())
             elif tag == "p":
-                para = container.add_paragraph()
-                self._inline(para, child, RunStyle())
+                self._inline(self._p(parent), child, RunStyle())
             elif tag in {"ul", "ol"}:
-                self._list(container, child, 0)
+                self._list(parent, child, 0)
             elif tag == "table":
-                self._table(container, child)
+                self._table(parent, child)
             elif tag == "blockquote":
                 for inner in child:
                     if isinstance(inner.tag, str) and inner.tag.lower() == "p":
-                        self._inline(container.add_paragraph(style="Quote"), inner, RunStyle())
+                        self._inline(self._p(parent, "Quote"), inner, RunStyle())
                     elif isinstance(inner.tag, str):
-                        self._blocks(inner, container)
+                        self._blocks(inner, parent)
             elif tag == "pre":
-                para = container.add_paragraph()
-                self._text_runs(para, child.text_content(), RunStyle(mono=True))
+                p = self._p(parent)
+                for i, line in enumerate(child.text_content().rstrip("\n").split("\n")):
+                    if i:
+                        etree.SubElement(etree.SubElement(p, _W_R), _W_BR)
+                    self._text(p, line, RunStyle(mono=True))
             elif tag == "hr":
-                self._rule(container.add_paragraph())
+                self._p_pr(self._p(parent)).append(parse_xml(
+                    f'<w:pBdr {nsdecls("w")}><w:bottom w:val="single" w:sz="6" w:space="1" '
+                    'w:color="auto"/></w:pBdr>'))
             elif tag in INLINE_TAGS:
-                para = container.add_paragraph()
-                self._inline_element(para, child, RunStyle())
+                self._inline_element(self._p(parent), child, RunStyle())
             else:
-                self._blocks(child, container)
+                self._blocks(child, parent)
             if child.tail and child.tail.strip():
-                self._paragraph_with(container, child.tail)
-
-    def _paragraph_with(self, container: Any, text: str) -> None:
-        self._text_runs(container.add_paragraph(), text.strip(), RunStyle())
-
-    def _rule(self, para: Paragraph) -> None:
-        p_pr = para._p.get_or_add_pPr()
-        p_pr.append(parse_xml(f'<w:pBdr {nsdecls("w")}><w:bottom w:val="single" w:sz="6" '
-                              'w:space="1" w:color="auto"/></w:pBdr>'))
+                self._text(self._p(parent), child.tail.strip(), RunStyle())
 
     def _new_num(self, ordered: bool, level: int, start: int) -> int:
         num_id = self.next_num_id
@@ -560,89 +590,102 @@ class BodyWriter:
             '</w:num>'))
         return num_id
 
-    def _list(self, container: Any, element: Any, level: int) -> None:
+    def _list(self, parent: Any, element: Any, level: int) -> None:
         ordered = element.tag.lower() == "ol"
         start = int(element.get("start") or 1) if ordered else 1
-        num_id = self._new_num(ordered, min(level, 8), start)
+        level = min(level, 8)
+        num_id = self._new_num(ordered, level, start)
         for item in element:
             if not isinstance(item.tag, str) or item.tag.lower() != "li":
                 continue
-            para = container.add_paragraph(style="List Paragraph")
-            p_pr = para._p.get_or_add_pPr()
-            p_pr.append(parse_xml(
-                f'<w:numPr {nsdecls("w")}><w:ilvl w:val="{min(level, 8)}"/>'
-                f'<w:numId w:val="{num_id}"/></w:numPr>'))
-            self._list_item(container, para, item, level)
+            p = self._p(parent, "List Paragraph")
+            num_pr = etree.SubElement(self._p_pr(p), _W_NUMPR)
+            etree.SubElement(num_pr, _W_ILVL).set(_W_VAL, str(level))
+            etree.SubElement(num_pr, _W_NUMID).set(_W_VAL, str(num_id))
+            self._list_item(parent, p, item, level)
 
-    def _list_item(self, container: Any, para: Paragraph, item: Any, level: int) -> None:
+    def _list_item(self, parent: Any, p: Any, item: Any, level: int) -> None:
         """The item's inline text goes into its numbered paragraph; nested lists follow;
         further paragraphs of a loose item are indented under it."""
         style = RunStyle()
         if item.text:
-            self._text_runs(para, item.text, style)
+            self._text(p, item.text, style)
         first_block = True
         for child in item:
             if not isinstance(child.tag, str):
                 continue
             tag = child.tag.lower()
             if tag in {"ul", "ol"}:
-                self._list(container, child, level + 1)
+                self._list(parent, child, level + 1)
             elif tag == "p":
-                if first_block and not para.runs:
-                    self._inline(para, child, style)
+                if first_block and p.find(_W_R) is None:
+                    self._inline(p, child, style)
                 else:
-                    extra = container.add_paragraph(style="List Paragraph")
-                    self._inline(extra, child, style)
+                    self._inline(self._p(parent, "List Paragraph"), child, style)
                 first_block = False
             elif tag in INLINE_TAGS:
-                self._inline_element(para, child, style)
+                self._inline_element(p, child, style)
             else:
-                self._blocks(child, container)
+                self._blocks(child, parent)
             if child.tail and child.tail.strip():
-                self._text_runs(para, child.tail, style)
+                self._text(p, child.tail, style)
 
-    def _table(self, container: Any, element: Any) -> None:
-        rows = [tr for tr in element.iter("tr")]
+    def _table(self, parent: Any, element: Any) -> None:
+        rows = list(element.iter("tr"))
         if not rows:
             return
-        width = max(len([c for c in tr if isinstance(c.tag, str) and c.tag in ("td", "th")])
-                    for tr in rows)
-        table = container.add_table(rows=len(rows), cols=max(width, 1))
-        table.style = self.doc.styles["Table Grid"]
-        if rows[0].getparent() is not None and rows[0].getparent().tag == "thead":
-            _repeat_header(table)
-        for r, tr in enumerate(rows):
-            cells = [c for c in tr if isinstance(c.tag, str) and c.tag in ("td", "th")]
-            row_cells = table.rows[r].cells
-            for c, td in enumerate(cells):
-                para = row_cells[c].paragraphs[0]
+        grid = [[c for c in tr if isinstance(c.tag, str) and c.tag in ("td", "th")]
+                for tr in rows]
+        width = max(max(len(r) for r in grid), 1)
+        col = self.text_width // width // 635  # EMU → twips
+        grid_cols = f'<w:gridCol w:w="{col}"/>' * width
+        tbl = parse_xml(
+            f'<w:tbl {nsdecls("w")}><w:tblPr><w:tblStyle w:val="{self.style_ids["Table Grid"]}"/>'
+            '<w:tblW w:w="0" w:type="auto"/><w:tblLook w:val="04A0" w:firstRow="1" '
+            'w:lastRow="0" w:firstColumn="1" w:lastColumn="0" w:noHBand="0" w:noVBand="1"/>'
+            f'</w:tblPr><w:tblGrid>{grid_cols}</w:tblGrid></w:tbl>')
+        header = rows[0].getparent() is not None and rows[0].getparent().tag == "thead"
+        for r, cells in enumerate(grid):
+            tr = etree.SubElement(tbl, _W_TR)
+            if r == 0 and header:
+                etree.SubElement(etree.SubElement(tr, _W_TRPR), _W_TBLHEADER)
+            for c in range(width):
+                tc = etree.SubElement(tr, _W_TC)
+                tc_w = etree.SubElement(etree.SubElement(tc, _W_TCPR), _W_TCW)
+                tc_w.set(_W_W, str(col))
+                tc_w.set(_W_TYPE, "dxa")
+                p = etree.SubElement(tc, _W_P)
+                if c >= len(cells):
+                    continue
+                td = cells[c]
                 align = td.get("align") or _style_align(td.get("style"))
-                if align == "center":
-                    para.alignment = WD_ALIGN_PARAGRAPH.CENTER
-                elif align == "right":
-                    para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-                self._inline(para, td, RunStyle(bold=td.tag == "th"))
+                if align in ("center", "right"):
+                    etree.SubElement(etree.SubElement(p, _W_PPR), _W_JC).set(_W_VAL, align)
+                self._inline(p, td, RunStyle(bold=td.tag == "th"))
+        self._place(tbl, parent)
+        if parent is not None:  # a cell must end with a paragraph
+            self._p(parent)
 
     # inline
-    def _inline(self, para: Paragraph, element: Any, style: RunStyle) -> None:
+    def _inline(self, p: Any, element: Any, style: RunStyle) -> None:
         if element.text:
-            self._text_runs(para, element.text, style)
+            self._text(p, element.text, style)
         for child in element:
             if isinstance(child.tag, str):
-                self._inline_element(para, child, style)
+                self._inline_element(p, child, style)
             if child.tail:
-                self._text_runs(para, child.tail, style)
+                self._text(p, child.tail, style)
 
-    def _inline_element(self, para: Paragraph, child: Any, style: RunStyle) -> None:
+    def _inline_element(self, p: Any, child: Any, style: RunStyle) -> None:
         tag = child.tag.lower()
         if tag == "br":
-            para.add_run().add_break()
+            etree.SubElement(etree.SubElement(p, _W_R), _W_BR)
             return
         if tag == "img":
-            self._image(para, child)
+            self._image(p, child)
             return
         if tag == "a":
-            self._hyperlink(para, child, style)
+            self._hyperlink(p, child, style)
             return
         inner = RunStyle(**vars(style))
         if tag in ("strong", "b"):
@@ -657,72 +700,85 @@ class BodyWriter:
             inner.superscript = True
         elif tag == "sub":
             inner.subscript = True
-        self._inline(para, child, inner)
+        self._inline(p, child, inner)
 
-    def _text_runs(self, para: Paragraph, text: str, style: RunStyle) -> None:
+    def _run(self, parent: Any, text: str, style: RunStyle, link: bool = False) -> Any:
+        r = etree.SubElement(parent, _W_R)
+        if style.bold or style.italic or style.strike or style.mono or link or \
+                style.superscript or style.subscript:
+            r_pr = etree.SubElement(r, _W_RPR)
+            if style.mono:
+                fonts = etree.SubElement(r_pr, _W_RFONTS)
+                fonts.set(qn("w:ascii"), MONO_FONT)
+                fonts.set(qn("w:hAnsi"), MONO_FONT)
+            if style.bold:
+                etree.SubElement(r_pr, _W_B)
+            if style.italic:
+                etree.SubElement(r_pr, _W_I)
+            if style.strike:
+                etree.SubElement(r_pr, _W_STRIKE)
+            if link:
+                etree.SubElement(r_pr, _W_COLOR).set(_W_VAL, "0563C1")
+                etree.SubElement(r_pr, _W_U).set(_W_VAL, "single")
+            if style.superscript or style.subscript:
+                etree.SubElement(r_pr, _W_VERTALIGN).set(
+                    _W_VAL, "superscript" if style.superscript else "subscript")
+        t = etree.SubElement(r, _W_T)
+        t.set(_XML_SPACE, "preserve")
+        t.text = text
+        return r
+
+    def _text(self, p: Any, text: str, style: RunStyle) -> None:
         text = text.replace("\n", " ")
-        if not text:
-            return
-        run = para.add_run(text)
-        if style.bold:
-            run.bold = True
-        if style.italic:
-            run.italic = True
-        if style.strike:
-            run.font.strike = True
-        if style.superscript:
-            run.font.superscript = True
-        if style.subscript:
-            run.font.subscript = True
-        if style.mono:
-            run.font.name = MONO_FONT
+        if text:
+            self._run(p, text, style)
 
-    def _hyperlink(self, para: Paragraph, element: Any, style: RunStyle) -> None:
+    def _hyperlink(self, p: Any, element: Any, style: RunStyle) -> None:
         href = element.get("href") or ""
         text = element.text_content()
         if not href.startswith(("http://", "https://", "mailto:")):
-            self._text_runs(para, text, style)
+            self._text(p, text, style)
             return
-        rel_id = para.part.relate_to(href, RT.HYPERLINK, is_external=True)
-        link = OxmlElement("w:hyperlink")
-        link.set(qn("r:id"), rel_id)
-        run = OxmlElement("w:r")
-        r_pr = OxmlElement("w:rPr")
-        r_pr.append(parse_xml(f'<w:color {nsdecls("w")} w:val="0563C1"/>'))
-        r_pr.append(parse_xml(f'<w:u {nsdecls("w")} w:val="single"/>'))
-        if style.bold:
-            r_pr.append(OxmlElement("w:b"))
-        if style.italic:
-            r_pr.append(OxmlElement("w:i"))
-        run.append(r_pr)
-        t = OxmlElement("w:t")
-        t.set(qn("xml:space"), "preserve")
-        t.text = text
-        run.append(t)
-        link.append(run)
-        para._p.append(link)
+        link = etree.SubElement(p, _W_HYPERLINK)
+        link.set(qn("r:id"), self.doc.part.relate_to(href, RT.HYPERLINK, is_external=True))
+        self._run(link, text, style, link=True)
 
-    def _image(self, para: Paragraph, element: Any) -> None:
+    def _image(self, p: Any, element: Any) -> None:
         src = element.get("src") or ""
         alt = element.get("alt") or ""
         match = ATTACHMENT_SRC.match(src)
         path = self.attachment_dir / match.group(1) if match and self.attachment_dir else None
         if path is not None and path.is_file():
             try:
-                run = para.add_run()
-                shape = run.add_picture(str(path))
+                inline = self.doc.part.new_pic_inline(str(path), None, None)
+            except Exception:  # an unreadable image falls back to its text
+                inline = None
+            if inline is not None:
+                extent = inline.extent
                 max_width = Cm(16)
-                if shape.width > max_width:
-                    ratio = max_width / shape.width
-                    shape.width = max_width
-                    shape.height = int(shape.height * ratio)
-                doc_pr = run._r.find(".//" + qn("wp:docPr"))
-                if doc_pr is not None and alt:
-                    doc_pr.set("descr", alt)
+                if extent.cx > max_width:
+                    extent.cy = int(extent.cy * max_width / extent.cx)
+                    extent.cx = max_width
+                    inline.graphic.graphicData.pic.spPr.cx = extent.cx
+                    inline.graphic.graphicData.pic.spPr.cy = extent.cy
+                if alt:
+                    inline.docPr.set("descr", alt)
+                drawing = etree.SubElement(etree.SubElement(p, _W_R), _W_DRAWING)
+                drawing.append(inline)
                 return
-            except Exception:  # noqa: S110 - an unreadable image falls back to its text
-                pass
-        self._text_runs(para, f"[图片：{alt or src}]", RunStyle(italic=True))
+        self._text(p, f"[图片：{alt or src}]", RunStyle(italic=True))
+
+
+_W_P, _W_PPR, _W_PSTYLE, _W_VAL = qn("w:p"), qn("w:pPr"), qn("w:pStyle"), qn("w:val")
+_W_R, _W_RPR, _W_T, _W_BR = qn("w:r"), qn("w:rPr"), qn("w:t"), qn("w:br")
+_W_B, _W_I, _W_STRIKE, _W_U = qn("w:b"), qn("w:i"), qn("w:strike"), qn("w:u")
+_W_COLOR, _W_RFONTS, _W_VERTALIGN = qn("w:color"), qn("w:rFonts"), qn("w:vertAlign")
+_W_NUMPR, _W_ILVL, _W_NUMID = qn("w:numPr"), qn("w:ilvl"), qn("w:numId")
+_W_TR, _W_TRPR, _W_TBLHEADER = qn("w:tr"), qn("w:trPr"), qn("w:tblHeader")
+_W_TC, _W_TCPR, _W_TCW, _W_W, _W_TYPE = qn("w:tc"), qn("w:tcPr"), qn("w:tcW"), qn("w:w"), \
+    qn("w:type")
+_W_JC, _W_HYPERLINK, _W_DRAWING = qn("w:jc"), qn("w:hyperlink"), qn("w:drawing")
+_XML_SPACE = qn("xml:space")
 
 
 def _style_align(style: str | None) -> str | None:

@@ -150,9 +150,9 @@ def test_bad_files_are_reported_with_file_and_line_and_the_rest_import(db, tmp_p
     assert "cycle" in bad["ZD-KF-006.md"][1]
     assert "duplicate number ZD-KF-007" in bad["ZD-KF-007.md"][1]
     assert "duplicate number ZD-KF-007" in bad["ZD-KF-007a.md"][1]
-    assert bad["LC-KF-001.md"][0] == 19
+    assert bad["LC-KF-001.md"][0] == 23  # the if_no line
     assert "points to step 9, which does not exist" in bad["LC-KF-001.md"][1]
-    assert by_file["LC-KF-001.md"].describe().startswith("LC-KF-001.md:19: error:")
+    assert by_file["LC-KF-001.md"].describe().startswith("LC-KF-001.md:23: error:")
     numbers = set(db.scalars(sa.select(Document.number)))
     assert numbers == {"ZD-KF-001", "BD-KF-001"}
 

@@ -3,7 +3,12 @@
 import pytest
 
 from qms.reviews.lifecycle import (
-    TRANSITIONS, ReviewAction, ReviewActor, ReviewState, ReviewTransitionError, allowed_moves,
+    TRANSITIONS,
+    ReviewAction,
+    ReviewActor,
+    ReviewState,
+    ReviewTransitionError,
+    allowed_moves,
     transition,
 )
 

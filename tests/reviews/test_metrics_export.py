@@ -46,7 +46,7 @@ def test_metrics_on_a_known_data_set(db, team):
     assert (f.found_pre_review, f.found_meeting) == (2, 1)
     assert (f.closed, f.mean_days_to_close, f.max_days_to_close) == (1, 2.0, 2.0)
 
-    total, rows = metrics.across([review, review])
+    total, _rows = metrics.across([review, review])
     assert (total.reviews, total.pages, total.defects, total.defects_per_page) == (2, 20, 6, 0.3)
     assert "raised_by" not in f.as_dict()  # figures never name people
 

@@ -228,7 +228,7 @@ def test_a_regression_review_of_the_next_revision_starts_with_the_open_defects(d
                                 approver=team["doc_approver"], password=TEST_PASSWORD)
     second = plan(db, team, review_type=ReviewType.REGRESSION)
     assert second.previous_review_id == first.id
-    carried = [d for d in second.defects]
+    carried = list(second.defects)
     assert [d.description for d in carried] == ["流程缺一步"]
     assert carried[0].phase == Phase.CARRIED_OVER
     assert carried[0].disposition == Disposition.ACCEPTED

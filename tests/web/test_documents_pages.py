@@ -266,3 +266,22 @@ def test_new_document_form(client_as, users):
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/documents/ZD-BA-001")
     assert client_as("staff").get("/documents/new").status_code == 403
+
+
+def test_numbering_scheme_is_configurable(app, client_as, users):
+    admin = client_as("admin")
+    bad = admin.post("/documents/numbering", data={"kind": "regulation", "pattern": "ZD-{dept}"})
+    assert bad.status_code == 422
+    assert admin.post(
+        "/documents/numbering", data={"kind": "regulation", "pattern": "ZD/{dept}/{seq}"}
+    ).status_code == 422
+    ok = admin.post(
+        "/documents/numbering", data={"kind": "regulation", "pattern": "ZD.{dept}.{seq:04d}"}
+    )
+    assert ok.status_code == 302
+    created = client_as("clerk").post(
+        "/documents/new",
+        data={"title": "消防管理制度", "kind": "regulation", "department": "BA",
+              "family": "special", "confidentiality": "internal"},
+    )
+    assert created.headers["Location"].endswith("/documents/ZD.BA.0001")
