@@ -19,7 +19,7 @@ class Config:
 
     TESTING = False
     DATA_DIR = Path(os.environ.get("QMS_DATA_DIR", PROJECT_ROOT / "instance"))
-    SECRET_KEY: str | None = os.environ.get("QMS_SECRET_KEY")
+    SECRET_KEY: str | None = None
     DATABASE_URL = os.environ.get("QMS_DATABASE_URL", "")
     SESSION_MINUTES = _env_int("QMS_SESSION_MINUTES", 30)
     MAX_UPLOAD_MB = _env_int("QMS_MAX_UPLOAD_MB", 20)
@@ -44,6 +44,20 @@ class Config:
     SMTP_SENDER = os.environ.get("QMS_SMTP_SENDER", "qms@localhost")
 
     def __init__(self) -> None:
+        # Read the environment when the configuration is made, not when the module loads.
+        env = os.environ
+        self.DATA_DIR = Path(env.get("QMS_DATA_DIR") or PROJECT_ROOT / "instance")
+        self.SECRET_KEY = env.get("QMS_SECRET_KEY") or type(self).SECRET_KEY
+        self.DATABASE_URL = env.get("QMS_DATABASE_URL", "")
+        self.SESSION_MINUTES = _env_int("QMS_SESSION_MINUTES", 30)
+        self.MAX_UPLOAD_MB = _env_int("QMS_MAX_UPLOAD_MB", 20)
+        self.BABEL_DEFAULT_TIMEZONE = env.get("QMS_TIMEZONE", "Asia/Shanghai")
+        self.OBSOLETE_REVISIONS = env.get("QMS_OBSOLETE_REVISIONS", "banner")
+        self.SMTP_HOST = env.get("QMS_SMTP_HOST", "")
+        self.SMTP_PORT = _env_int("QMS_SMTP_PORT", 25)
+        self.SMTP_USER = env.get("QMS_SMTP_USER", "")
+        self.SMTP_PASSWORD = env.get("QMS_SMTP_PASSWORD", "")
+        self.SMTP_SENDER = env.get("QMS_SMTP_SENDER", "qms@localhost")
         if not self.DATABASE_URL:
             self.DATABASE_URL = f"sqlite:///{Path(self.DATA_DIR) / 'qms.sqlite3'}"
 

@@ -952,6 +952,8 @@ def grant_approval_right(
 
 
 def revoke_approval_right(session: Session, actor: User, right: ApprovalRight, reason: str) -> None:
+    if not reason.strip():
+        raise Invalid(_l("Say why the approval right is removed."))
     trail.record(
         session,
         actor,

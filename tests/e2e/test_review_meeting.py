@@ -77,9 +77,6 @@ def test_three_defects_from_the_keyboard(page, live_server, live_app):
     assert page.locator("#defect-1").get_attribute("data-disposition") == "accepted"
 
     # Tick the first checklist item.
-    kb.press("Escape")
-    page.evaluate("document.activeElement.blur()") if page.evaluate(
-        "document.activeElement.tagName") != "BODY" else None
     kb.press("c")
     kb.press("Space")
     page.wait_for_function(

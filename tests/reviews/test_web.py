@@ -196,6 +196,10 @@ def test_api_round_trip(app, users, doc_number):
     assert patched.status_code == 200 and patched.get_json()["owner"] == "clerk"
     past = leader.patch(f"/api/v1/reviews/{rid}/defects/1", json={"fix_due": "2000-01-01"})
     assert past.status_code == 422
+    pages = {name: ApiClient(app, name) for name in ("leader", "gm", "clerk", "reviewer")}
+    for name, c in pages.items():  # the review page renders for every role on the team
+        assert c.get(f"/reviews/{rid}").status_code == 200, name
+        assert c.get(f"/reviews/{rid}/meeting").status_code == 200, name
     full = leader.get(f"/api/v1/reviews/{rid}").get_json()
     assert full["counts"]["open"] == 1 and full["defects"][0]["severity"] == "serious"
     listed = client_as("staff").get("/api/v1/reviews").get_json()
