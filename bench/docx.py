@@ -23,7 +23,10 @@ from flask import Flask  # noqa: E402
 
 from qms.documents.lifecycle import RevState  # noqa: E402
 from qms.word.export_docx import (  # noqa: E402
-    CopyData, SignatureLine, build_copy, plain_paragraphs_docx,
+    CopyData,
+    SignatureLine,
+    build_copy,
+    plain_paragraphs_docx,
 )
 from qms.word.import_docx import check_package, convert  # noqa: E402
 
@@ -34,7 +37,8 @@ CHARS_PER_PAGE = 1000  # A4, 10.5 pt 宋体, with headings, lists and table rows
 
 def procedure(sections: int = 40) -> str:
     """About 50 printed pages: per section a heading, prose, a nested list and a table."""
-    sentence = "客户服务中心接到业主投诉后，应在规定时限内登记、分派并跟踪处理结果，**确保**每一项投诉*有记录、有回访*。"
+    sentence = ("客户服务中心接到业主投诉后，应在规定时限内登记、分派并跟踪处理结果，"
+                "**确保**每一项投诉*有记录、有回访*。")
     parts = []
     for s in range(1, sections + 1):
         parts.append(f"## {s} 第{s}节 投诉处理要求\n")

@@ -579,7 +579,19 @@ def submit_for_review(
         object_type="revision",
         object_id=revision.id,
     )
-    revision.reviews = [ReviewerAssignment(reviewer_id=r.id, reviewer=r) for r in reviewers]
+    # A re-submission keeps each returning reviewer's row (reset to pending): replacing it
+    # would insert the same (revision, reviewer) pair before the old row is deleted.
+    existing = {a.reviewer_id: a for a in revision.reviews}
+    assignments = []
+    for reviewer in reviewers:
+        assignment = existing.get(reviewer.id) or ReviewerAssignment(
+            reviewer_id=reviewer.id, reviewer=reviewer
+        )
+        assignment.decision = ReviewDecision.PENDING
+        assignment.comment = ""
+        assignment.decided_at = None
+        assignments.append(assignment)
+    revision.reviews = assignments
     revision.approver_id = approver.id
     revision.submitted_at = utcnow()
     revision.lock_owner_id = None

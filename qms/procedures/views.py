@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -48,9 +49,11 @@ def _revision(number: str) -> Revision:
 
 
 def chart_for(view: service.ProcedureView, highlight: set[str]) -> str:
+    # the handbook's charts say 是/否; an English reader gets Yes/No
+    english = get_locale() is not None and get_locale().language == "en"
     return flowchart.render(view.lanes, view.steps, highlight=highlight,
                             title=f"{view.document.number} {view.revision.title}",
-                            yes=_("Yes"), no=_("No"))
+                            yes="Yes" if english else "是", no="No" if english else "否")
 
 
 @bp.route("/")

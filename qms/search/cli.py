@@ -8,7 +8,6 @@ from typing import cast
 
 import click
 from flask.cli import with_appcontext
-
 from sqlalchemy.orm import Session
 
 from qms.auth import service as auth

@@ -48,5 +48,6 @@ def search_page() -> Any:
     a = search_args()
     result = service.search(get_session(), current_user._get_current_object(), a.pop("q"), **a)
     params = {k: v for k, v in request.args.items() if k in PARAMS and v}
-    template = "search/_results.html" if request.args.get("partial") == "1" else "search/search.html"
+    partial = request.args.get("partial") == "1"
+    template = "search/_results.html" if partial else "search/search.html"
     return render_template(template, result=result, params=params)

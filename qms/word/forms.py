@@ -16,7 +16,8 @@ class ImportDocumentForm(FlaskForm):
     file = FileField(_l("Word file (.docx)"), validators=[FileRequired()])
     title = StringField(_l("Title (taken from the file when empty)"),
                         validators=[Optional(), Length(max=200)])
-    kind = SelectField(_l("Kind"), choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()],
+    kind = SelectField(_l("Kind"),
+                       choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()],
                        default=DocKind.PROCEDURE.value)
     department = SelectField(_l("Department"), coerce=str, validators=[DataRequired()])
     family = SelectField(_l("Family"),

@@ -604,9 +604,8 @@ class _Converter:
                 pass  # counted from the comments part
             elif tag == w("sym"):
                 self.report.add("symbol")
-            elif tag == w("instrText"):
-                if (child.text or "").strip().upper().startswith("TOC"):
-                    self.report.add("table_of_contents")
+            elif tag == w("instrText") and (child.text or "").strip().upper().startswith("TOC"):
+                self.report.add("table_of_contents")
 
     def _drawing(self, drawing: Any, out: list[_Segment]) -> None:
         graphic = drawing.find(f".//{{{A}}}graphicData")
@@ -799,10 +798,7 @@ def _render_segments(segments: list[_Segment]) -> str:
             continue
         lead = text[: len(text) - len(text.lstrip())]
         trail = text[len(text.rstrip()):]
-        if seg.code:
-            body = f"`{core.replace('`', '')}`"
-        else:
-            body = _escape(core)
+        body = f"`{core.replace('`', '')}`" if seg.code else _escape(core)
         if seg.italic:
             body = f"*{body}*"
         if seg.bold:

@@ -43,12 +43,10 @@ def revision_for_copy(session: Session, user: User, number: str, label: str | No
     """The revision a user asks to print: the named one, else the effective one, else the
     one in work. Refused when the user may not see it."""
     document = documents.get_document(session, number)
-    if label:
-        revision = documents.revision_by_label(session, document, label)
-    else:
-        revision = document.current_revision or document.working_revision
-        if revision is None:
-            raise Conflict(_l("%(number)s has no revision to print.", number=number))
+    revision = (documents.revision_by_label(session, document, label) if label
+                else document.current_revision or document.working_revision)
+    if revision is None:
+        raise Conflict(_l("%(number)s has no revision to print.", number=number))
     if not documents.can_view(session, user, revision, block_history=block_history):
         raise Forbidden(_l("You may not see revision %(label)s of %(number)s.",
                            label=revision.label, number=number))
@@ -91,7 +89,8 @@ def import_as_new_document(
         session, actor, title=title, kind=kind, department=department, family=family,
         body=conversion.markdown, change_summary=_("Imported from %(name)s", name=upload.filename))
     revision = document.working_revision
-    assert revision is not None
+    if revision is None:  # create_document always starts a draft
+        raise Conflict(_l("The new document has no draft."))
     return _record(session, actor, upload, conversion, document, revision, attachment_dir)
 
 

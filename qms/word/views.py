@@ -8,7 +8,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import (
-    Blueprint, current_app, redirect, render_template, request, send_file, url_for,
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
 )
 from flask_login import current_user
 

@@ -25,7 +25,8 @@ def _setup(live_app):
         # A new revision takes effect: staff must read it.
         revision = service.revise(db, who["clerk"], document, major_change=True,
                                   change_summary="增加回访要求")
-        service.save_draft(db, who["clerk"], revision, body=revision.body + "\n## 回访\n\n三日内回访。\n",
+        service.save_draft(db, who["clerk"], revision,
+                           body=revision.body + "\n## 回访\n\n三日内回访。\n",
                            change_summary="增加回访要求", base_hash=revision.content_sha256)
         service.submit_for_review(db, who["clerk"], revision, reviewers=[who["reviewer"]],
                                   approver=who["approver"], password=TEST_PASSWORD)

@@ -38,7 +38,7 @@ def test_every_process_has_a_controlling_document_or_is_listed_as_a_gap(db, docu
 
 
 def _svg_texts(svg):
-    root = ET.fromstring(svg)
+    root = ET.fromstring(svg)  # noqa: S314 - our own output
     return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")], root
 
 
@@ -68,7 +68,7 @@ def test_the_readers_lanes_are_highlighted(db, imported):
     mine = service.lanes_for_user(staff, view.lanes)
     assert mine == {"客户服务中心"}  # 业主 is nobody's lane, 相关部门 not a department
     svg = flowchart.render(view.lanes, view.steps, highlight=mine)
-    root = ET.fromstring(svg)
+    root = ET.fromstring(svg)  # noqa: S314 - our own output
     highlighted = sorted(int(g.get("data-step")) for g in root.iter(f"{SVG}g")
                          if "mine" in (g.get("class") or "").split() and g.get("data-step"))
     assert highlighted == [s.number for s in view.steps if s.lane == "客户服务中心"]
@@ -118,7 +118,7 @@ def test_a_withdrawn_regulation_flags_its_procedures_as_without_basis(db, import
 def test_links_of_a_regulation_list_what_it_controls(db, imported):
     links = service.links_for(db, _doc(db, "ZD-KF-004").current_revision)
     assert [t.number for t in links.controlled_processes] == ["LC-KF-003"]
-    assert {t.number for t in links.controlled_forms} >= {"BD-KF-001"} or True
+    assert [t.number for t in links.controlled_forms] == ["BD-KF-001"]
     assert [t.number for t in links.controlled_by] == ["ZD-PZ-001"]
     form = service.links_for(db, _doc(db, "BD-KF-001").current_revision)
     assert "LC-KF-003" in [t.number for t in form.used_by]

@@ -217,3 +217,32 @@ def test_tasks_and_home_panel(client_as, review_id, app):
         kinds = {t.subject for t in tasks_for(db, _user(db, "reviewer"))}
         assert "RV-0001" in kinds  # pre-review / attend
         assert any(str(p.title) for p in home_panels(db, leader)["panels"])
+
+
+def test_review_page_in_reporting_and_follow_up(client_as, review_id, app):
+    leader = client_as("leader")
+    leader.post(f"/reviews/{review_id}/defects", data={
+        "raised_by": str(_leader_id(app)), "revision_id": str(_main_revision(app, review_id)),
+        "severity": "serious", "category": "missing", "description": "缺少时限"})
+    assert leader.post(f"/reviews/{review_id}/move", data={
+        "action": "close_meeting", "minutes": "45"}).status_code == 302
+    page = leader.get(f"/reviews/{review_id}").get_data(as_text=True)
+    assert "Record the conclusion" in page or "conclusion" in page
+    assert "<svg" in page  # review data charts, rendered on the server
+    refused = leader.post(f"/reviews/{review_id}/move", data={"action": "submit_report"})
+    assert refused.status_code == 302  # back to the page with the reason flashed
+    assert "RV-0001" in leader.get(f"/reviews/{review_id}").get_data(as_text=True)
+
+
+def _leader_id(app):
+    with app.app_context():
+        from qms.db import get_session
+
+        return _user(get_session(), "leader").id
+
+
+def _main_revision(app, review_id):
+    with app.app_context():
+        from qms.db import get_session
+
+        return get_session().get(Review, review_id).main_object.revision_id

@@ -8,7 +8,6 @@ import threading
 from datetime import date
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from qms.documents import service as documents
@@ -27,7 +26,8 @@ def numbers(result):
 
 def test_traditional_and_simplified_queries_find_the_same_documents(db, publish, staff):
     simplified = publish(title="服务投诉处理制度", body=COMPLAINTS)
-    traditional = publish(title="業主投訴處理辦法", body="## 總則\n\n業主投訴應在三個工作日內答覆。\n")
+    traditional = publish(title="業主投訴處理辦法",
+                          body="## 總則\n\n業主投訴應在三個工作日內答覆。\n")
     publish(title="装修管理制度", body=RENOVATION)
     expected = sorted([simplified.number, traditional.number])
     assert numbers(service.search(db, staff, "业主投诉")) == expected
@@ -207,7 +207,7 @@ def test_a_rebuild_during_searches_serves_results_throughout(app, db, publish, s
             while not stop.is_set():
                 try:
                     answers.append(service.search(session, reader, "保洁", per_page=50).total)
-                except BaseException as err:  # noqa: BLE001 - reported below
+                except BaseException as err:
                     errors.append(err)
                     return
             service.get_engine().close()

@@ -83,7 +83,7 @@ def test_punctuation_only_says_what_to_try(client_as, documents):
     body = client_as("staff").get("/api/v1/search", query_string={"q": "😀！"}).get_json()
     assert body["items"] == [] and body["notes"]
     page = client_as("staff").get("/search", query_string={"q": "😀！"})
-    assert "Nothing to search for".encode() in page.data or "没有可搜索".encode() in page.data \
+    assert b"Nothing to search for" in page.data or "没有可搜索".encode() in page.data \
         or b"flash" in page.data
 
 

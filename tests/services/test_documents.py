@@ -449,3 +449,20 @@ def test_every_step_is_in_the_trail(db, people):
     ).all()
     assert states == ["in_review", "approved", "effective"]
     assert db.scalar(sa.select(sa.func.count()).select_from(Document)) == 1
+
+
+def test_resubmission_after_rejection_to_the_same_reviewer(db, people):
+    doc = make_document(db, state="in_review", author=people["clerk"],
+                        reviewer=people["reviewer"], approver=people["approver"])
+    rev = doc.working_revision
+    service.reject(db, people["reviewer"], rev, comment="补充附件")
+    service.submit_for_review(db, people["clerk"], rev,
+                              reviewers=[people["reviewer"], people["reviewer2"]],
+                              approver=people["approver"], password=TEST_PASSWORD)
+    db.flush()
+    assert rev.state == RevState.IN_REVIEW
+    assert sorted(a.decision for a in rev.reviews) == ["pending", "pending"]
+    service.review(db, people["reviewer"], rev, password=TEST_PASSWORD)
+    service.review(db, people["reviewer2"], rev, password=TEST_PASSWORD)
+    service.approve(db, people["approver"], rev, password=TEST_PASSWORD)
+    assert rev.state == RevState.APPROVED

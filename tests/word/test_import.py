@@ -17,7 +17,13 @@ from qms.word.import_docx import check_package, convert
 from qms.word.models import Attachment, WordImport
 from tests.conftest import make_test_app
 from tests.word.conftest import (
-    PROCEDURE_BODY, broken_zip, encrypted_docx, old_doc, plain_docx, renamed_xlsx, rich_docx,
+    PROCEDURE_BODY,
+    broken_zip,
+    encrypted_docx,
+    old_doc,
+    plain_docx,
+    renamed_xlsx,
+    rich_docx,
     zip_bomb,
 )
 
