@@ -79,14 +79,8 @@ def _visible(session: Any, revision: Revision) -> bool:
 @permission_required(Permission.READ_DOCUMENTS)
 def list_documents() -> Any:
     session = get_session()
-    args = request.args
-    flt = queries.RegisterFilter(
-        q=args.get("q", "")[:100],
-        kind=args.get("kind", ""),
-        department=args.get("department", ""),
-        status=args.get("status", ""),
-        effective_only=not current_user.can(Permission.VIEW_REGISTER),
-        today=clock.today(),
+    flt = queries.filter_from_args(
+        request.args, register=current_user.can(Permission.VIEW_REGISTER), today=clock.today()
     )
     page, per_page = page_args()
     result = queries.register_page(session, flt, page, per_page)

@@ -40,6 +40,21 @@ class RegisterFilter:
     today: date = field(default_factory=date.today)
 
 
+def filter_from_args(args: Any, *, register: bool, today: date) -> RegisterFilter:
+    """The register's filter from a query string; staff see effective documents only."""
+    return RegisterFilter(
+        q=str(args.get("q", ""))[:100],
+        kind=args.get("kind", ""),
+        department=args.get("department", ""),
+        status=args.get("status", ""),
+        review=args.get("review", ""),
+        effective_only=not register,
+        sort=args.get("sort", "number"),
+        descending=args.get("dir") == "desc",
+        today=today,
+    )
+
+
 Current = aliased(Revision, name="current_rev")
 Working = aliased(Revision, name="working_rev")
 

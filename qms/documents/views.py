@@ -91,17 +91,8 @@ def _activate_due_revisions() -> None:
 
 
 def _register_filter() -> queries.RegisterFilter:
-    args = request.args
-    return queries.RegisterFilter(
-        q=args.get("q", "")[:100],
-        kind=args.get("kind", ""),
-        department=args.get("department", ""),
-        status=args.get("status", ""),
-        review=args.get("review", ""),
-        effective_only=not current_user.can(Permission.VIEW_REGISTER),
-        sort=args.get("sort", "number"),
-        descending=args.get("dir") == "desc",
-        today=clock.today(),
+    return queries.filter_from_args(
+        request.args, register=current_user.can(Permission.VIEW_REGISTER), today=clock.today()
     )
 
 
@@ -268,16 +259,10 @@ def show(number: str) -> str:
         if document.working_revision is not None
         else frozenset()
     )
-    export_url = (
-        url_for("word.export", number=document.number, revision=revision.label)
-        if "word.export" in current_app.view_functions
-        else None
-    )
     return render_template(
         "documents/show.html",
         document=document,
         revision=revision,
-        export_url=export_url,
         body_html=render(revision.body),
         history=visible,
         signatures=signatures,

@@ -306,6 +306,7 @@ def reconcile(session: Session, *, repair: bool = True) -> dict[str, Reconciliat
 
 # -- queries ------------------------------------------------------------------------------
 
+TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,200}>")
 QUOTED_RE = re.compile(r'"([^"]*)"|“([^”]*)”|「([^」]*)」|『([^』]*)』')
 NUMBER_RE = re.compile(r"^(?:[a-z]{1,6}-)*[a-z0-9]*\d[a-z0-9]*(?:-[a-z0-9]+)*$")
 
@@ -331,7 +332,8 @@ def parse_query(text: str | None) -> ParsedQuery:
         text = text[:MAX_QUERY_CHARS]
         notes.append(_l("Your search was long; only its first %(n)d characters were used.",
                         n=MAX_QUERY_CHARS))
-    folded = analysis.fold(text)
+    # pasted markup: the tags are not what anyone looks for
+    folded = analysis.fold(TAG_RE.sub(" ", text))
     segments: list[str] = []
 
     def take_quoted(m: re.Match[str]) -> str:

@@ -164,3 +164,32 @@ def _not_yours() -> str:
     from flask_babel import gettext as _
 
     return _("You do not have the right to do this.")
+
+
+@bp.route("/documents/register.docx")
+@permission_required(Permission.READ_DOCUMENTS)
+def export_register() -> Any:
+    """The register, with the page's filters, as a Word table."""
+    from qms import clock
+    from qms.documents import queries
+    from qms.documents.models import KIND_LABELS as DOC_KIND_LABELS
+    from qms.documents.models import STATE_LABELS
+    from qms.word.export_docx import export_register as register_docx
+
+    flt = queries.filter_from_args(
+        request.args, register=current_user.can(Permission.VIEW_REGISTER), today=clock.today()
+    )
+    rows = [
+        {
+            "number": r.number,
+            "title": r.title,
+            "kind": str(DOC_KIND_LABELS[r.kind]),
+            "department": r.department_name,
+            "revision": r.current_label or r.working_label or "",
+            "status": str(STATE_LABELS[r.status]),
+            "effective_date": r.effective_date,
+            "next_review_date": r.next_review_date,
+        }
+        for r in queries.register_rows(get_session(), flt)
+    ]
+    return docx_response(register_docx(rows), "document-register.docx")
