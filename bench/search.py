@@ -210,14 +210,17 @@ def fts_query(conn: sqlite3.Connection, terms: list[str]) -> set[int]:
 
 
 def whoosh_query(app: Any, text: str, limit: int | None = 20) -> tuple[set[int], int]:
+    """The engine's own query path: the first page (limit) with its exact total, or with
+    limit=None every matching document (recall)."""
     from qms.search import service
-    from qms.search.engine import build_query
 
     parsed = service.parse_query(text)
     engine = service.get_engine(app)
-    searcher = engine.searcher("current")
-    results = searcher.search(build_query(parsed.phrases), limit=limit, terms=False)
-    return {hit["document_id"] for hit in results}, len(results)
+    if limit is None:
+        found = engine.matching_ids("current", parsed.phrases)
+        return found, len(found)
+    result = engine.query("current", parsed.phrases, filters={}, page=1, per_page=limit)
+    return {h.document_id for h in result.hits}, result.total
 
 
 # -- queries and ground truth --------------------------------------------------------------

@@ -19,6 +19,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 from qms import clock
 from qms.auth.models import Department, User
@@ -27,6 +28,7 @@ from qms.auth.signatures import MEANING_LABELS, status_of
 from qms.csvexport import csv_response
 from qms.db import get_session
 from qms.documents import diff as redline
+from qms.documents import pages
 from qms.documents import panels as _panels  # noqa: F401 - registers home panels
 from qms.documents import queries, service, transitions
 from qms.documents.forms import ApprovalRightForm, DraftForm, NewDocumentForm
@@ -259,8 +261,13 @@ def show(number: str) -> str:
         if document.working_revision is not None
         else frozenset()
     )
+    extra = Markup("").join(
+        Markup(render_template(template, **context))  # noqa: S704 - rendered by Jinja
+        for template, context in pages.sections(session, document, revision)
+    )
     return render_template(
         "documents/show.html",
+        sections=extra,
         document=document,
         revision=revision,
         body_html=render(revision.body),

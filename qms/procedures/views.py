@@ -15,6 +15,7 @@ from qms.auth.permissions import Permission
 from qms.db import get_session
 from qms.documents import service as documents
 from qms.documents.models import Revision
+from qms.documents.pages import page_section
 from qms.errors import NotFound
 from qms.nav import NAV, NavEntry
 from qms.pagination import clamp, paginate
@@ -119,3 +120,9 @@ def clear_flag(flag_id: int) -> Any:
 def traceability() -> str:
     return render_template("procedures/traceability.html",
                            trace=service.traceability(get_session()))
+
+
+@page_section
+def _document_links(session: Any, document: Any, revision: Any) -> tuple[str, dict[str, Any]]:
+    """The links section of the document page."""
+    return "procedures/_links.html", {"links": service.links_for(session, revision)}

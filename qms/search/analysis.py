@@ -7,10 +7,16 @@ query fold identically whatever the neighbouring characters are (OpenCC's phrase
 context-dependent: 乾隆 keeps 乾 while 乾 alone becomes 干 — a per-character table never
 loses a match that way). tw2sp is never used: it rewrites vocabulary.
 
-Tokens: a run of CJK characters gives overlapping bigrams plus every single character
-(so a one-character query is a single posting list); Latin words and numbers stay whole.
-Positions count one per CJK character and one per word, so a query is a phrase of
-consecutive tokens and 文件控制 never matches 文件 … 控制.
+Index terms (`index_terms`): a run of CJK characters gives its character n-grams of sizes
+1–4, each at the position of its first character, so that a CJK query of up to four
+characters is a single posting list. Latin words and numbers stay whole; words chained by
+one connector (`KF-004`, `GB/T`) are also indexed as compounds (every chain of 2–6 words),
+so a document number, whole or partial, is one term too. Positions count one per CJK
+character and one per word; a longer query is checked as terms at fixed offsets from the
+phrase start, so 文件控制 never matches 文件 … 控制.
+
+`index_positions` and `phrase_tokens` describe the same text as bigrams (the token form a
+parsed query carries; the engine turns it into n-gram lookups).
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ CJK_RANGES = (
 )
 TOKEN_RE = re.compile(rf"(?P<cjk>[{CJK_RANGES}]+)|(?P<word>[^\W_{CJK_RANGES}]+)")
 CJK_RE = re.compile(rf"[{CJK_RANGES}]")
+MAX_GRAM = 4
+COMPOUND_WORDS = 6  # longest chain of connected words indexed as one term
+CONNECTORS = frozenset("-/._:")
 # Gap between the parts of one field (title, body, steps …) so no phrase spans two parts.
 PART_GAP = 50
 
@@ -118,6 +127,98 @@ def index_positions(parts: list[str] | tuple[str, ...] | str) -> dict[str, list[
         if len(plist) > 1:
             plist.sort()
     return poses
+
+
+def index_terms(parts: list[str] | tuple[str, ...] | str) -> dict[str, list[int]]:
+    """term → sorted positions, for already folded text: CJK n-grams of sizes 1–4, whole
+    words, and compounds of connected words."""
+    if isinstance(parts, str):
+        parts = [parts]
+    poses: defaultdict[str, list[int]] = defaultdict(list)
+    pos = 0
+    for part in parts:
+        chain: list[tuple[int, int, int]] = []  # (start, end, position) of connected words
+        for m in TOKEN_RE.finditer(part):
+            s = m.group()
+            if m.lastgroup == "cjk":
+                n = len(s)
+                for size in range(1, min(MAX_GRAM, n) + 1):
+                    for i in range(n - size + 1):
+                        poses[s[i:i + size]].append(pos + i)
+                pos += n
+                if len(chain) > 1:
+                    _add_compounds(part, chain, poses)
+                chain = []
+            else:
+                start = m.start()
+                if chain and not (start - chain[-1][1] == 1 and part[start - 1] in CONNECTORS):
+                    if len(chain) > 1:
+                        _add_compounds(part, chain, poses)
+                    chain = []
+                chain.append((start, m.end(), pos))
+                poses[s].append(pos)
+                pos += 1
+        if len(chain) > 1:
+            _add_compounds(part, chain, poses)
+        pos += PART_GAP
+    return poses  # every list is in order: terms are added left to right
+
+
+def _add_compounds(part: str, chain: list[tuple[int, int, int]],
+                   poses: defaultdict[str, list[int]]) -> None:
+    for i in range(len(chain)):
+        for j in range(i + 1, min(len(chain), i + COMPOUND_WORDS)):
+            poses[part[chain[i][0]:chain[j][1]]].append(chain[i][2])
+
+
+def compound(folded: str) -> str | None:
+    """The folded text itself when it is one indexed compound (words joined by single
+    connectors, at most COMPOUND_WORDS of them), else None."""
+    runs = list(TOKEN_RE.finditer(folded))
+    if not 2 <= len(runs) <= COMPOUND_WORDS or any(m.lastgroup != "word" for m in runs):
+        return None
+    for a, b in zip(runs, runs[1:], strict=False):
+        if b.start() - a.end() != 1 or folded[a.end()] not in CONNECTORS:
+            return None
+    return folded[runs[0].start():runs[-1].end()]
+
+
+def runs_from_tokens(tokens: list[str]) -> list[str]:
+    """The CJK runs and words a phrase_tokens list was made from."""
+    runs: list[str] = []
+    previous_bigram = False
+    for tok in tokens:
+        cjk = is_cjk(tok)
+        if cjk and len(tok) == 2:
+            if previous_bigram:
+                runs[-1] += tok[1]
+            else:
+                runs.append(tok)
+            previous_bigram = True
+            continue
+        if not (cjk and len(tok) == 1 and previous_bigram):  # not a run's trailing unigram
+            runs.append(tok)
+        previous_bigram = False
+    return runs
+
+
+def gram_plan(runs: list[str]) -> list[tuple[str, int]]:
+    """The index terms a phrase of consecutive runs needs, each with its offset from the
+    phrase start: a CJK run is covered by n-grams of at most four characters."""
+    plan: list[tuple[str, int]] = []
+    offset = 0
+    for run in runs:
+        if is_cjk(run[0]):
+            n = len(run)
+            starts = list(range(0, max(n - MAX_GRAM, 0) + 1, MAX_GRAM))
+            if starts[-1] + MAX_GRAM < n:
+                starts.append(n - MAX_GRAM)
+            plan.extend((run[i:i + MAX_GRAM], offset + i) for i in starts)
+            offset += n
+        else:
+            plan.append((run, offset))
+            offset += 1
+    return plan
 
 
 # -- querying ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ instead of failing on Whoosh's own lock.
 from __future__ import annotations
 
 import contextlib
+import struct
 import fcntl
 import gc
 import logging
@@ -21,7 +22,9 @@ import shutil
 import threading
 import time
 import uuid
+from collections import Counter
 import warnings
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,9 +32,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from whoosh import fields as wf
-from whoosh import formats, index, sorting
+from whoosh import formats, index
 from whoosh import query as wq
 from whoosh.analysis import Token, Tokenizer
+from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 
 from qms.search import analysis
@@ -71,6 +75,19 @@ class Phrase:
     tokens: list[str]
     numberlike: bool = False
     fuzzy: bool = False
+    text: str = ""  # the folded segment, when known (a compound is then one term)
+
+    def plan(self) -> list[tuple[str, int]]:
+        """The content terms that must all be present, each at its offset from the phrase
+        start: one term for a CJK run of up to four characters, a word or a compound."""
+        if self.text:
+            whole = analysis.compound(self.text)
+            if whole is not None:
+                return [(whole, 0)]
+            runs = [m.group() for m in analysis.TOKEN_RE.finditer(self.text)]
+        else:
+            runs = analysis.runs_from_tokens(self.tokens)
+        return analysis.gram_plan(runs)
 
 
 @dataclass
@@ -109,14 +126,14 @@ class IndexUnavailable(Exception):
 # -- the Whoosh field for Chinese text -------------------------------------------------
 
 class _CJKTokenizer(Tokenizer):
-    """Whoosh tokenizer with the same tokens and positions as analysis.index_positions
+    """Whoosh tokenizer with the same terms and positions as analysis.index_terms
     (used only where Whoosh itself analyses text; indexing goes through CJKText.index)."""
 
     def __call__(self, value: str, positions: bool = False, chars: bool = False,
                  keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
                  start_char: int = 0, mode: str = "", **kwargs: Any) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        poses = analysis.index_positions(analysis.fold(value))
+        poses = analysis.index_terms(analysis.fold(value))
         for text, plist in poses.items():
             for pos in plist:
                 token.text = text
@@ -127,16 +144,43 @@ class _CJKTokenizer(Tokenizer):
                 yield token
 
 
+_UINT = struct.Struct("!I")
+
+
+class ArrayPositions(formats.Positions):
+    """Positions stored as a count and a machine array (no pickle per posting)."""
+
+    def encode(self, poslist: list[int]) -> bytes:
+        return _UINT.pack(len(poslist)) + array("I", poslist).tobytes()
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        return decode_positions(valuestring).tolist()
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        return int(_UINT.unpack_from(valuestring)[0])
+
+    def decode_weight(self, valuestring: bytes) -> float:
+        return self.decode_frequency(valuestring) * self.field_boost
+
+
+def decode_positions(valuestring: bytes) -> array[int]:
+    positions = array("I")
+    positions.frombytes(valuestring[_UINT.size:])
+    return positions
+
+
 class CJKText(wf.FieldType):
-    """A text field indexed with CJK bigrams/unigrams and whole words, with positions."""
+    """A text field indexed with CJK n-grams (1–4), whole words and number compounds;
+    with positions, or term frequencies only (a field used for ranking)."""
 
     indexed = True
     scorable = True
     stored = False
     unique = False
 
-    def __init__(self, field_boost: float = 1.0) -> None:
-        self.format = formats.Positions(field_boost=field_boost)
+    def __init__(self, field_boost: float = 1.0, positions: bool = True) -> None:
+        self.format = (ArrayPositions(field_boost=field_boost) if positions
+                       else formats.Frequency(field_boost=field_boost))
         self.analyzer = _CJKTokenizer()
         self.column_type = None
         self.vector = None
@@ -144,9 +188,17 @@ class CJKText(wf.FieldType):
     def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
         parts = [value] if isinstance(value, str) else list(value)
         boost = self.format.field_boost
-        encode = self.format.encode
-        for term, plist in analysis.index_positions([analysis.fold(p) for p in parts]).items():
-            yield term.encode("utf-8"), len(plist), len(plist) * boost, encode(plist)
+        terms = analysis.index_terms([analysis.fold(p) for p in parts])
+        if isinstance(self.format, ArrayPositions):
+            pack = _UINT.pack
+            for term, plist in terms.items():
+                n = len(plist)
+                yield (term.encode("utf-8"), n, n * boost,
+                       pack(n) + array("I", plist).tobytes())
+        else:  # formats.Frequency: the frequency as a packed unsigned int
+            for term, plist in terms.items():
+                n = len(plist)
+                yield term.encode("utf-8"), n, n * boost, _UINT.pack(n)
 
 
 def make_schema() -> wf.Schema:
@@ -155,8 +207,8 @@ def make_schema() -> wf.Schema:
         document_id=wf.STORED(),
         revision_id=wf.STORED(),
         number_id=wf.ID(stored=True),
-        number=CJKText(field_boost=8.0),
-        title=CJKText(field_boost=3.0),
+        number=CJKText(field_boost=8.0, positions=False),
+        title=CJKText(field_boost=3.0, positions=False),
         content=CJKText(),
         kind=wf.ID(stored=True, sortable=True),
         department=wf.ID(stored=True, sortable=True),
@@ -331,56 +383,116 @@ class WhooshEngine:
     def searcher(self, which: str) -> Searcher:
         """A searcher of the active generation, cached per thread and refreshed when the
         index changed."""
+        return self._searcher(which)[0]
+
+    def _searcher(self, which: str) -> tuple[Searcher, dict[Any, Any]]:
+        """The cached searcher and its memo (filter sets, facet columns), which lives as
+        long as the searcher does."""
         gen = self.active_generation()
         if gen is None:
             raise IndexUnavailable("no active index")
-        cache: dict[str, tuple[str, Searcher]] = self._local.__dict__.setdefault("cache", {})
+        cache: dict[str, tuple[str, Searcher, dict[Any, Any]]] = \
+            self._local.__dict__.setdefault("cache", {})
         cached = cache.get(which)
         try:
             if cached is not None and cached[0] == gen:
-                searcher = cached[1]
+                searcher, memo = cached[1], cached[2]
                 if not searcher.up_to_date():
-                    searcher = searcher.refresh()
+                    searcher, memo = searcher.refresh(), {}
             else:
                 if cached is not None:
                     cached[1].close()
-                searcher = _open_index(self.root / gen / which).searcher()
+                searcher, memo = _open_index(self.root / gen / which).searcher(), {}
         except Exception as err:
             cache.pop(which, None)
             raise IndexUnavailable(str(err)) from err
-        cache[which] = (gen, searcher)
-        return searcher
+        cache[which] = (gen, searcher, memo)
+        return searcher, memo
 
     def close(self) -> None:
-        cache: dict[str, tuple[str, Searcher]] = self._local.__dict__.pop("cache", {})
-        for _gen, searcher in cache.values():
+        cache: dict[str, tuple[str, Searcher, dict[Any, Any]]] = \
+            self._local.__dict__.pop("cache", {})
+        for _gen, searcher, _memo in cache.values():
             searcher.close()
 
+    # -- matching: exact sets of document numbers --
+
+    def _matching(self, searcher: Searcher, phrases: list[Phrase]) -> set[int]:
+        """Document numbers where every phrase occurs (checked on positions where a phrase
+        is more than one term)."""
+        matched: set[int] | None = None
+        for phrase in sorted(phrases, key=lambda p: -len(p.plan())):
+            docs = _phrase_docs(searcher, phrase, within=matched)
+            matched = docs if matched is None else matched & docs
+            if not matched:
+                return set()
+        return matched or set()
+
+    def _filter_docs(self, searcher: Searcher, memo: dict[Any, Any],
+                     filters: dict[str, list[str]]) -> set[int] | None:
+        """Documents allowed by the filters (None: no filter), memoised per searcher."""
+        allowed: set[int] | None = None
+        for name, values in sorted(filters.items()):
+            if not values:
+                continue
+            key = ("filter", name, tuple(sorted(values)))
+            docs = memo.get(key)
+            if docs is None:
+                docs = set()
+                for value in values:
+                    docs |= _term_docs(searcher, name, value)
+                memo[key] = docs
+            allowed = set(docs) if allowed is None else allowed & docs
+        return allowed
+
+    def _column(self, searcher: Searcher, memo: dict[Any, Any], name: str) -> list[Any]:
+        key = ("column", name)
+        if key not in memo:
+            memo[key] = list(searcher.reader().column_reader(name, translate=True))
+        column: list[Any] = memo[key]
+        return column
+
     def query(self, which: str, phrases: list[Phrase], *, filters: dict[str, list[str]],
-              page: int, per_page: int, facets: tuple[str, ...] = ()) -> EngineResult:
+              page: int, per_page: int, facets: tuple[str, ...] = (),
+              facet_filters: dict[str, list[str]] | None = None) -> EngineResult:
+        """One page of hits, best first; the total and the facet counts are exact. Facets
+        are counted under facet_filters (default: the same filters), so that a facet still
+        shows the other choices once one is selected."""
+        searcher, memo = self._searcher(which)
+        matched = self._matching(searcher, phrases)
+        allowed = self._filter_docs(searcher, memo, filters)
+        selected = matched if allowed is None else matched & allowed
+        counts: dict[str, dict[str, int]] = {}
+        if facets and matched:
+            if facet_filters is None:
+                base = selected
+            else:
+                allowed_base = self._filter_docs(searcher, memo, facet_filters)
+                base = matched if allowed_base is None else matched & allowed_base
+            for name in facets:
+                column = self._column(searcher, memo, name)
+                counts[name] = dict(Counter(column[d] for d in base))
+        hits: list[EngineHit] = []
+        if selected and (page - 1) * per_page < len(selected):
+            results = searcher.search(scoring_query(phrases), filter=selected,
+                                      limit=page * per_page, terms=False)
+            for score, docnum in results.top_n[(page - 1) * per_page:]:
+                stored = searcher.stored_fields(docnum)
+                hits.append(EngineHit(key=stored["key"], document_id=stored["document_id"],
+                                      revision_id=stored["revision_id"],
+                                      score=float(score or 0), state=stored["state"]))
+        return EngineResult(hits=hits, total=len(selected), facets=counts)
+
+    def matching_ids(self, which: str, phrases: list[Phrase]) -> set[int]:
+        """Document ids of every match (no filter, no ranking): recall checks."""
         searcher = self.searcher(which)
-        q = build_query(phrases, searcher)
-        filter_q = _filter_query(filters)
-        groupedby = {name: sorting.FieldFacet(name, maptype=sorting.Count) for name in facets}
-        results = searcher.search_page(q, page, pagelen=per_page, filter=filter_q,
-                                       groupedby=groupedby or None, terms=False)
-        hits = []
-        for hit in results:
-            stored = hit.fields()
-            hits.append(EngineHit(key=stored["key"], document_id=stored["document_id"],
-                                  revision_id=stored["revision_id"], score=float(hit.score or 0),
-                                  state=stored["state"]))
-        counts = {name: dict(results.results.groups(name)) for name in facets}
-        return EngineResult(hits=hits, total=results.total, facets=counts)
+        return {searcher.stored_fields(d)["document_id"]
+                for d in self._matching(searcher, phrases)}
 
     def facet_counts(self, which: str, phrases: list[Phrase], *, filters: dict[str, list[str]],
                      facets: tuple[str, ...]) -> dict[str, dict[str, int]]:
-        searcher = self.searcher(which)
-        groupedby = {name: sorting.FieldFacet(name, maptype=sorting.Count) for name in facets}
-        results = searcher.search(build_query(phrases, searcher), limit=1,
-                                  filter=_filter_query(filters), groupedby=groupedby,
-                                  terms=False)
-        return {name: dict(results.groups(name)) for name in facets}
+        return self.query(which, phrases, filters=filters, page=1, per_page=1, facets=facets,
+                          facet_filters=filters).facets
 
     def suggest_words(self, which: str, word: str) -> list[str]:
         """Close Latin words from the index's own vocabulary (typo tolerance)."""
@@ -422,23 +534,88 @@ def _open_index(path: Path) -> index.Index:
     raise IndexUnavailable(message)
 
 
-def build_query(phrases: list[Phrase], searcher: Searcher | None = None) -> wq.Query:
-    parts: list[wq.Query] = []
+def _term_docs(searcher: Searcher, fieldname: str, text: str) -> set[int]:
+    try:
+        matcher = searcher.reader().postings(fieldname, text)
+    except TermNotFound:
+        return set()
+    return set(matcher.all_ids())
+
+
+def _phrase_docs(searcher: Searcher, phrase: Phrase, within: set[int] | None) -> set[int]:
+    """Documents whose content holds the phrase: the documents of its one term, or of its
+    rarest term checked against the others at their offsets."""
+    toks = phrase.tokens
+    if phrase.fuzzy and len(toks) == 1 and not analysis.is_cjk(toks[0]):
+        return set(searcher.docs_for_query(_fuzzy_term("content", toks[0])))
+    plan = phrase.plan()
+    if not plan:
+        return set()
+    reader = searcher.reader()
+    if len(plan) == 1:
+        return _term_docs(searcher, "content", plan[0][0])
+    ordered = []
+    for term, offset in plan:
+        frequency = reader.doc_frequency("content", term)
+        if not frequency:
+            return set()
+        ordered.append((frequency, term, offset))
+    ordered.sort()
+    # phrase starts per candidate document, from the rarest term
+    _f, term, offset = ordered[0]
+    matcher = reader.postings("content", term)
+    starts: dict[int, set[int]] = {}
+    while matcher.is_active():
+        docnum = matcher.id()
+        if within is None or docnum in within:
+            starts[docnum] = {p - offset for p in decode_positions(matcher.value())}
+        matcher.next()
+    for _f, term, offset in ordered[1:]:
+        if not starts:
+            break
+        matcher = reader.postings("content", term)
+        kept: dict[int, set[int]] = {}
+        for docnum in sorted(starts):
+            if matcher.id() < docnum:
+                matcher.skip_to(docnum)
+                if not matcher.is_active():
+                    break
+            if matcher.id() == docnum:
+                here = starts[docnum].intersection(
+                    [p - offset for p in decode_positions(matcher.value())])
+                if here:
+                    kept[docnum] = here
+        starts = kept
+    return set(starts)
+
+
+def _fuzzy_term(fieldname: str, word: str) -> wq.Query:
+    return wq.FuzzyTerm(fieldname, word, maxdist=1 if len(word) <= 5 else 2, prefixlength=1)
+
+
+def scoring_query(phrases: list[Phrase]) -> wq.Query:
+    """What ranks the matches (the matching itself is exact, see _phrase_docs): the
+    phrase's content terms, with the title and the number as an optional boost."""
+    required: list[wq.Query] = []
+    boosts: list[wq.Query] = []
     for phrase in phrases:
-        alternatives: list[wq.Query] = []
-        fields = ["content", "title"] + (["number"] if phrase.numberlike else [])
-        for fieldname in fields:
-            toks = phrase.tokens
-            if phrase.fuzzy and len(toks) == 1 and not analysis.is_cjk(toks[0]):
-                maxdist = 1 if len(toks[0]) <= 5 else 2
-                alternatives.append(wq.FuzzyTerm(fieldname, toks[0], maxdist=maxdist,
-                                                 prefixlength=1))
-            elif len(toks) == 1:
-                alternatives.append(wq.Term(fieldname, toks[0]))
-            else:
-                alternatives.append(wq.Phrase(fieldname, toks))
-        parts.append(wq.Or(alternatives))
-    return wq.And(parts) if len(parts) > 1 else parts[0]
+        toks = phrase.tokens
+        if phrase.fuzzy and len(toks) == 1 and not analysis.is_cjk(toks[0]):
+            required.append(_fuzzy_term("content", toks[0]))
+            boosts.append(_fuzzy_term("title", toks[0]))
+            continue
+        plan = phrase.plan()
+        required.extend(wq.Term("content", term) for term, _o in plan)
+        boosts.extend(wq.Term("title", term) for term, _o in plan)
+        if phrase.numberlike:
+            boosts.extend(wq.Term("number", term) for term, _o in plan)
+    must = required[0] if len(required) == 1 else wq.And(required)
+    return wq.AndMaybe(must, wq.Or(boosts)) if boosts else must
+
+
+def build_query(phrases: list[Phrase], searcher: Searcher | None = None) -> wq.Query:
+    """A plain Whoosh query for the phrases (a superset: positions are not checked)."""
+    return scoring_query(phrases)
 
 
 def _filter_query(filters: dict[str, list[str]]) -> wq.Query | None:

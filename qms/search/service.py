@@ -351,7 +351,7 @@ def parse_query(text: str | None) -> ParsedQuery:
             continue
         seen.add(tuple(tokens))
         numberlike = bool(NUMBER_RE.match(segment.strip("\"'()[]{}.,;:!?")))
-        phrases.append(Phrase(tokens=tokens, numberlike=numberlike))
+        phrases.append(Phrase(tokens=tokens, numberlike=numberlike, text=segment))
         needles.extend(m.group() for m in analysis.TOKEN_RE.finditer(segment))
         if numberlike:
             needles.append(segment.strip("\"'()[]{}.,;:!?"))
@@ -475,37 +475,37 @@ def search(session: Session, user: User, q: str | None, *, kind: str | None = No
     engine = get_engine()
     phrases = parsed.phrases
     needles = parsed.needles
-    found = _run(engine, which, phrases, filters, page, per_page)
+    found = _run(engine, which, phrases, filters, base, page, per_page)
     if found.total == 0:
         phrases, needles, corrected = _fuzzy(engine, which, parsed)
         if corrected:
-            found = _run(engine, which, phrases, filters, page, per_page)
+            found = _run(engine, which, phrases, filters, base, page, per_page)
             if found.total:
                 result.approximate = True
                 result.did_you_mean = [corrected]
         if found.total == 0:
             result.did_you_mean = result.did_you_mean or _close_numbers(engine, which, parsed)
-    facet_counts = found.facets
-    if found.total and any(selected.values()):
-        facet_counts = engine.facet_counts(which, phrases, filters=base, facets=FACETS)
     result.total = found.total
-    result.facets = _facet_rows(session, facet_counts)
+    result.facets = _facet_rows(session, found.facets)
     result.hits = _visible_hits(session, user, found.hits, needles, which)
     return result
 
 
 def _run(engine: WhooshEngine, which: str, phrases: list[Phrase],
-         filters: dict[str, list[str]], page: int, per_page: int) -> Any:
+         filters: dict[str, list[str]], base: dict[str, list[str]], page: int,
+         per_page: int) -> Any:
+    """The page, the total, and facet counts under the base filters only (a facet still
+    shows the other choices once one is selected)."""
     try:
         return engine.query(which, phrases, filters=filters, page=page, per_page=per_page,
-                            facets=FACETS)
+                            facets=FACETS, facet_filters=base)
     except IndexUnavailable:
         log.warning("search index unavailable; rebuilding it", exc_info=True)
         with engine.writer_lock():
             pass  # wait for a writer in progress before deciding to rebuild
         rebuild()
         return engine.query(which, phrases, filters=filters, page=page, per_page=per_page,
-                            facets=FACETS)
+                            facets=FACETS, facet_filters=base)
 
 
 def _fuzzy(engine: WhooshEngine, which: str,

@@ -67,3 +67,12 @@ def test_the_api(app, client, users, tmp_path):
     gap = client.get("/api/v1/procedures/LC-GC-002").get_json()
     assert gap["gap"] is True and gap["controlled_by"] == []
     assert client.get("/api/v1/documents/ZD-XX-001/links").status_code == 404
+
+
+def test_document_page_shows_links_section(app, imported, client_as):
+    """The regulation's own page lists the processes it controls."""
+    page = client_as("staff").get("/documents/ZD-KF-004").get_data(as_text=True)
+    assert 'id="doc-links"' in page
+    assert "LC-KF-003" in page
+    process = client_as("staff").get("/documents/LC-KF-003").get_data(as_text=True)
+    assert "ZD-KF-004" in process

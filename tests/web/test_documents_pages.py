@@ -285,3 +285,4 @@ def test_numbering_scheme_is_configurable(app, client_as, users):
               "family": "special", "confidentiality": "internal"},
     )
     assert created.headers["Location"].endswith("/documents/ZD.BA.0001")
+

@@ -1,0 +1,30 @@
+"""Features above documents add sections to the document page (links of a procedure,
+copies, reviews …) without the documents package importing them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from qms.documents.models import Document, Revision
+
+# (session, document, revision shown) → (template, context) or None
+PageSection = Callable[[Session, Document, Revision], tuple[str, dict[str, Any]] | None]
+PAGE_SECTIONS: list[PageSection] = []
+
+
+def page_section(fn: PageSection) -> PageSection:
+    if fn not in PAGE_SECTIONS:
+        PAGE_SECTIONS.append(fn)
+    return fn
+
+
+def sections(session: Session, document: Document, revision: Revision) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for fn in PAGE_SECTIONS:
+        section = fn(session, document, revision)
+        if section is not None:
+            out.append(section)
+    return out
