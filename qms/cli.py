@@ -100,8 +100,11 @@ INIT_HOOKS: list[Callable[[Session, str | None], None]] = []
 @click.option("--port", default=5000, type=int)
 def serve(host: str, port: int) -> None:
     """Serve the app (development server; use gunicorn in production)."""
-    app = create_app()
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    from werkzeug.serving import run_simple
+
+    # run_simple, not app.run: Flask ignores app.run() inside its own CLI.
+    click.echo(f"Serving QMS on http://{host}:{port}/ (Ctrl+C to stop)")
+    run_simple(host, port, create_app(), threaded=True, use_reloader=False)
 
 
 # -- trail ------------------------------------------------------------------------------
