@@ -18,13 +18,14 @@ import fcntl
 import gc
 import logging
 import os
+import pickle
 import shutil
 import threading
 import time
 import uuid
 from collections import Counter
 import warnings
-from array import array
+from itertools import accumulate
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -147,30 +148,13 @@ class _CJKTokenizer(Tokenizer):
 _UINT = struct.Struct("!I")
 
 
-class ArrayPositions(formats.Positions):
-    """Positions stored as a count and a machine array (no pickle per posting)."""
-
-    def encode(self, poslist: list[int]) -> bytes:
-        return _UINT.pack(len(poslist)) + array("I", poslist).tobytes()
-
-    def decode_positions(self, valuestring: bytes) -> list[int]:
-        return decode_positions(valuestring).tolist()
-
-    def decode_frequency(self, valuestring: bytes) -> int:
-        return int(_UINT.unpack_from(valuestring)[0])
-
-    def decode_weight(self, valuestring: bytes) -> float:
-        return self.decode_frequency(valuestring) * self.field_boost
-
-
-def decode_positions(valuestring: bytes) -> array[int]:
-    positions = array("I")
-    positions.frombytes(valuestring[_UINT.size:])
-    return positions
+def decode_positions(valuestring: bytes) -> list[int]:
+    """formats.Positions' value (a count, then pickled deltas), decoded in C."""
+    return list(accumulate(pickle.loads(valuestring[_UINT.size:])))
 
 
 class CJKText(wf.FieldType):
-    """A text field indexed with CJK n-grams (1–4), whole words and number compounds;
+    """A text field indexed with CJK bigrams and characters, whole words and number compounds;
     with positions, or term frequencies only (a field used for ranking)."""
 
     indexed = True
@@ -179,7 +163,7 @@ class CJKText(wf.FieldType):
     unique = False
 
     def __init__(self, field_boost: float = 1.0, positions: bool = True) -> None:
-        self.format = (ArrayPositions(field_boost=field_boost) if positions
+        self.format = (formats.Positions(field_boost=field_boost) if positions
                        else formats.Frequency(field_boost=field_boost))
         self.analyzer = _CJKTokenizer()
         self.column_type = None
@@ -189,12 +173,12 @@ class CJKText(wf.FieldType):
         parts = [value] if isinstance(value, str) else list(value)
         boost = self.format.field_boost
         terms = analysis.index_terms([analysis.fold(p) for p in parts])
-        if isinstance(self.format, ArrayPositions):
-            pack = _UINT.pack
+        if isinstance(self.format, formats.Positions):
+            pack, dumps = _UINT.pack, pickle.dumps
             for term, plist in terms.items():
                 n = len(plist)
-                yield (term.encode("utf-8"), n, n * boost,
-                       pack(n) + array("I", plist).tobytes())
+                deltas = [b - a for a, b in zip([0, *plist], plist, strict=False)]
+                yield term.encode("utf-8"), n, n * boost, pack(n) + dumps(deltas, 2)
         else:  # formats.Frequency: the frequency as a packed unsigned int
             for term, plist in terms.items():
                 n = len(plist)
