@@ -159,6 +159,9 @@ class Revision(Base):
     body: Mapped[str] = mapped_column(sa.Text, default="")
     change_summary: Mapped[str] = mapped_column(sa.Text, default="")
     content_sha256: Mapped[str] = mapped_column(sa.String(64))
+    # Digest of structure kept beside the text (a procedure's steps, lanes and links),
+    # part of the content hash so that signatures cover it too.
+    structure_sha256: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     # Bumped on every save: optimistic concurrency for the editor and the API.
     version: Mapped[int] = mapped_column(default=1)
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
@@ -199,11 +202,19 @@ class Revision(Base):
     )
 
     def compute_hash(self, number: str) -> str:
-        return content_hash(number, self.label, self.title, self.body, self.change_summary)
+        return content_hash(
+            number, self.label, self.title, self.body, self.change_summary,
+            self.structure_sha256 or "",
+        )
 
 
-def content_hash(number: str, label: str, title: str, body: str, change_summary: str) -> str:
-    payload = json.dumps([number, label, title, body, change_summary], ensure_ascii=False)
+def content_hash(
+    number: str, label: str, title: str, body: str, change_summary: str, structure: str = ""
+) -> str:
+    fields = [number, label, title, body, change_summary]
+    if structure:
+        fields.append(structure)
+    payload = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -476,6 +476,25 @@ def _back_to_draft(session: Session, actor: User, revision: Revision, reason: st
         assignment.decided_at = None
 
 
+def bind_structure(session: Session, revision: Revision, digest: str) -> None:
+    """Structure kept beside the text (a procedure's steps, lanes and links) becomes part of
+    the content hash. Once someone has signed the revision it no longer changes."""
+    if revision.structure_sha256 == digest:
+        return
+    if _live_signatures(session, revision):
+        raise Conflict(
+            _l("Revision %(label)s has been signed; its structure no longer changes.",
+               label=revision.label),
+            code="frozen",
+        )
+    old = revision.content_sha256
+    revision.structure_sha256 = digest
+    revision.content_sha256 = revision.compute_hash(revision.document.number)
+    session.flush()
+    trail.record(session, None, "update", "revision", _ref(revision), field="content_sha256",
+                 old=old, new=revision.content_sha256, reason="structure changed")
+
+
 def _live_signatures(session: Session, revision: Revision) -> list[Signature]:
     return [s for s in signatures_for(session, "revision", [revision.id]) if s.voided_at is None]
 

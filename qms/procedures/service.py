@@ -4,6 +4,8 @@ session and only flush; the caller commits."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from qms.auth import service as auth
 from qms.auth.models import User
 from qms.auth.permissions import Permission, Role
 from qms.db import utcnow
+from qms.documents import service as doc_service
 from qms.documents.lifecycle import RevState
 from qms.documents.models import DocKind, Document, Revision
 from qms.errors import Forbidden, Invalid, NotFound
@@ -128,10 +131,25 @@ def set_structure(session: Session, revision: Revision, *, links: dict[LinkKind,
     for position, fields in enumerate(steps):
         session.add(ProcedureStep(revision_id=revision.id, position=position, **fields))
     session.flush()
+    doc_service.bind_structure(session, revision, structure_digest(
+        links=links, iso_clauses=iso_clauses, gap_note=gap_note, lanes=lanes, steps=steps))
     trail.record(session, actor, "update", "revision_links",
                  f"{revision.document.number} {revision.label}",
                  new="; ".join(f"{k}: {','.join(v)}" for k, v in links.items() if v),
                  reason=path)
+
+
+def structure_digest(*, links: dict[LinkKind, list[str]], iso_clauses: list[str], gap_note: str,
+                     lanes: list[str], steps: Sequence[dict[str, Any]]) -> str:
+    """SHA-256 of a revision's links and flow, bound into its content hash (and so into
+    every signature on it)."""
+    payload = json.dumps({
+        "links": {str(k): list(v) for k, v in sorted(links.items(), key=lambda kv: str(kv[0]))},
+        "iso_clauses": list(iso_clauses), "gap_note": gap_note, "lanes": list(lanes),
+        "steps": [{k: (list(v) if isinstance(v, list | tuple) else v)
+                   for k, v in sorted(step.items())} for step in steps],
+    }, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _clear_structure(session: Session, revision_id: int) -> None:
@@ -161,6 +179,7 @@ def copy_structure(session: Session, source: Revision, target: Revision) -> None
             next_steps=list(step.next_steps), if_yes=step.if_yes, if_no=step.if_no,
             forms_used=list(step.forms_used), forms_produced=list(step.forms_produced)))
     session.flush()
+    doc_service.bind_structure(session, target, source.structure_sha256)
 
 
 def links_of(session: Session, revision_id: int) -> list[DocumentLink]:

@@ -11,9 +11,10 @@ Index terms (`index_terms`): a run of CJK characters gives its character n-grams
 1–MAX_GRAM (overlapping bigrams and every single character), each at the position of its
 first character, so that a one- or two-character query is a single posting list. (n-grams
 up to four characters make 3–4-character queries single lookups too, but in pure-Python
-Whoosh they multiply the distinct terms ~25× and the build time ~4×.) Latin words and numbers stay whole; words chained by
-one connector (`KF-004`, `GB/T`) are also indexed as compounds (every chain of 2–6 words),
-so a document number, whole or partial, is one term too. Positions count one per CJK
+Whoosh they multiply the distinct terms ~25× and the build time ~4×.) Latin words and
+numbers stay whole; words chained by one connector (`KF-004`, `GB/T`) are also indexed
+as compounds (every chain of 2–6 words), so a document number, whole or partial, is one
+term too. Positions count one per CJK
 character and one per word; a longer query is checked as terms at fixed offsets from the
 phrase start, so 文件控制 never matches 文件 … 控制.
 
@@ -24,6 +25,7 @@ parsed query carries; the engine turns it into n-gram lookups).
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import unicodedata
@@ -179,7 +181,7 @@ def compound(folded: str) -> str | None:
     runs = list(TOKEN_RE.finditer(folded))
     if not 2 <= len(runs) <= COMPOUND_WORDS or any(m.lastgroup != "word" for m in runs):
         return None
-    for a, b in zip(runs, runs[1:], strict=False):
+    for a, b in itertools.pairwise(runs):
         if b.start() - a.end() != 1 or folded[a.end()] not in CONNECTORS:
             return None
     return folded[runs[0].start():runs[-1].end()]

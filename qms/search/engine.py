@@ -13,22 +13,22 @@ instead of failing on Whoosh's own lock.
 from __future__ import annotations
 
 import contextlib
-import struct
 import fcntl
 import gc
 import logging
 import os
 import pickle
 import shutil
+import struct
 import threading
 import time
 import uuid
-from collections import Counter
 import warnings
-from itertools import accumulate
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -150,7 +150,8 @@ _UINT = struct.Struct("!I")
 
 def decode_positions(valuestring: bytes) -> list[int]:
     """formats.Positions' value (a count, then pickled deltas), decoded in C."""
-    return list(accumulate(pickle.loads(valuestring[_UINT.size:])))
+    # our own index files, written by formats.Positions
+    return list(accumulate(pickle.loads(valuestring[_UINT.size:])))  # noqa: S301
 
 
 class CJKText(wf.FieldType):
@@ -458,7 +459,7 @@ class WhooshEngine:
                 counts[name] = dict(Counter(column[d] for d in base))
         hits: list[EngineHit] = []
         if selected and (page - 1) * per_page < len(selected):
-            results = searcher.search(scoring_query(phrases), filter=selected,
+            results = searcher.search(scoring_query(phrases, searcher), filter=selected,
                                       limit=page * per_page, terms=False)
             for score, docnum in results.top_n[(page - 1) * per_page:]:
                 stored = searcher.stored_fields(docnum)
@@ -577,9 +578,11 @@ def _fuzzy_term(fieldname: str, word: str) -> wq.Query:
     return wq.FuzzyTerm(fieldname, word, maxdist=1 if len(word) <= 5 else 2, prefixlength=1)
 
 
-def scoring_query(phrases: list[Phrase]) -> wq.Query:
+def scoring_query(phrases: list[Phrase], searcher: Searcher | None = None) -> wq.Query:
     """What ranks the matches (the matching itself is exact, see _phrase_docs): the
-    phrase's content terms, with the title and the number as an optional boost."""
+    phrase's content terms, with the title and the number as an optional boost. With a
+    searcher, only the rarest content term of each phrase is required, so that ranking
+    walks as few postings as the matching did."""
     required: list[wq.Query] = []
     boosts: list[wq.Query] = []
     for phrase in phrases:
@@ -589,7 +592,12 @@ def scoring_query(phrases: list[Phrase]) -> wq.Query:
             boosts.append(_fuzzy_term("title", toks[0]))
             continue
         plan = phrase.plan()
-        required.extend(wq.Term("content", term) for term, _o in plan)
+        if searcher is not None and len(plan) > 1:
+            reader = searcher.reader()
+            rarest = min(plan, key=lambda t: reader.doc_frequency("content", t[0]))
+            required.append(wq.Term("content", rarest[0]))
+        else:
+            required.extend(wq.Term("content", term) for term, _o in plan)
         boosts.extend(wq.Term("title", term) for term, _o in plan)
         if phrase.numberlike:
             boosts.extend(wq.Term("number", term) for term, _o in plan)

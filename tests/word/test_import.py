@@ -117,7 +117,13 @@ def test_import_as_new_document_lists_what_could_not_be_converted(app, client_as
 def test_bad_files_are_refused_and_nothing_is_stored(app, client_as, users, data, filename,
                                                      status, words):
     before = stored(app)
-    response = post_new(client_as("clerk"), data, filename)
+    clerk = client_as("clerk")
+    chinese = post_new(clerk, data, filename)
+    assert chinese.status_code == status
+    assert 'role="alert"' in chinese.get_data(as_text=True) or "error" in chinese.get_data(
+        as_text=True)
+    clerk.post("/lang/en", data={"next": "/"})  # the same refusal, read in English
+    response = post_new(clerk, data, filename)
     assert response.status_code == status
     assert words in response.get_data(as_text=True)
     assert stored(app) == before
