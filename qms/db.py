@@ -3,6 +3,7 @@ after-commit hooks (search index and mail run only once the database has the tru
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -41,6 +42,13 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def str_enum(cls: type[enum.Enum], length: int = 24) -> sa.Enum:
+    """An enum stored as its value in a plain string column (no native enum type)."""
+    return sa.Enum(
+        cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 class Base(DeclarativeBase):

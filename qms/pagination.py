@@ -13,9 +13,9 @@ T = TypeVar("T")
 MAX_PER_PAGE = 200
 
 
-@dataclass
-class Page(Generic[T]):
-    items: list[T]
+class PageNumbers:
+    """Page arithmetic for anything with total, page and per_page."""
+
     total: int
     page: int
     per_page: int
@@ -39,6 +39,14 @@ class Page(Generic[T]):
             "total": self.total,
             "pages": self.pages,
         }
+
+
+@dataclass
+class Page(PageNumbers, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
 
 
 def clamp(page: Any, per_page: Any, default_per_page: int = 50) -> tuple[int, int]:

@@ -12,16 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qms.auth.models import Department, Signature, User
 from qms.auth.permissions import Role
-from qms.db import Base, utcnow
+from qms.db import Base, str_enum, utcnow
 from qms.documents.models import DocKind, Document, Revision
 
-
-def _enum(cls: type[enum.Enum], length: int = 24) -> sa.Enum:
-    return sa.Enum(cls, native_enum=False, length=length,
-                   values_callable=lambda e: [m.value for m in e])
-
-
 # -- controlled copies -------------------------------------------------------------------
+
 
 class Medium(enum.StrEnum):
     PAPER = "paper"
@@ -36,8 +31,7 @@ class RecallOutcome(enum.StrEnum):
     DESTROYED = "destroyed"
 
 
-OUTCOME_LABELS = {RecallOutcome.RETURNED: _l("Returned"),
-                  RecallOutcome.DESTROYED: _l("Destroyed")}
+OUTCOME_LABELS = {RecallOutcome.RETURNED: _l("Returned"), RecallOutcome.DESTROYED: _l("Destroyed")}
 
 
 class ControlledCopy(Base):
@@ -50,7 +44,7 @@ class ControlledCopy(Base):
     copy_number: Mapped[int]
     holder_department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"))
     holder_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"), index=True)
-    medium: Mapped[Medium] = mapped_column(_enum(Medium), default=Medium.PAPER)
+    medium: Mapped[Medium] = mapped_column(str_enum(Medium), default=Medium.PAPER)
     location: Mapped[str] = mapped_column(sa.String(200), default="")
     issued_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -59,7 +53,7 @@ class ControlledCopy(Base):
     # On the recall list from recall_requested_at until the outcome is recorded.
     recall_requested_at: Mapped[datetime | None] = mapped_column(index=True)
     recall_reason: Mapped[str] = mapped_column(sa.Text, default="")
-    recall_outcome: Mapped[RecallOutcome | None] = mapped_column(_enum(RecallOutcome))
+    recall_outcome: Mapped[RecallOutcome | None] = mapped_column(str_enum(RecallOutcome))
     recalled_at: Mapped[datetime | None]
     recalled_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     recall_note: Mapped[str] = mapped_column(sa.Text, default="")
@@ -73,8 +67,9 @@ class ControlledCopy(Base):
 
     __table_args__ = (
         sa.UniqueConstraint("revision_id", "copy_number", name="uq_controlled_copy_number"),
-        sa.CheckConstraint("holder_department_id IS NOT NULL OR holder_user_id IS NOT NULL",
-                           name="holder"),
+        sa.CheckConstraint(
+            "holder_department_id IS NOT NULL OR holder_user_id IS NOT NULL", name="holder"
+        ),
     )
 
     @property
@@ -95,6 +90,7 @@ class ControlledCopy(Base):
 
 # -- read and understood -----------------------------------------------------------------
 
+
 class ReadRule(Base):
     """Who must read a new revision of documents of one kind, or of one department.
     Empty kind and department means every document."""
@@ -102,7 +98,7 @@ class ReadRule(Base):
     __tablename__ = "read_rule"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[DocKind | None] = mapped_column(_enum(DocKind))
+    kind: Mapped[DocKind | None] = mapped_column(str_enum(DocKind))
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"))
     due_days: Mapped[int] = mapped_column(default=14)
     # A major revision always asks for a new acknowledgement; a minor one only when set.
@@ -111,8 +107,11 @@ class ReadRule(Base):
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     targets: Mapped[list[ReadRuleTarget]] = relationship(
-        back_populates="rule", cascade="all, delete-orphan", lazy="selectin",
-        order_by="ReadRuleTarget.id")
+        back_populates="rule",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="ReadRuleTarget.id",
+    )
 
 
 class ReadRuleTarget(Base):
@@ -122,7 +121,7 @@ class ReadRuleTarget(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rule_id: Mapped[int] = mapped_column(sa.ForeignKey("read_rule.id"), index=True)
-    role: Mapped[Role | None] = mapped_column(_enum(Role, 32))
+    role: Mapped[Role | None] = mapped_column(str_enum(Role, 32))
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
 
@@ -154,7 +153,9 @@ class Acknowledgement(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     revision_id: Mapped[int] = mapped_column(sa.ForeignKey("revision.id"), index=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
-    state: Mapped[AckState] = mapped_column(_enum(AckState), default=AckState.PENDING, index=True)
+    state: Mapped[AckState] = mapped_column(
+        str_enum(AckState), default=AckState.PENDING, index=True
+    )
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_date: Mapped[date | None] = mapped_column(index=True)
     acknowledged_at: Mapped[datetime | None]
@@ -165,12 +166,14 @@ class Acknowledgement(Base):
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
     signature: Mapped[Signature | None] = relationship()
 
-    __table_args__ = (sa.UniqueConstraint("revision_id", "user_id",
-                                          name="uq_acknowledgement_pair"),)
+    __table_args__ = (
+        sa.UniqueConstraint("revision_id", "user_id", name="uq_acknowledgement_pair"),
+    )
 
     def is_overdue(self, today: date) -> bool:
-        return (self.state == AckState.PENDING and self.due_date is not None
-                and self.due_date < today)
+        return (
+            self.state == AckState.PENDING and self.due_date is not None and self.due_date < today
+        )
 
     @property
     def done(self) -> bool:
@@ -179,12 +182,13 @@ class Acknowledgement(Base):
 
 # -- periodic review ----------------------------------------------------------------------
 
+
 class KindReviewInterval(Base):
     """The review interval for new documents of a kind (months); default 24."""
 
     __tablename__ = "kind_review_interval"
 
-    kind: Mapped[DocKind] = mapped_column(_enum(DocKind), primary_key=True)
+    kind: Mapped[DocKind] = mapped_column(str_enum(DocKind), primary_key=True)
     months: Mapped[int]
 
 
@@ -193,8 +197,10 @@ class ReviewOutcome(enum.StrEnum):
     REVISE = "revise"
 
 
-REVIEW_OUTCOME_LABELS = {ReviewOutcome.NO_CHANGE: _l("Still suitable, no change"),
-                         ReviewOutcome.REVISE: _l("Needs a change: new revision started")}
+REVIEW_OUTCOME_LABELS = {
+    ReviewOutcome.NO_CHANGE: _l("Still suitable, no change"),
+    ReviewOutcome.REVISE: _l("Needs a change: new revision started"),
+}
 
 
 class PeriodicReview(Base):
@@ -205,7 +211,7 @@ class PeriodicReview(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(sa.ForeignKey("document.id"), index=True)
     revision_id: Mapped[int] = mapped_column(sa.ForeignKey("revision.id"))
-    outcome: Mapped[ReviewOutcome] = mapped_column(_enum(ReviewOutcome))
+    outcome: Mapped[ReviewOutcome] = mapped_column(str_enum(ReviewOutcome))
     reviewed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     reviewed_at: Mapped[datetime] = mapped_column(default=utcnow)
     comment: Mapped[str] = mapped_column(sa.Text, default="")
@@ -221,6 +227,7 @@ class PeriodicReview(Base):
 
 
 # -- external documents -------------------------------------------------------------------
+
 
 class ExternalCategory(enum.StrEnum):
     LAW = "law"
@@ -247,7 +254,7 @@ class ExternalSource(Base):
     __tablename__ = "external_source"
 
     document_id: Mapped[int] = mapped_column(sa.ForeignKey("document.id"), primary_key=True)
-    category: Mapped[ExternalCategory] = mapped_column(_enum(ExternalCategory), index=True)
+    category: Mapped[ExternalCategory] = mapped_column(str_enum(ExternalCategory), index=True)
     source: Mapped[str] = mapped_column(sa.String(200))  # issuer: a ministry, SAC, a customer
     reference: Mapped[str] = mapped_column(sa.String(100), default="")  # e.g. GB/T 19001-2016
     edition: Mapped[str] = mapped_column(sa.String(100), default="")

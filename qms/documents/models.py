@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qms.auth.models import Department, User
-from qms.db import Base, utcnow
+from qms.db import Base, str_enum, utcnow
 from qms.documents.lifecycle import RevState
 
 
@@ -72,10 +72,6 @@ STATE_LABELS = {
 }
 
 
-def _enum(cls: type[enum.Enum], length: int = 24) -> sa.Enum:
-    return sa.Enum(
-        cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
-    )
 
 
 class NumberCounter(Base):
@@ -92,7 +88,7 @@ class NumberingScheme(Base):
 
     __tablename__ = "numbering_scheme"
 
-    kind: Mapped[DocKind] = mapped_column(_enum(DocKind), primary_key=True)
+    kind: Mapped[DocKind] = mapped_column(str_enum(DocKind), primary_key=True)
     pattern: Mapped[str] = mapped_column(sa.String(64))
 
 
@@ -102,15 +98,15 @@ class Document(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(32), unique=True)
     title: Mapped[str] = mapped_column(sa.String(200))
-    kind: Mapped[DocKind] = mapped_column(_enum(DocKind))
-    family: Mapped[Family] = mapped_column(_enum(Family))
+    kind: Mapped[DocKind] = mapped_column(str_enum(DocKind))
+    family: Mapped[Family] = mapped_column(str_enum(Family))
     department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"))
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     confidentiality: Mapped[Confidentiality] = mapped_column(
-        _enum(Confidentiality), default=Confidentiality.INTERNAL
+        str_enum(Confidentiality), default=Confidentiality.INTERNAL
     )
     # Overall status, kept by the service on every transition so the register filters in SQL.
-    status: Mapped[RevState] = mapped_column(_enum(RevState))
+    status: Mapped[RevState] = mapped_column(str_enum(RevState))
     current_revision_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("revision.id", use_alter=True, name="fk_document_current_revision")
     )
@@ -154,7 +150,7 @@ class Revision(Base):
     major: Mapped[int]
     minor: Mapped[int]
     label: Mapped[str] = mapped_column(sa.String(16))
-    state: Mapped[RevState] = mapped_column(_enum(RevState), index=True)
+    state: Mapped[RevState] = mapped_column(str_enum(RevState), index=True)
     title: Mapped[str] = mapped_column(sa.String(200))
     body: Mapped[str] = mapped_column(sa.Text, default="")
     change_summary: Mapped[str] = mapped_column(sa.Text, default="")
@@ -233,7 +229,7 @@ class ReviewerAssignment(Base):
     revision_id: Mapped[int] = mapped_column(sa.ForeignKey("revision.id"), index=True)
     reviewer_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     decision: Mapped[ReviewDecision] = mapped_column(
-        _enum(ReviewDecision), default=ReviewDecision.PENDING
+        str_enum(ReviewDecision), default=ReviewDecision.PENDING
     )
     comment: Mapped[str] = mapped_column(sa.Text, default="")
     decided_at: Mapped[datetime | None]
@@ -254,7 +250,7 @@ class ApprovalRight(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
-    kind: Mapped[DocKind | None] = mapped_column(_enum(DocKind))
+    kind: Mapped[DocKind | None] = mapped_column(str_enum(DocKind))
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"))
 
     user: Mapped[User] = relationship(lazy="joined")

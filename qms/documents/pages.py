@@ -21,7 +21,9 @@ def page_section(fn: PageSection) -> PageSection:
     return fn
 
 
-def sections(session: Session, document: Document, revision: Revision) -> list[tuple[str, dict[str, Any]]]:
+def sections(
+    session: Session, document: Document, revision: Revision
+) -> list[tuple[str, dict[str, Any]]]:
     out = []
     for fn in PAGE_SECTIONS:
         section = fn(session, document, revision)

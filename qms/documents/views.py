@@ -28,9 +28,8 @@ from qms.auth.signatures import MEANING_LABELS, status_of
 from qms.csvexport import csv_response
 from qms.db import get_session
 from qms.documents import diff as redline
-from qms.documents import pages
+from qms.documents import pages, queries, service, transitions
 from qms.documents import panels as _panels  # noqa: F401 - registers home panels
-from qms.documents import queries, service, transitions
 from qms.documents.forms import ApprovalRightForm, DraftForm, NewDocumentForm
 from qms.documents.lifecycle import RevState
 from qms.documents.models import (

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qms.auth.models import User
-from qms.db import Base, utcnow
+from qms.db import Base, str_enum, utcnow
 
 
 class MailStatus(enum.StrEnum):
@@ -28,8 +28,7 @@ class MailMessage(Base):
     subject: Mapped[str] = mapped_column(sa.String(300))
     body: Mapped[str] = mapped_column(sa.Text, default="")
     status: Mapped[MailStatus] = mapped_column(
-        sa.Enum(MailStatus, native_enum=False, length=16,
-                values_callable=lambda e: [m.value for m in e]),
+        str_enum(MailStatus, length=16),
         default=MailStatus.QUEUED, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

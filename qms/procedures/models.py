@@ -13,13 +13,8 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from qms.db import Base, utcnow
+from qms.db import Base, str_enum, utcnow
 from qms.documents.models import Document, Revision
-
-
-def _enum(cls: type[enum.Enum], length: int = 24) -> sa.Enum:
-    return sa.Enum(cls, native_enum=False, length=length,
-                   values_callable=lambda e: [m.value for m in e])
 
 
 class LinkKind(enum.StrEnum):
@@ -44,7 +39,7 @@ class DocumentLink(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     revision_id: Mapped[int] = mapped_column(sa.ForeignKey("revision.id"), index=True)
-    kind: Mapped[LinkKind] = mapped_column(_enum(LinkKind))
+    kind: Mapped[LinkKind] = mapped_column(str_enum(LinkKind))
     target_number: Mapped[str] = mapped_column(sa.String(32), index=True)
     position: Mapped[int] = mapped_column(default=0)
 
@@ -110,7 +105,7 @@ class ProcedureStep(Base):
     number: Mapped[int]
     position: Mapped[int]
     lane: Mapped[str] = mapped_column(sa.String(60))
-    type: Mapped[StepType] = mapped_column(_enum(StepType))
+    type: Mapped[StepType] = mapped_column(str_enum(StepType))
     title: Mapped[str] = mapped_column(sa.String(100))
     explanation: Mapped[str] = mapped_column(sa.Text, default="")
     next_steps: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
@@ -169,7 +164,7 @@ class ReviewFlag(Base):
     procedure_revision_id: Mapped[int] = mapped_column(sa.ForeignKey("revision.id"))
     cause_number: Mapped[str] = mapped_column(sa.String(32))
     cause_label: Mapped[str] = mapped_column(sa.String(16), default="")
-    reason: Mapped[FlagReason] = mapped_column(_enum(FlagReason))
+    reason: Mapped[FlagReason] = mapped_column(str_enum(FlagReason))
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
     cleared_at: Mapped[datetime | None] = mapped_column(index=True)
     cleared_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))

@@ -11,14 +11,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qms.auth.models import Department, User
-from qms.db import Base, utcnow
+from qms.db import Base, str_enum, utcnow
 from qms.documents.models import Revision
 from qms.reviews.lifecycle import ReviewAction, ReviewState
-
-
-def _enum(cls: type[enum.Enum], length: int = 24) -> sa.Enum:
-    return sa.Enum(cls, native_enum=False, length=length,
-                   values_callable=lambda e: [m.value for m in e])
 
 
 class ReviewType(enum.StrEnum):
@@ -181,9 +176,9 @@ class Review(Base):
     title: Mapped[str] = mapped_column(sa.String(200))  # project or system name
     system_version: Mapped[str] = mapped_column(sa.String(40), default="")
     department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"), index=True)
-    level: Mapped[ReviewLevel] = mapped_column(_enum(ReviewLevel))
-    review_type: Mapped[ReviewType] = mapped_column(_enum(ReviewType))
-    state: Mapped[ReviewState] = mapped_column(_enum(ReviewState), index=True)
+    level: Mapped[ReviewLevel] = mapped_column(str_enum(ReviewLevel))
+    review_type: Mapped[ReviewType] = mapped_column(str_enum(ReviewType))
+    state: Mapped[ReviewState] = mapped_column(str_enum(ReviewState), index=True)
     strategy: Mapped[str] = mapped_column(sa.Text, default="")
     deliverables: Mapped[str] = mapped_column(sa.Text, default="")
     regression_criteria: Mapped[str] = mapped_column(sa.Text, default="")
@@ -199,7 +194,7 @@ class Review(Base):
     meeting_ended_at: Mapped[datetime | None]
     meeting_minutes: Mapped[int | None]
     # the outcome
-    conclusion: Mapped[Conclusion | None] = mapped_column(_enum(Conclusion))
+    conclusion: Mapped[Conclusion | None] = mapped_column(str_enum(Conclusion))
     conclusion_count: Mapped[int | None]
     conclusion_notes: Mapped[str] = mapped_column(sa.Text, default="")
     regression_needed: Mapped[bool | None]
@@ -274,7 +269,7 @@ class Participant(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     review_id: Mapped[int] = mapped_column(sa.ForeignKey("review.id"), index=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
-    role: Mapped[ParticipantRole] = mapped_column(_enum(ParticipantRole))
+    role: Mapped[ParticipantRole] = mapped_column(str_enum(ParticipantRole))
     confirmed_at: Mapped[datetime | None]
     preparation_minutes: Mapped[int | None]
     attended: Mapped[bool | None]
@@ -315,16 +310,16 @@ class Defect(Base):
     revision_id: Mapped[int] = mapped_column(sa.ForeignKey("revision.id"), index=True)
     raised_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
-    phase: Mapped[Phase] = mapped_column(_enum(Phase))
+    phase: Mapped[Phase] = mapped_column(str_enum(Phase))
     chapter: Mapped[str] = mapped_column(sa.String(40), default="")
     section: Mapped[str] = mapped_column(sa.String(40), default="")
     page: Mapped[str] = mapped_column(sa.String(20), default="")
     description: Mapped[str] = mapped_column(sa.Text)
-    severity: Mapped[Severity] = mapped_column(_enum(Severity), index=True)
-    category: Mapped[Category] = mapped_column(_enum(Category))
+    severity: Mapped[Severity] = mapped_column(str_enum(Severity), index=True)
+    category: Mapped[Category] = mapped_column(str_enum(Category))
     author_response: Mapped[str] = mapped_column(sa.Text, default="")
     disposition: Mapped[Disposition] = mapped_column(
-        _enum(Disposition), default=Disposition.OPEN, index=True)
+        str_enum(Disposition), default=Disposition.OPEN, index=True)
     disposition_reason: Mapped[str] = mapped_column(sa.Text, default="")
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"), index=True)
     fix_due: Mapped[date | None]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import heapq
 import logging
 import os
 import pickle
@@ -24,7 +25,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,7 +37,9 @@ from whoosh import fields as wf
 from whoosh import formats, index
 from whoosh import query as wq
 from whoosh.analysis import Token, Tokenizer
+from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.reading import TermNotFound
+from whoosh.scoring import BM25F, bm25
 from whoosh.searching import Searcher
 
 from qms.search import analysis
@@ -444,7 +447,9 @@ class WhooshEngine:
         are counted under facet_filters (default: the same filters), so that a facet still
         shows the other choices once one is selected."""
         searcher, memo = self._searcher(which)
-        matched = self._matching(searcher, phrases)
+        fast = not any(p.fuzzy for p in phrases)
+        matched = (_fast_matching(searcher, memo, phrases) if fast
+                   else self._matching(searcher, phrases))
         allowed = self._filter_docs(searcher, memo, filters)
         selected = matched if allowed is None else matched & allowed
         counts: dict[str, dict[str, int]] = {}
@@ -458,7 +463,14 @@ class WhooshEngine:
                 column = self._column(searcher, memo, name)
                 counts[name] = dict(Counter(column[d] for d in base))
         hits: list[EngineHit] = []
-        if selected and (page - 1) * per_page < len(selected):
+        if fast and selected and (page - 1) * per_page < len(selected):
+            for score, docnum in _rank(searcher, memo, phrases, selected,
+                                       page * per_page)[(page - 1) * per_page:]:
+                stored = searcher.stored_fields(docnum)
+                hits.append(EngineHit(key=stored["key"], document_id=stored["document_id"],
+                                      revision_id=stored["revision_id"],
+                                      score=score, state=stored["state"]))
+        elif selected and (page - 1) * per_page < len(selected):
             results = searcher.search(scoring_query(phrases, searcher), filter=selected,
                                       limit=page * per_page, terms=False)
             for score, docnum in results.top_n[(page - 1) * per_page:]:
@@ -470,9 +482,10 @@ class WhooshEngine:
 
     def matching_ids(self, which: str, phrases: list[Phrase]) -> set[int]:
         """Document ids of every match (no filter, no ranking): recall checks."""
-        searcher = self.searcher(which)
-        return {searcher.stored_fields(d)["document_id"]
-                for d in self._matching(searcher, phrases)}
+        searcher, memo = self._searcher(which)
+        matched = (self._matching(searcher, phrases) if any(p.fuzzy for p in phrases)
+                   else _fast_matching(searcher, memo, phrases))
+        return {searcher.stored_fields(d)["document_id"] for d in matched}
 
     def facet_counts(self, which: str, phrases: list[Phrase], *, filters: dict[str, list[str]],
                      facets: tuple[str, ...]) -> dict[str, dict[str, int]]:
@@ -572,6 +585,162 @@ def _phrase_docs(searcher: Searcher, phrase: Phrase, within: set[int] | None) ->
                     kept[docnum] = here
         starts = kept
     return set(starts)
+
+
+# -- the fast path: posting lists read whole, cached per searcher ----------------------
+
+POSTINGS_CACHE_LIMIT = 1_000_000  # postings kept decoded per searcher (LRU by term)
+
+
+class _Postings:
+    """One term's postings across the searcher's segments (global document numbers), with
+    positions and BM25 scores decoded on demand and kept."""
+
+    __slots__ = ("decoded", "ids", "index", "scores", "values", "weights")
+
+    def __init__(self, ids: list[int], weights: list[float], values: list[Any]) -> None:
+        self.ids = ids
+        self.weights = weights
+        self.values = values
+        self.index = dict(zip(ids, range(len(ids)), strict=True))
+        self.decoded: dict[int, list[int]] = {}
+        self.scores: dict[int, float] | None = None
+
+    def positions(self, docnum: int) -> list[int]:
+        found = self.decoded.get(docnum)
+        if found is None:
+            found = self.decoded[docnum] = decode_positions(self.values[self.index[docnum]])
+        return found
+
+
+def _read_postings(searcher: Searcher, fieldname: str, term: str) -> _Postings:
+    ids: list[int] = []
+    weights: list[float] = []
+    values: list[Any] = []
+    for leaf, offset in searcher.reader().leaf_readers():
+        try:
+            matcher = leaf.postings(fieldname, term)
+        except TermNotFound:
+            continue
+        deleted: frozenset[int] = (getattr(leaf, "deleted_docs_set", frozenset())
+                                   if leaf.has_deletions() else frozenset())
+        inner = getattr(matcher, "child", matcher)
+        if isinstance(inner, W3LeafMatcher):  # whole blocks at a time
+            while inner.is_active():
+                inner._read_ids()
+                inner._read_weights()
+                inner._read_values()
+                block = zip(inner._ids, inner._weights, inner._values, strict=True)
+                for docnum, weight, value in block:
+                    if docnum not in deleted:
+                        ids.append(docnum + offset)
+                        weights.append(weight)
+                        values.append(value)
+                inner._next_block()
+        else:
+            while matcher.is_active():
+                ids.append(matcher.id() + offset)
+                weights.append(matcher.weight())
+                values.append(matcher.value())
+                matcher.next()
+    return _Postings(ids, weights, values)
+
+
+def _postings(searcher: Searcher, memo: dict[Any, Any], fieldname: str,
+              term: str) -> _Postings:
+    cache: OrderedDict[tuple[str, str], _Postings] = memo.setdefault("postings", OrderedDict())
+    key = (fieldname, term)
+    found = cache.get(key)
+    if found is not None:
+        cache.move_to_end(key)
+        return found
+    found = cache[key] = _read_postings(searcher, fieldname, term)
+    memo["postings_size"] = memo.get("postings_size", 0) + len(found.ids)
+    while memo["postings_size"] > POSTINGS_CACHE_LIMIT and len(cache) > 1:
+        _key, old = cache.popitem(last=False)
+        memo["postings_size"] -= len(old.ids)
+    return found
+
+
+def _fast_matching(searcher: Searcher, memo: dict[Any, Any], phrases: list[Phrase]) -> set[int]:
+    """_matching on cached posting lists: document ids intersected first (rarest term
+    first), positions decoded only for the documents left."""
+    matched: set[int] | None = None
+    for phrase in sorted(phrases, key=lambda p: -len(p.plan())):
+        plan = phrase.plan()
+        if not plan:
+            return set()
+        lists = sorted(((_postings(searcher, memo, "content", term), offset)
+                        for term, offset in plan), key=lambda t: len(t[0].ids))
+        first, first_offset = lists[0]
+        docs = set(first.ids) if matched is None else matched.intersection(first.ids)
+        for postings, _offset in lists[1:]:
+            if not docs:
+                break
+            docs.intersection_update(postings.index)
+        if len(lists) > 1 and docs:
+            kept = set()
+            for docnum in docs:
+                starts = {p - first_offset for p in first.positions(docnum)}
+                for postings, offset in lists[1:]:
+                    starts.intersection_update([p - offset for p in postings.positions(docnum)])
+                    if not starts:
+                        break
+                if starts:
+                    kept.add(docnum)
+            docs = kept
+        matched = docs
+        if not matched:
+            return set()
+    return matched or set()
+
+
+def _scoring_terms(phrases: list[Phrase], searcher: Searcher,
+                   memo: dict[Any, Any]) -> list[tuple[str, str]]:
+    """The (field, term) pairs scoring_query(phrases, searcher) scores (no fuzzy phrase)."""
+    terms: list[tuple[str, str]] = []
+    for phrase in phrases:
+        plan = phrase.plan()
+        if len(plan) > 1:
+            rarest = min(plan, key=lambda t: len(_postings(searcher, memo, "content", t[0]).ids))
+            terms.append(("content", rarest[0]))
+        else:
+            terms.extend(("content", term) for term, _o in plan)
+        terms.extend(("title", term) for term, _o in plan)
+        if phrase.numberlike:
+            terms.extend(("number", term) for term, _o in plan)
+    return terms
+
+
+def _term_scores(searcher: Searcher, memo: dict[Any, Any], fieldname: str,
+                 term: str) -> dict[int, float]:
+    """BM25F of one term in every document that has it (as Whoosh's BM25F scores it)."""
+    postings = _postings(searcher, memo, fieldname, term)
+    if postings.scores is None:
+        weighting = searcher.weighting
+        B = weighting._field_B.get(fieldname, weighting.B) if isinstance(weighting, BM25F) \
+            else 0.75
+        K1 = weighting.K1 if isinstance(weighting, BM25F) else 1.2
+        idf = searcher.idf(fieldname, term)
+        avgfl = searcher.avg_field_length(fieldname) or 1
+        key = ("lengths", fieldname)
+        lengths = memo.get(key)
+        if lengths is None:
+            dfl = searcher.doc_field_length
+            lengths = memo[key] = [dfl(d, fieldname, 1) for d in range(searcher.doc_count_all())]
+        postings.scores = {
+            d: bm25(idf, w, lengths[d], avgfl, B, K1)
+            for d, w in zip(postings.ids, postings.weights, strict=True)}
+    return postings.scores
+
+
+def _rank(searcher: Searcher, memo: dict[Any, Any], phrases: list[Phrase], selected: set[int],
+          limit: int) -> list[tuple[float, int]]:
+    """The best `limit` of the selected documents, best first, ties by document order."""
+    tables = [_term_scores(searcher, memo, f, t)
+              for f, t in _scoring_terms(phrases, searcher, memo)]
+    best = heapq.nsmallest(limit, ((-sum(t.get(d, 0.0) for t in tables), d) for d in selected))
+    return [(-negative, docnum) for negative, docnum in best]
 
 
 def _fuzzy_term(fieldname: str, word: str) -> wq.Query:

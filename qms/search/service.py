@@ -26,6 +26,7 @@ from qms.db import after_commit, new_session
 from qms.documents.lifecycle import RevState
 from qms.documents.models import KIND_LABELS, STATE_LABELS, DocKind, Document, Revision
 from qms.documents.service import can_view
+from qms.pagination import PageNumbers
 from qms.search import analysis
 from qms.search.engine import IndexEntry, IndexUnavailable, Phrase, WhooshEngine
 from qms.search.extras import extra_text
@@ -392,7 +393,7 @@ class Hit:
 
 
 @dataclass
-class SearchResult:
+class SearchResult(PageNumbers):
     query: str
     hits: list[Hit]
     total: int
@@ -405,24 +406,11 @@ class SearchResult:
     all_revisions: bool
     blank: bool
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
     def as_json(self) -> dict[str, Any]:
         return {
             "query": self.query,
             "items": [h.as_json() for h in self.hits],
-            "meta": {"page": self.page, "per_page": self.per_page, "total": self.total,
-                     "pages": self.pages},
+            "meta": self.as_meta(),
             "facets": {name: [{"value": v, "label": str(lbl), "count": c} for v, lbl, c in rows]
                        for name, rows in self.facets.items()},
             "notes": [str(n) for n in self.notes],

@@ -24,7 +24,7 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     cfg = config_for("testing")
     assert cfg.PERMANENT_SESSION_LIFETIME.total_seconds() == 45 * 60
     assert cfg.MAX_CONTENT_LENGTH == 3 * 1024 * 1024
-    assert cfg.DATABASE_URL == f"sqlite:///{tmp_path / 'qms.sqlite3'}"
+    assert f"sqlite:///{tmp_path / 'qms.sqlite3'}" == cfg.DATABASE_URL
     monkeypatch.setenv("QMS_DATABASE_URL", "postgresql://u@h/db")
     assert config_for("testing").DATABASE_URL == "postgresql://u@h/db"
 
