@@ -72,8 +72,6 @@ STATE_LABELS = {
 }
 
 
-
-
 class NumberCounter(Base):
     """The last sequence number handed out per prefix; numbers only go up, never reused."""
 
@@ -199,7 +197,11 @@ class Revision(Base):
 
     def compute_hash(self, number: str) -> str:
         return content_hash(
-            number, self.label, self.title, self.body, self.change_summary,
+            number,
+            self.label,
+            self.title,
+            self.body,
+            self.change_summary,
             self.structure_sha256 or "",
         )
 

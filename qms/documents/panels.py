@@ -13,6 +13,7 @@ from qms.auth.models import User
 from qms.auth.permissions import Permission
 from qms.documents.lifecycle import RevState
 from qms.documents.models import Document, Revision
+from qms.documents.periodic import DUE_WINDOW_DAYS
 from qms.home import Panel, panel_provider
 
 
@@ -55,13 +56,17 @@ def document_control(session: Session, user: User) -> list[Panel]:
                 (_l("Approved, waiting to be issued"), count(Document.status == RevState.APPROVED)),
                 (_l("Effective"), count(Document.status == RevState.EFFECTIVE)),
                 (
-                    _l("Periodic review due within 60 days"),
+                    _l("Periodic review due within %(days)d days", days=DUE_WINDOW_DAYS),
                     count(
+                        Document.status == RevState.EFFECTIVE,
                         Document.next_review_date >= today,
-                        Document.next_review_date <= today + timedelta(days=60),
+                        Document.next_review_date <= today + timedelta(days=DUE_WINDOW_DAYS),
                     ),
                 ),
-                (_l("Periodic review overdue"), count(Document.next_review_date < today)),
+                (
+                    _l("Periodic review overdue"),
+                    count(Document.status == RevState.EFFECTIVE, Document.next_review_date < today),
+                ),
             ],
             links=[
                 (_l("Document register"), "documents.register"),

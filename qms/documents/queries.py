@@ -4,7 +4,7 @@ SQL, never loading bodies they do not show."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +14,7 @@ from qms.auth.models import Department, Signature
 from qms.auth.signatures import signatures_for
 from qms.documents.lifecycle import RevState
 from qms.documents.models import DocKind, Document, Revision
+from qms.documents.periodic import DUE_WINDOW_DAYS
 from qms.pagination import Page
 
 SORTS = {
@@ -110,11 +111,10 @@ def _filtered(stmt: sa.Select[Any], flt: RegisterFilter) -> sa.Select[Any]:
     if flt.review == "overdue":
         stmt = stmt.where(Document.next_review_date < flt.today)
     elif flt.review == "due":
-        from datetime import timedelta
-
         stmt = stmt.where(
+            Document.status == RevState.EFFECTIVE,
             Document.next_review_date >= flt.today,
-            Document.next_review_date <= flt.today + timedelta(days=60),
+            Document.next_review_date <= flt.today + timedelta(days=DUE_WINDOW_DAYS),
         )
     return stmt
 

@@ -483,16 +483,27 @@ def bind_structure(session: Session, revision: Revision, digest: str) -> None:
         return
     if _live_signatures(session, revision):
         raise Conflict(
-            _l("Revision %(label)s has been signed; its structure no longer changes.",
-               label=revision.label),
+            _l(
+                "Revision %(label)s has been signed; its structure no longer changes.",
+                label=revision.label,
+            ),
             code="frozen",
         )
     old = revision.content_sha256
     revision.structure_sha256 = digest
     revision.content_sha256 = revision.compute_hash(revision.document.number)
     session.flush()
-    trail.record(session, None, "update", "revision", _ref(revision), field="content_sha256",
-                 old=old, new=revision.content_sha256, reason="structure changed")
+    trail.record(
+        session,
+        None,
+        "update",
+        "revision",
+        _ref(revision),
+        field="content_sha256",
+        old=old,
+        new=revision.content_sha256,
+        reason="structure changed",
+    )
 
 
 def _live_signatures(session: Session, revision: Revision) -> list[Signature]:
@@ -1102,5 +1113,6 @@ def set_numbering_pattern(session: Session, actor: User, kind: DocKind, pattern:
     else:
         row.pattern = pattern
     session.flush()
-    trail.record(session, actor, "update", "numbering_scheme", kind, field="pattern", old=old,
-                 new=pattern)
+    trail.record(
+        session, actor, "update", "numbering_scheme", kind, field="pattern", old=old, new=pattern
+    )

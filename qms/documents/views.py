@@ -44,6 +44,7 @@ from qms.documents.models import (
     Family,
     Revision,
 )
+from qms.documents.periodic import DUE_WINDOW_DAYS, review_status_of
 from qms.errors import DomainError
 from qms.markup import render
 from qms.nav import NAV, NavEntry
@@ -65,6 +66,7 @@ NAV.append(
 @bp.app_context_processor
 def _labels() -> dict[str, Any]:
     return {
+        "review_status_of": review_status_of,
         "KIND_LABELS": KIND_LABELS,
         "STATE_LABELS": STATE_LABELS,
         "FAMILY_LABELS": FAMILY_LABELS,
@@ -111,6 +113,7 @@ def register() -> str:
         departments=departments,
         kinds=list(DocKind),
         states=list(RevState),
+        due_window=DUE_WINDOW_DAYS,
         today=clock.today(),
     )
 

@@ -286,3 +286,32 @@ def test_numbering_scheme_is_configurable(app, client_as, users):
     )
     assert created.headers["Location"].endswith("/documents/ZD.BA.0001")
 
+
+
+def test_register_shows_periodic_reviews_due_and_overdue(app, client_as, effective_doc):
+    from datetime import timedelta
+
+    from qms import clock
+    from qms.documents.models import Document
+
+    with app.app_context():
+        from qms.db import get_session
+
+        db = get_session()
+        doc = db.scalar(sa.select(Document).where(Document.number == effective_doc))
+        doc.next_review_date = clock.today() - timedelta(days=1)
+        db.commit()
+    clerk = client_as("clerk")
+    overdue = clerk.get("/documents/?review=overdue").get_data(as_text=True)
+    assert effective_doc in overdue
+    assert "已逾期" in overdue or "逾期" in overdue
+    assert effective_doc not in clerk.get("/documents/?review=due").get_data(as_text=True)
+    with app.app_context():
+        from qms.db import get_session
+
+        db = get_session()
+        doc = db.scalar(sa.select(Document).where(Document.number == effective_doc))
+        doc.next_review_date = clock.today() + timedelta(days=10)
+        db.commit()
+    due = clerk.get("/documents/?review=due").get_data(as_text=True)
+    assert effective_doc in due
