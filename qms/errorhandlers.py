@@ -64,14 +64,20 @@ def record_failed_attempt(attempt: FailedAttempt) -> None:
     db.commit()
 
 
+def refused(err: DomainError) -> str:
+    """Roll back the refused operation, keep the trail of a refused signature, and return
+    the message for the user. Views that show the refusal in their own form call this."""
+    get_session().rollback()
+    if err.failed_attempt is not None:
+        record_failed_attempt(err.failed_attempt)
+    return str(err.message)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(err: DomainError) -> Any:
-        db = get_session()
-        db.rollback()
-        if err.failed_attempt is not None:
-            record_failed_attempt(err.failed_attempt)
-        return error_response(err.status, err.code, str(err.message), err.details)
+        message = refused(err)
+        return error_response(err.status, err.code, message, err.details)
 
     @app.errorhandler(CSRFError)
     def csrf_error(err: CSRFError) -> Any:

@@ -37,6 +37,7 @@ from qms.auth.models import ApiToken, Department, User
 from qms.auth.passwords import verify_password
 from qms.auth.permissions import ROLE_LABELS, Permission, Role
 from qms.db import get_session
+from qms.errorhandlers import refused
 from qms.errors import DomainError
 from qms.extensions import login_manager
 from qms.trail import service as trail
@@ -188,8 +189,7 @@ def account() -> Any:
                 try:
                     service.set_password(db, current_user, current_user, form.new.data or "")
                 except DomainError as err:
-                    db.rollback()
-                    form.new.errors = [str(err.message)]
+                    form.new.errors = [refused(err)]
                 else:
                     db.commit()
                     flash(_("Your password has been changed."), "success")
@@ -250,8 +250,7 @@ def new_user() -> Any:
                 department=service.department_by_code(db, form.department.data or ""),
             )
         except DomainError as err:
-            db.rollback()
-            form.username.errors = [str(err.message)]
+            form.username.errors = [refused(err)]
             status = err.status
         else:
             db.commit()
@@ -286,8 +285,7 @@ def edit_user(user_id: int) -> Any:
             try:
                 service.set_password(db, current_user, user, reset.new.data or "")
             except DomainError as err:
-                db.rollback()
-                reset.new.errors = [str(err.message)]
+                reset.new.errors = [refused(err)]
                 status = err.status
             else:
                 db.commit()
@@ -308,8 +306,7 @@ def edit_user(user_id: int) -> Any:
                     reason=form.reason.data or "",
                 )
             except DomainError as err:
-                db.rollback()
-                form.roles.errors = [str(err.message)]
+                form.roles.errors = [refused(err)]
                 status = err.status
             else:
                 db.commit()
@@ -338,8 +335,7 @@ def departments() -> Any:
                 service.department_by_code(db, form.parent.data or ""),
             )
         except DomainError as err:
-            db.rollback()
-            form.code.errors = [str(err.message)]
+            form.code.errors = [refused(err)]
             status = err.status
         else:
             db.commit()
@@ -374,8 +370,7 @@ def edit_department(code: str) -> Any:
                 active=bool(form.active.data),
             )
         except DomainError as err:
-            db.rollback()
-            form.parent.errors = [str(err.message)]
+            form.parent.errors = [refused(err)]
             status = err.status
         else:
             db.commit()

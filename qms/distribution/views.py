@@ -50,6 +50,7 @@ from qms.distribution.models import (
 from qms.documents import service as documents
 from qms.documents.lifecycle import RevState
 from qms.documents.models import KIND_LABELS, STATE_LABELS, DocKind, Document, Revision
+from qms.errorhandlers import refused
 from qms.errors import DomainError
 from qms.home import Panel, panel_provider
 from qms.markup import render
@@ -83,13 +84,7 @@ def _labels() -> dict[str, Any]:
 # -- helpers ------------------------------------------------------------------------------
 
 def _refused(err: DomainError) -> None:
-    """Roll back, keep the trail of a refused signature, and tell the user why."""
-    from qms.errorhandlers import record_failed_attempt
-
-    get_session().rollback()
-    if err.failed_attempt is not None:
-        record_failed_attempt(err.failed_attempt)
-    flash(str(err.message), "error")
+    flash(refused(err), "error")
 
 
 def _revision_or_current(db: Session, document: Document, label: str | None) -> Revision | None:
@@ -367,8 +362,7 @@ def reading_rules() -> Any:
                         if u is not None],
                 due_days=form.due_days.data or 14, minor_resets=bool(form.minor_resets.data))
         except DomainError as err:
-            db.rollback()
-            form.roles.errors = [str(err.message)]
+            form.roles.errors = [refused(err)]
             status = err.status
         else:
             db.commit()
@@ -504,8 +498,7 @@ def external_new() -> Any:
                 number=form.number.data or "", department=department, owner=owner,
                 effective_date=form.effective_date.data, checked_on=form.checked_on.data)
         except DomainError as err:
-            db.rollback()
-            form.title.errors = [str(err.message)]
+            form.title.errors = [refused(err)]
             status = err.status
         else:
             db.commit()

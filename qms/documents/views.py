@@ -45,6 +45,7 @@ from qms.documents.models import (
     Revision,
 )
 from qms.documents.periodic import DUE_WINDOW_DAYS, review_status_of
+from qms.errorhandlers import refused
 from qms.errors import DomainError
 from qms.markup import render
 from qms.nav import NAV, NavEntry
@@ -197,8 +198,7 @@ def new() -> Any:
                 change_summary=form.change_summary.data or "",
             )
         except DomainError as err:
-            session.rollback()
-            form.title.errors = [str(err.message)]
+            form.title.errors = [refused(err)]
             status = err.status
         else:
             session.commit()
@@ -523,8 +523,7 @@ def numbering() -> Any:
                 session, current_user, kind, request.form.get("pattern", "")
             )
         except DomainError as err:
-            session.rollback()
-            flash(str(err.message), "error")
+            flash(refused(err), "error")
             status = err.status
         else:
             session.commit()
