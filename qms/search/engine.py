@@ -170,7 +170,7 @@ def decode_packed(valuestring: bytes) -> tuple[int, ...]:
     unpack = _UINTS.get(n)
     if unpack is None:
         unpack = _UINTS[n] = struct.Struct(f"={n}I")
-    return unpack.unpack_from(valuestring, _UINT.size)  # type: ignore[no-any-return]
+    return unpack.unpack_from(valuestring, _UINT.size)
 
 
 class PackedPositions(formats.Positions):
@@ -680,7 +680,7 @@ def _phrase_docs(searcher: Searcher, phrase: Phrase, within: set[int] | None) ->
 
 # -- the fast path: posting lists read whole, cached per searcher ----------------------
 
-POSTINGS_CACHE_LIMIT = 1_000_000  # postings kept decoded per searcher (LRU by term)
+POSTINGS_CACHE_LIMIT = 250_000  # postings kept decoded per searcher and thread (LRU by term)
 
 
 class _Postings:
@@ -810,7 +810,8 @@ def _scoring_terms(phrases: list[Phrase], searcher: Searcher,
     for phrase in phrases:
         plan = phrase.plan()
         if len(plan) > 1:
-            rarest = min(plan, key=lambda t: len(_postings(searcher, memo, "content", t[0]).ids))
+            reader = searcher.reader()  # as scoring_query picks it
+            rarest = min(plan, key=lambda t: reader.doc_frequency("content", t[0]))
             terms.append(("content", rarest[0]))
         else:
             terms.extend(("content", term) for term, _o in plan)
@@ -831,11 +832,10 @@ def _term_scores(searcher: Searcher, memo: dict[Any, Any], fieldname: str,
         K1 = weighting.K1 if isinstance(weighting, BM25F) else 1.2
         idf = searcher.idf(fieldname, term)
         avgfl = searcher.avg_field_length(fieldname) or 1
-        key = ("lengths", fieldname)
-        lengths = memo.get(key)
-        if lengths is None:
-            dfl = searcher.doc_field_length
-            lengths = memo[key] = [dfl(d, fieldname, 1) for d in range(searcher.doc_count_all())]
+        lengths: dict[int, int] = memo.setdefault(("lengths", fieldname), {})
+        missing = [d for d in postings.ids if d not in lengths]
+        dfl = searcher.doc_field_length
+        lengths.update((d, dfl(d, fieldname, 1)) for d in missing)
         postings.scores = {
             d: bm25(idf, w, lengths[d], avgfl, B, K1)
             for d, w in zip(postings.ids, postings.weights, strict=True)}
