@@ -154,3 +154,9 @@ def test_error_pages_are_in_the_layout(client_as):
     assert "找不到" in text or "不存在" in text
     assert 'class="topbar"' in text
     assert c.get("/admin/users").status_code == 403
+
+
+def test_home_page_starts_with_a_search_box(client_as):
+    page = client_as("staff").get("/").get_data(as_text=True)
+    assert 'action="/search"' in page
+    assert "今天要查哪项制度或流程" in page
