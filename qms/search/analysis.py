@@ -8,12 +8,10 @@ context-dependent: 乾隆 keeps 乾 while 乾 alone becomes 干 — a per-charac
 loses a match that way). tw2sp is never used: it rewrites vocabulary.
 
 Index terms (`index_terms`): a run of CJK characters gives its character n-grams of sizes
-1–MAX_GRAM (overlapping trigrams, bigrams and every single character), each at the
-position of its first character, so that a one-, two- or three-character query is a
-single posting list, and a longer one starts from its rarest trigram (far fewer
-candidates than its rarest bigram). (4-grams too would make 4-character queries single
-lookups, but in pure-Python Whoosh they multiply the distinct terms ~25× and the build
-time ~4×.) Latin words and
+1–MAX_GRAM (overlapping bigrams and every single character), each at the position of its
+first character, so that a one- or two-character query is a single posting list. (n-grams
+up to four characters make 3–4-character queries single lookups too, but in pure-Python
+Whoosh they multiply the distinct terms ~25× and the build time ~4×.) Latin words and
 numbers stay whole; words chained by one connector (`KF-004`, `GB/T`) are also indexed
 as compounds (every chain of 2–6 words), so a document number, whole or partial, is one
 term too. Positions count one per CJK
@@ -46,7 +44,7 @@ CJK_RANGES = (
 )
 TOKEN_RE = re.compile(rf"(?P<cjk>[{CJK_RANGES}]+)|(?P<word>[^\W_{CJK_RANGES}]+)")
 CJK_RE = re.compile(rf"[{CJK_RANGES}]")
-MAX_GRAM = 3  # an index written with another MAX_GRAM is rebuilt (engine.CJKText)
+MAX_GRAM = 2
 COMPOUND_WORDS = 6  # longest chain of connected words indexed as one term
 CONNECTORS = frozenset("-/._:")
 # Gap between the parts of one field (title, body, steps …) so no phrase spans two parts.

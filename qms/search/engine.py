@@ -202,8 +202,6 @@ class CJKText(wf.FieldType):
     unique = False
 
     def __init__(self, field_boost: float = 1.0, positions: bool = True) -> None:
-        # pickled with the schema: an index written with other n-grams is rebuilt
-        self.max_gram = analysis.MAX_GRAM
         self.format = (PackedPositions(field_boost=field_boost) if positions
                        else formats.Frequency(field_boost=field_boost))
         self.analyzer = _CJKTokenizer()
@@ -612,22 +610,14 @@ def _bulk_writer(writer: Any) -> Any:
 
 
 def _open_index(path: Path) -> index.Index:
-    """Open an index or raise IndexUnavailable (also when its CJK n-grams are of an older
-    format, so that it is rebuilt). Whoosh leaves an unreadable table of
+    """Open an index or raise IndexUnavailable. Whoosh leaves an unreadable table of
     contents open when it fails; that file is closed here, without a ResourceWarning."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         try:
-            ix = index.open_dir(str(path))
+            return index.open_dir(str(path))
         except Exception as err:
             message = f"{path.name}: {type(err).__name__}: {err}"
-        else:
-            # indexes written before CJKText.max_gram hold bigrams at most
-            grams = getattr(ix.schema["content"], "max_gram", 2)
-            if grams == analysis.MAX_GRAM:
-                return ix
-            ix.close()
-            message = f"{path.name}: CJK n-grams up to {grams}, not {analysis.MAX_GRAM}"
         gc.collect()
     raise IndexUnavailable(message)
 

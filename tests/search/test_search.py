@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from qms.documents import service as documents
 from qms.documents.models import Document, Revision
-from qms.search import analysis, service
+from qms.search import service
 from qms.search.models import SearchOutbox
 from tests.factories import TEST_PASSWORD, make_document
 
@@ -233,23 +233,6 @@ def test_an_index_that_fails_to_open_is_rebuilt(db, publish, staff):
     for toc in gen.rglob("_MAIN_*.toc"):
         toc.write_bytes(b"garbage")
     assert numbers(service.search(db, staff, "防火安检")) == [doc.number]
-
-
-def test_an_index_of_an_older_ngram_format_is_rebuilt(db, publish, staff, monkeypatch):
-    doc = publish(title="消防管理制度", body="防火安检每月一次。")
-    engine = service.get_engine()
-    with monkeypatch.context() as m:  # an index written when only bigrams were indexed
-        m.setattr(analysis, "MAX_GRAM", 2)
-        old = service.rebuild()
-        engine.close()
-        searcher = engine.searcher("current")
-        assert searcher.schema["content"].max_gram == 2
-        assert searcher.doc_frequency("content", "安检每") == 0
-        engine.close()
-    assert numbers(service.search(db, staff, "安检每")) == [doc.number]
-    assert engine.active_generation() != old
-    assert engine.searcher("current").doc_frequency("content", "安检每") == 1
-    engine.close()
 
 
 def test_reconciliation_finds_a_revision_whose_hash_differs(db, publish, staff):
