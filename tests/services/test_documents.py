@@ -33,6 +33,12 @@ def people(db):
     }
 
 
+def _doc(db, people, state):
+    """A document of the clerk's, reviewed by the reviewer and approved by the approver."""
+    return make_document(db, state=state, author=people["clerk"], reviewer=people["reviewer"],
+                         approver=people["approver"], clerk=people["clerk"])
+
+
 def _kf(db):
     from qms.auth.models import Department
 
@@ -126,13 +132,7 @@ def test_transition_not_allowed(db, people):
 
 
 def test_wrong_password_when_signing(db, people):
-    doc = make_document(
-        db,
-        state="in_review",
-        author=people["clerk"],
-        reviewer=people["reviewer"],
-        approver=people["approver"],
-    )
+    doc = _doc(db, people, "in_review")
     with pytest.raises(Forbidden) as refused:
         service.review(db, people["reviewer"], doc.working_revision, password="wrong-password")
     assert refused.value.failed_attempt is not None
@@ -182,13 +182,7 @@ def test_self_approval_is_refused(db, people):
 
 
 def test_reject_sends_back_to_draft_with_comment(db, people):
-    doc = make_document(
-        db,
-        state="in_review",
-        author=people["clerk"],
-        reviewer=people["reviewer"],
-        approver=people["approver"],
-    )
+    doc = _doc(db, people, "in_review")
     rev = doc.working_revision
     with pytest.raises(Invalid):
         service.reject(db, people["reviewer"], rev, comment=" ")
@@ -199,13 +193,7 @@ def test_reject_sends_back_to_draft_with_comment(db, people):
 
 
 def test_editing_under_review_returns_to_draft_and_voids_signatures(db, people):
-    doc = make_document(
-        db,
-        state="reviewed",
-        author=people["clerk"],
-        reviewer=people["reviewer"],
-        approver=people["approver"],
-    )
+    doc = _doc(db, people, "reviewed")
     rev = doc.working_revision
     service.save_draft(
         db,
@@ -222,13 +210,7 @@ def test_editing_under_review_returns_to_draft_and_voids_signatures(db, people):
 
 
 def test_an_approved_revision_is_never_updated(db, people):
-    doc = make_document(
-        db,
-        state="approved",
-        author=people["clerk"],
-        reviewer=people["reviewer"],
-        approver=people["approver"],
-    )
+    doc = _doc(db, people, "approved")
     rev = doc.working_revision
     with pytest.raises(Conflict) as refused:
         service.save_draft(
@@ -285,13 +267,7 @@ def test_lock_holds_off_other_editors_until_broken(db, people):
 
 
 def test_revise_keeps_the_effective_revision_until_the_new_one_is_issued(db, people):
-    doc = make_document(
-        db,
-        state="effective",
-        author=people["clerk"],
-        reviewer=people["reviewer"],
-        approver=people["approver"],
-    )
+    doc = _doc(db, people, "effective")
     first = doc.current_revision
     new = service.revise(db, people["clerk"], doc, major_change=False, change_summary="小改")
     assert new.label == "A/1"
@@ -329,13 +305,7 @@ def test_revise_keeps_the_effective_revision_until_the_new_one_is_issued(db, peo
 
 
 def test_future_effective_date_is_honoured(db, people):
-    doc = make_document(
-        db,
-        state="effective",
-        author=people["clerk"],
-        reviewer=people["reviewer"],
-        approver=people["approver"],
-    )
+    doc = _doc(db, people, "effective")
     first = doc.current_revision
     new = service.revise(db, people["clerk"], doc, major_change=True, change_summary="大改")
     assert new.label == "B/0"
@@ -365,13 +335,7 @@ def test_future_effective_date_is_honoured(db, people):
 
 
 def test_second_effective_revision_is_impossible(db, people):
-    doc = make_document(
-        db,
-        state="effective",
-        author=people["clerk"],
-        reviewer=people["reviewer"],
-        approver=people["approver"],
-    )
+    doc = _doc(db, people, "effective")
     rev = doc.current_revision
     with pytest.raises(Conflict):
         service.issue(db, people["clerk"], rev, password=TEST_PASSWORD)
@@ -394,13 +358,7 @@ def test_second_effective_revision_is_impossible(db, people):
 
 
 def test_withdrawal_needs_reason_and_signature(db, people):
-    doc = make_document(
-        db,
-        state="effective",
-        author=people["clerk"],
-        reviewer=people["reviewer"],
-        approver=people["approver"],
-    )
+    doc = _doc(db, people, "effective")
     with pytest.raises(Invalid):
         service.withdraw(db, people["clerk"], doc, reason="", password=TEST_PASSWORD)
     with pytest.raises(Forbidden):
@@ -418,13 +376,7 @@ def test_unknown_document_number(db):
 
 
 def test_drafts_are_visible_only_to_those_involved(db, people):
-    doc = make_document(
-        db,
-        state="in_review",
-        author=people["clerk"],
-        reviewer=people["reviewer"],
-        approver=people["approver"],
-    )
+    doc = _doc(db, people, "in_review")
     rev = doc.working_revision
     assert service.can_view(db, people["reviewer"], rev)
     assert service.can_view(db, people["approver"], rev)
@@ -434,13 +386,7 @@ def test_drafts_are_visible_only_to_those_involved(db, people):
 
 
 def test_every_step_is_in_the_trail(db, people):
-    doc = make_document(
-        db,
-        state="effective",
-        author=people["clerk"],
-        reviewer=people["reviewer"],
-        approver=people["approver"],
-    )
+    doc = _doc(db, people, "effective")
     ref = f"{doc.number} A/0"
     states = db.scalars(
         sa.select(TrailEntry.new_value)
