@@ -264,6 +264,15 @@ def _set_state(
     )
 
 
+def _end(
+    session: Session, actor: User | None, revision: Revision, state: RevState, reason: str
+) -> None:
+    """A revision leaves use for good: superseded, withdrawn or cancelled."""
+    _set_state(session, actor, revision, state, reason=reason.strip())
+    revision.ended_at = utcnow()
+    revision.end_reason = reason.strip()
+
+
 def _ref(revision: Revision) -> str:
     return f"{revision.document.number} {revision.label}"
 
@@ -807,10 +816,7 @@ def _activate(session: Session, actor: User | None, document: Document, revision
     previous = document.current_revision
     if previous is not None and previous.state == RevState.EFFECTIVE:
         _apply(previous, Action.SUPERSEDE, Actor.SYSTEM)
-        _set_state(
-            session, actor, previous, RevState.SUPERSEDED, reason=f"superseded by {revision.label}"
-        )
-        previous.ended_at = utcnow()
+        _end(session, actor, previous, RevState.SUPERSEDED, f"superseded by {revision.label}")
         session.flush()  # the old one leaves 'effective' before the new one enters it
     _set_state(session, actor, revision, new_state)
     revision.effective_at = utcnow()
@@ -887,13 +893,9 @@ def withdraw(
     )
     working = document.working_revision
     if working is not None and working.state in (RevState.DRAFT, RevState.IN_REVIEW):
-        _set_state(session, actor, working, RevState.CANCELLED, reason=reason)
-        working.ended_at = utcnow()
-        working.end_reason = reason.strip()
+        _end(session, actor, working, RevState.CANCELLED, reason)
     document.working_revision = None
-    _set_state(session, actor, current, new_state, reason=reason.strip())
-    current.ended_at = utcnow()
-    current.end_reason = reason.strip()
+    _end(session, actor, current, new_state, reason)
     document.current_revision = None
     document.status = RevState.OBSOLETE
     document.next_review_date = None
@@ -955,9 +957,7 @@ def cancel(session: Session, actor: User, revision: Revision, *, reason: str) ->
         raise Invalid(_l("Say why the revision is cancelled."))
     document = revision.document
     void_signatures(session, actor, _live_signatures(session, revision), f"cancelled: {reason}")
-    _set_state(session, actor, revision, new_state, reason=reason.strip())
-    revision.ended_at = utcnow()
-    revision.end_reason = reason.strip()
+    _end(session, actor, revision, new_state, reason)
     revision.lock_owner_id = None
     if document.working_revision_id == revision.id:
         document.working_revision = None
