@@ -54,34 +54,56 @@ from qms.errorhandlers import refused
 from qms.errors import DomainError
 from qms.home import Panel, panel_provider
 from qms.markup import render
-from qms.nav import NAV, NavEntry
+from qms.nav import NavEntry
+from qms.nav import register as register_nav
 from qms.pagination import clamp, paginate
 from qms.web import permission_required
 
 bp = Blueprint("distribution", __name__, url_prefix="/distribution")
 
-for _entry in (
-    NavEntry(_l("Copies and recall"), "distribution.recalls", Permission.VIEW_REGISTER, 30),
-    NavEntry(_l("Read and understood"), "distribution.reading_matrix",
-             Permission.VIEW_REGISTER, 31),
-    NavEntry(_l("Periodic review"), "distribution.periodic_reviews",
-             Permission.VIEW_REGISTER, 32),
-    NavEntry(_l("External documents"), "distribution.external_register",
-             Permission.READ_DOCUMENTS, 33),
-):
-    if _entry not in NAV:
-        NAV.append(_entry)
+register_nav(
+    NavEntry(
+        _l("Copies and recall"), "distribution.recalls", Permission.VIEW_REGISTER, 60, "control"
+    ),
+    NavEntry(
+        _l("Read and understood"),
+        "distribution.reading_matrix",
+        Permission.VIEW_REGISTER,
+        61,
+        "control",
+    ),
+    NavEntry(
+        _l("Periodic review"),
+        "distribution.periodic_reviews",
+        Permission.VIEW_REGISTER,
+        62,
+        "control",
+    ),
+    NavEntry(
+        _l("External documents"),
+        "distribution.external_register",
+        Permission.READ_DOCUMENTS,
+        63,
+        "control",
+    ),
+)
 
 
 @bp.app_context_processor
 def _labels() -> dict[str, Any]:
-    return {"medium_labels": MEDIUM_LABELS, "outcome_labels": OUTCOME_LABELS,
-            "ack_labels": ACK_LABELS, "category_labels": CATEGORY_LABELS,
-            "state_labels": STATE_LABELS, "kind_labels": KIND_LABELS,
-            "review_outcome_labels": REVIEW_OUTCOME_LABELS}
+    return {
+        "medium_labels": MEDIUM_LABELS,
+        "outcome_labels": OUTCOME_LABELS,
+        "ack_labels": ACK_LABELS,
+        "category_labels": CATEGORY_LABELS,
+        "state_labels": STATE_LABELS,
+        "kind_labels": KIND_LABELS,
+        "review_outcome_labels": REVIEW_OUTCOME_LABELS,
+    }
 
 
 # -- helpers ------------------------------------------------------------------------------
+
 
 def _refused(err: DomainError) -> None:
     flash(refused(err), "error")
@@ -97,13 +119,17 @@ def _revision_or_current(db: Session, document: Document, label: str | None) -> 
 
 
 def _departments(db: Session) -> list[Department]:
-    return list(db.scalars(sa.select(Department).where(Department.active.is_(True))
-                           .order_by(Department.code)))
+    return list(
+        db.scalars(
+            sa.select(Department).where(Department.active.is_(True)).order_by(Department.code)
+        )
+    )
 
 
 def _people(db: Session) -> list[User]:
-    return list(db.scalars(sa.select(User).where(User.active.is_(True))
-                           .order_by(User.display_name)))
+    return list(
+        db.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.display_name))
+    )
 
 
 def _dept_by_code(db: Session, code: str | None) -> Department | None:
@@ -126,6 +152,7 @@ def export_url(number: str, label: str, copy_number: int) -> str:
 
 # -- controlled copies ------------------------------------------------------------------
 
+
 @bp.route("/copies")
 @permission_required(Permission.VIEW_REGISTER)
 def copies_index() -> Any:
@@ -134,11 +161,13 @@ def copies_index() -> Any:
     if number:
         return redirect(url_for("distribution.copy_register", number=number.upper()))
     page, per_page = clamp(request.args.get("page"), request.args.get("per_page"))
-    stmt = sa.select(ControlledCopy).order_by(ControlledCopy.issued_at.desc(),
-                                              ControlledCopy.id.desc())
+    stmt = sa.select(ControlledCopy).order_by(
+        ControlledCopy.issued_at.desc(), ControlledCopy.id.desc()
+    )
     result = paginate(db, stmt, page, per_page)
-    return render_template("distribution/copies_index.html", page=result, args=request.args,
-                           export_url=export_url)
+    return render_template(
+        "distribution/copies_index.html", page=result, args=request.args, export_url=export_url
+    )
 
 
 @bp.route("/copies/<number>")
@@ -149,15 +178,24 @@ def copy_register(number: str) -> Any:
     revision = _revision_or_current(db, document, request.args.get("revision"))
     rows = copies.copies_of(db, revision) if revision is not None else []
     form = IssueCopyForm(revision=revision.label if revision else "")
-    form.holder_department.choices = [("", "—")] + [(d.code, f"{d.code} {d.name}")
-                                                   for d in _departments(db)]
+    form.holder_department.choices = [("", "—")] + [
+        (d.code, f"{d.code} {d.name}") for d in _departments(db)
+    ]
     form.holder_user.choices = [("", "—")] + [(str(u.id), u.display_name) for u in _people(db)]
     return render_template(
-        "distribution/copy_register.html", document=document, revision=revision, copies=rows,
-        form=form, recall_form=RecallForm(), export_url=export_url,
+        "distribution/copy_register.html",
+        document=document,
+        revision=revision,
+        copies=rows,
+        form=form,
+        recall_form=RecallForm(),
+        export_url=export_url,
         can_issue=current_user.can(Permission.ISSUE_DOCUMENTS),
-        issuable=revision is not None and (revision.state == RevState.EFFECTIVE or (
-            revision.state == RevState.APPROVED and revision.issued_at is not None)),
+        issuable=revision is not None
+        and (
+            revision.state == RevState.EFFECTIVE
+            or (revision.state == RevState.APPROVED and revision.issued_at is not None)
+        ),
     )
 
 
@@ -171,25 +209,38 @@ def issue_copy(number: str) -> Any:
     form.holder_user.choices = [("", "")] + [(str(u.id), "") for u in _people(db)]
     label = form.revision.data or ""
     if not form.validate_on_submit():
-        flash(_("Check the form: %(errors)s", errors="; ".join(
-            f"{form[f].label.text}: {', '.join(e)}" for f, e in form.errors.items())), "error")
-        return redirect(url_for("distribution.copy_register", number=document.number,
-                                revision=label))
+        flash(
+            _(
+                "Check the form: %(errors)s",
+                errors="; ".join(
+                    f"{form[f].label.text}: {', '.join(e)}" for f, e in form.errors.items()
+                ),
+            ),
+            "error",
+        )
+        return redirect(
+            url_for("distribution.copy_register", number=document.number, revision=label)
+        )
     try:
         revision = documents.revision_by_label(db, document, label)
         copy = copies.issue_copy(
-            db, current_user, revision,
+            db,
+            current_user,
+            revision,
             holder_department=_dept_by_code(db, form.holder_department.data),
             holder_user=_user_by_id(db, form.holder_user.data),
-            medium=Medium(form.medium.data), location=form.location.data or "")
+            medium=Medium(form.medium.data),
+            location=form.location.data or "",
+        )
     except DomainError as err:
         _refused(err)
     else:
         db.commit()
-        flash(_("Copy No. %(n)d issued to %(holder)s.", n=copy.copy_number,
-                holder=copy.holder_name), "success")
-    return redirect(url_for("distribution.copy_register", number=document.number,
-                            revision=label))
+        flash(
+            _("Copy No. %(n)d issued to %(holder)s.", n=copy.copy_number, holder=copy.holder_name),
+            "success",
+        )
+    return redirect(url_for("distribution.copy_register", number=document.number, revision=label))
 
 
 def _load_copy(db: Session, copy_id: int) -> ControlledCopy:
@@ -222,14 +273,21 @@ def record_recall(copy_id: int) -> Any:
     form = RecallForm()
     if form.validate_on_submit():
         try:
-            copies.record_recall(db, current_user, copy, RecallOutcome(form.outcome.data),
-                                 form.note.data or "")
+            copies.record_recall(
+                db, current_user, copy, RecallOutcome(form.outcome.data), form.note.data or ""
+            )
         except DomainError as err:
             _refused(err)
         else:
             db.commit()
-            flash(_("Copy %(ref)s recorded as %(outcome)s.", ref=copies.copy_ref(copy),
-                    outcome=OUTCOME_LABELS[RecallOutcome(form.outcome.data)]), "success")
+            flash(
+                _(
+                    "Copy %(ref)s recorded as %(outcome)s.",
+                    ref=copies.copy_ref(copy),
+                    outcome=OUTCOME_LABELS[RecallOutcome(form.outcome.data)],
+                ),
+                "success",
+            )
     else:
         flash(_("Choose whether the copy was returned or destroyed."), "error")
     return redirect(_back(url_for("distribution.recalls")))
@@ -247,9 +305,13 @@ def recalls() -> str:
     db = get_session()
     page, per_page = clamp(request.args.get("page"), request.args.get("per_page"))
     result = paginate(db, copies.outstanding_recalls(), page, per_page)
-    return render_template("distribution/recalls.html", page=result, args=request.args,
-                           recall_form=RecallForm(),
-                           can_recall=current_user.can(Permission.ISSUE_DOCUMENTS))
+    return render_template(
+        "distribution/recalls.html",
+        page=result,
+        args=request.args,
+        recall_form=RecallForm(),
+        can_recall=current_user.can(Permission.ISSUE_DOCUMENTS),
+    )
 
 
 @bp.route("/my-copies")
@@ -259,13 +321,20 @@ def my_copies() -> str:
     holder = ControlledCopy.holder_user_id == current_user.id
     if current_user.department_id is not None:
         holder = sa.or_(holder, ControlledCopy.holder_department_id == current_user.department_id)
-    rows = db.scalars(sa.select(ControlledCopy).where(holder, ControlledCopy.recall_outcome.is_(
-        None)).order_by(ControlledCopy.issued_at.desc())).all()
-    return render_template("distribution/my_copies.html", copies=rows,
-                           may_confirm=lambda c: copies.may_confirm_receipt(current_user, c))
+    rows = db.scalars(
+        sa.select(ControlledCopy)
+        .where(holder, ControlledCopy.recall_outcome.is_(None))
+        .order_by(ControlledCopy.issued_at.desc())
+    ).all()
+    return render_template(
+        "distribution/my_copies.html",
+        copies=rows,
+        may_confirm=lambda c: copies.may_confirm_receipt(current_user, c),
+    )
 
 
 # -- read and understood --------------------------------------------------------------------
+
 
 @bp.route("/read/<int:revision_id>", methods=["GET", "POST"])
 @permission_required(Permission.VIEW_OWN_TASKS)
@@ -284,13 +353,28 @@ def read(revision_id: int) -> Any:
             _refused(err)
             return redirect(url_for("distribution.read", revision_id=revision.id))
         db.commit()
-        flash(_("You have acknowledged %(number)s %(label)s as read and understood.",
-                number=revision.document.number, label=revision.label), "success")
+        flash(
+            _(
+                "You have acknowledged %(number)s %(label)s as read and understood.",
+                number=revision.document.number,
+                label=revision.label,
+            ),
+            "success",
+        )
         return redirect(url_for("tasks.mine"))
-    ack = db.scalar(sa.select(Acknowledgement).where(
-        Acknowledgement.revision_id == revision.id, Acknowledgement.user_id == current_user.id))
-    return render_template("distribution/read.html", revision=revision, document=revision.document,
-                           body=render(revision.body), form=form, ack=ack)
+    ack = db.scalar(
+        sa.select(Acknowledgement).where(
+            Acknowledgement.revision_id == revision.id, Acknowledgement.user_id == current_user.id
+        )
+    )
+    return render_template(
+        "distribution/read.html",
+        revision=revision,
+        document=revision.document,
+        body=render(revision.body),
+        form=form,
+        ack=ack,
+    )
 
 
 @bp.route("/reading")
@@ -303,9 +387,15 @@ def reading_matrix() -> str:
     kind = DocKind(kind_raw) if kind_raw in {k.value for k in DocKind} else None
     grid = reading.matrix(db, department_id=dept.id if dept else None, kind=kind)
     overdue = db.scalars(reading.overdue_stmt(today).limit(200)).all()
-    return render_template("distribution/reading_matrix.html", grid=grid, overdue=overdue,
-                           today=today, departments=_departments(db), args=request.args,
-                           can_edit=current_user.can(Permission.ISSUE_DOCUMENTS))
+    return render_template(
+        "distribution/reading_matrix.html",
+        grid=grid,
+        overdue=overdue,
+        today=today,
+        departments=_departments(db),
+        args=request.args,
+        can_edit=current_user.can(Permission.ISSUE_DOCUMENTS),
+    )
 
 
 @bp.route("/reading/document/<number>")
@@ -315,8 +405,13 @@ def reading_document(number: str) -> str:
     document = documents.get_document(db, number)
     revision = _revision_or_current(db, document, request.args.get("revision"))
     acks = reading.acknowledgements_of(db, revision) if revision else []
-    return render_template("distribution/reading_document.html", document=document,
-                           revision=revision, acks=acks, today=clock.today())
+    return render_template(
+        "distribution/reading_document.html",
+        document=document,
+        revision=revision,
+        acks=acks,
+        today=clock.today(),
+    )
 
 
 @bp.route("/reading/person/<int:user_id>")
@@ -328,8 +423,12 @@ def reading_person(user_id: int) -> str:
     person = db.get(User, user_id)
     if person is None:
         abort(404)
-    return render_template("distribution/reading_person.html", person=person,
-                           acks=reading.for_person(db, person), today=clock.today())
+    return render_template(
+        "distribution/reading_person.html",
+        person=person,
+        acks=reading.for_person(db, person),
+        today=clock.today(),
+    )
 
 
 def _rule_form(db: Session, rule: ReadRule | None = None) -> ReadRuleForm:
@@ -352,15 +451,22 @@ def reading_rules() -> Any:
     if form.validate_on_submit():
         try:
             reading.save_rule(
-                db, current_user,
+                db,
+                current_user,
                 kind=DocKind(form.kind.data) if form.kind.data else None,
                 department=_dept_by_code(db, form.department.data),
                 roles=[Role(r) for r in form.roles.data or []],
-                departments=[d for d in (_dept_by_code(db, c) for c in form.departments.data or [])
-                             if d is not None],
-                people=[u for u in (_user_by_id(db, i) for i in form.people.data or [])
-                        if u is not None],
-                due_days=form.due_days.data or 14, minor_resets=bool(form.minor_resets.data))
+                departments=[
+                    d
+                    for d in (_dept_by_code(db, c) for c in form.departments.data or [])
+                    if d is not None
+                ],
+                people=[
+                    u for u in (_user_by_id(db, i) for i in form.people.data or []) if u is not None
+                ],
+                due_days=form.due_days.data or 14,
+                minor_resets=bool(form.minor_resets.data),
+            )
         except DomainError as err:
             form.roles.errors = [refused(err)]
             status = err.status
@@ -371,8 +477,9 @@ def reading_rules() -> Any:
     elif request.method == "POST":
         status = 422
     rules = db.scalars(sa.select(ReadRule).order_by(ReadRule.id)).all()
-    return render_template("distribution/reading_rules.html", form=form, rules=rules,
-                           role_labels=ROLE_LABELS), status
+    return render_template(
+        "distribution/reading_rules.html", form=form, rules=rules, role_labels=ROLE_LABELS
+    ), status
 
 
 @bp.route("/reading/rules/<int:rule_id>/delete", methods=["POST"])
@@ -388,6 +495,7 @@ def delete_reading_rule(rule_id: int) -> Any:
 
 # -- periodic review -----------------------------------------------------------------------
 
+
 @bp.route("/periodic")
 @permission_required(Permission.VIEW_REGISTER)
 def periodic_reviews() -> str:
@@ -397,10 +505,16 @@ def periodic_reviews() -> str:
     result = paginate(db, periodic.due_documents(today), page, per_page)
     form = IntervalForm()
     form.kind.choices = [(k.value, str(KIND_LABELS[k])) for k in DocKind]
-    return render_template("distribution/periodic.html", page=result, args=request.args,
-                           today=today, status_of=lambda d: periodic.review_status(d, today),
-                           intervals=periodic.intervals(db), form=form,
-                           can_edit=current_user.can(Permission.ISSUE_DOCUMENTS))
+    return render_template(
+        "distribution/periodic.html",
+        page=result,
+        args=request.args,
+        today=today,
+        status_of=lambda d: periodic.review_status(d, today),
+        intervals=periodic.intervals(db),
+        form=form,
+        can_edit=current_user.can(Permission.ISSUE_DOCUMENTS),
+    )
 
 
 @bp.route("/periodic/intervals", methods=["POST"])
@@ -412,14 +526,19 @@ def set_interval() -> Any:
     if form.validate_on_submit():
         try:
             changed = periodic.set_kind_interval(
-                db, current_user, DocKind(form.kind.data), form.months.data or 24,
-                apply_to_existing=bool(form.apply_to_existing.data))
+                db,
+                current_user,
+                DocKind(form.kind.data),
+                form.months.data or 24,
+                apply_to_existing=bool(form.apply_to_existing.data),
+            )
         except DomainError as err:
             _refused(err)
         else:
             db.commit()
-            flash(_("Review interval saved; %(n)d existing documents changed.", n=changed),
-                  "success")
+            flash(
+                _("Review interval saved; %(n)d existing documents changed.", n=changed), "success"
+            )
     else:
         flash(_("A review interval is between 1 and 120 months."), "error")
     return redirect(url_for("distribution.periodic_reviews"))
@@ -434,25 +553,38 @@ def periodic_review(number: str) -> Any:
     if form.validate_on_submit():
         try:
             if form.outcome.data == "no_change":
-                periodic.review_without_change(db, current_user, document,
-                                               password=form.password.data or "",
-                                               comment=form.comment.data or "")
+                periodic.review_without_change(
+                    db,
+                    current_user,
+                    document,
+                    password=form.password.data or "",
+                    comment=form.comment.data or "",
+                )
             else:
-                periodic.review_with_change(db, current_user, document,
-                                            comment=form.comment.data or "",
-                                            major_change=form.outcome.data == "revise_major")
+                periodic.review_with_change(
+                    db,
+                    current_user,
+                    document,
+                    comment=form.comment.data or "",
+                    major_change=form.outcome.data == "revise_major",
+                )
         except DomainError as err:
             _refused(err)
             return redirect(url_for("distribution.periodic_review", number=document.number))
         db.commit()
         flash(_("Periodic review of %(number)s recorded.", number=document.number), "success")
         return redirect(url_for("distribution.periodic_reviews"))
-    return render_template("distribution/periodic_review.html", document=document, form=form,
-                           status=periodic.review_status(document, clock.today()),
-                           history=periodic.history(db, document))
+    return render_template(
+        "distribution/periodic_review.html",
+        document=document,
+        form=form,
+        status=periodic.review_status(document, clock.today()),
+        history=periodic.history(db, document),
+    )
 
 
 # -- external documents ----------------------------------------------------------------------
+
 
 @bp.route("/external")
 @permission_required(Permission.READ_DOCUMENTS)
@@ -461,12 +593,18 @@ def external_register() -> str:
     page, per_page = clamp(request.args.get("page"), request.args.get("per_page"))
     raw = request.args.get("category", "")
     category = ExternalCategory(raw) if raw in {c.value for c in ExternalCategory} else None
-    stmt = external.register_stmt(q=request.args.get("q", "").strip(), category=category,
-                                  include_obsolete=bool(request.args.get("all")))
+    stmt = external.register_stmt(
+        q=request.args.get("q", "").strip(),
+        category=category,
+        include_obsolete=bool(request.args.get("all")),
+    )
     result = paginate(db, stmt, page, per_page)
-    return render_template("distribution/external_register.html", page=result,
-                           args=request.args,
-                           can_edit=current_user.can(Permission.ISSUE_DOCUMENTS))
+    return render_template(
+        "distribution/external_register.html",
+        page=result,
+        args=request.args,
+        can_edit=current_user.can(Permission.ISSUE_DOCUMENTS),
+    )
 
 
 def _owner_choices(db: Session) -> list[tuple[str, str]]:
@@ -491,19 +629,29 @@ def external_new() -> Any:
             if department is None or owner is None:
                 abort(422)
             ext = external.register_external(
-                db, current_user, title=form.title.data or "",
-                category=ExternalCategory(form.category.data), source=form.source.data or "",
-                reference=form.reference.data or "", edition=form.edition.data or "",
-                url=form.url.data or "", notes=form.notes.data or "",
-                number=form.number.data or "", department=department, owner=owner,
-                effective_date=form.effective_date.data, checked_on=form.checked_on.data)
+                db,
+                current_user,
+                title=form.title.data or "",
+                category=ExternalCategory(form.category.data),
+                source=form.source.data or "",
+                reference=form.reference.data or "",
+                edition=form.edition.data or "",
+                url=form.url.data or "",
+                notes=form.notes.data or "",
+                number=form.number.data or "",
+                department=department,
+                owner=owner,
+                effective_date=form.effective_date.data,
+                checked_on=form.checked_on.data,
+            )
         except DomainError as err:
             form.title.errors = [refused(err)]
             status = err.status
         else:
             db.commit()
-            flash(_("External document %(number)s registered.", number=ext.document.number),
-                  "success")
+            flash(
+                _("External document %(number)s registered.", number=ext.document.number), "success"
+            )
             return redirect(url_for("distribution.external_detail", number=ext.document.number))
     elif request.method == "POST":
         status = 422
@@ -518,14 +666,22 @@ def external_detail(number: str) -> str:
     edit = ExternalEditForm(obj=ext, prefix="edit")
     edit.owner.choices = _owner_choices(db)
     edit.owner.data = str(ext.owner_id)
-    revisions = [r for r in ext.document.revisions
-                 if r.state in (RevState.EFFECTIVE, RevState.SUPERSEDED, RevState.OBSOLETE)]
+    revisions = [
+        r
+        for r in ext.document.revisions
+        if r.state in (RevState.EFFECTIVE, RevState.SUPERSEDED, RevState.OBSOLETE)
+    ]
     return render_template(
-        "distribution/external_detail.html", ext=ext, document=ext.document,
-        revisions=revisions, edit=edit, check=CurrencyCheckForm(prefix="check"),
+        "distribution/external_detail.html",
+        ext=ext,
+        document=ext.document,
+        revisions=revisions,
+        edit=edit,
+        check=CurrencyCheckForm(prefix="check"),
         edition=NewEditionForm(prefix="edition"),
         can_edit=current_user.can(Permission.ISSUE_DOCUMENTS),
-        can_check=current_user.can(Permission.ISSUE_DOCUMENTS) or ext.owner_id == current_user.id)
+        can_check=current_user.can(Permission.ISSUE_DOCUMENTS) or ext.owner_id == current_user.id,
+    )
 
 
 @bp.route("/external/<number>/edit", methods=["POST"])
@@ -538,12 +694,17 @@ def external_edit(number: str) -> Any:
     owner = _user_by_id(db, form.owner.data)
     if form.validate_on_submit() and owner is not None:
         try:
-            external.update_external(db, current_user, ext,
-                                     category=ExternalCategory(form.category.data),
-                                     source=form.source.data or "",
-                                     reference=form.reference.data or "",
-                                     url=form.url.data or "", owner=owner,
-                                     reason=form.reason.data or "")
+            external.update_external(
+                db,
+                current_user,
+                ext,
+                category=ExternalCategory(form.category.data),
+                source=form.source.data or "",
+                reference=form.reference.data or "",
+                url=form.url.data or "",
+                owner=owner,
+                reason=form.reason.data or "",
+            )
         except DomainError as err:
             _refused(err)
         else:
@@ -562,8 +723,9 @@ def external_check(number: str) -> Any:
     form = CurrencyCheckForm(prefix="check")
     if form.validate_on_submit():
         try:
-            external.check_currency(db, current_user, ext, checked_on=form.checked_on.data,
-                                    note=form.note.data or "")
+            external.check_currency(
+                db, current_user, ext, checked_on=form.checked_on.data, note=form.note.data or ""
+            )
         except DomainError as err:
             _refused(err)
         else:
@@ -580,16 +742,27 @@ def external_edition(number: str) -> Any:
     form = NewEditionForm(prefix="edition")
     if form.validate_on_submit():
         try:
-            revision = external.new_edition(db, current_user, ext, edition=form.edition.data or "",
-                                            notes=form.notes.data or "",
-                                            effective_date=form.effective_date.data,
-                                            reference=form.reference.data or None)
+            revision = external.new_edition(
+                db,
+                current_user,
+                ext,
+                edition=form.edition.data or "",
+                notes=form.notes.data or "",
+                effective_date=form.effective_date.data,
+                reference=form.reference.data or None,
+            )
         except DomainError as err:
             _refused(err)
         else:
             db.commit()
-            flash(_("Edition %(edition)s registered as revision %(label)s.",
-                    edition=ext.edition, label=revision.label), "success")
+            flash(
+                _(
+                    "Edition %(edition)s registered as revision %(label)s.",
+                    edition=ext.edition,
+                    label=revision.label,
+                ),
+                "success",
+            )
     else:
         flash(_("Name the new edition."), "error")
     return redirect(url_for("distribution.external_detail", number=number))
@@ -597,27 +770,42 @@ def external_edition(number: str) -> Any:
 
 # -- home page -------------------------------------------------------------------------------
 
+
 @panel_provider
 def document_control_panel(session: Session, user: User) -> list[Panel]:
     if not user.can(Permission.ISSUE_DOCUMENTS):
         return []
     today = clock.today()
     count = sa.func.count()
-    recalls_open = session.scalar(sa.select(count).select_from(
-        copies.outstanding_recalls().order_by(None).subquery())) or 0
-    overdue = session.scalar(sa.select(count).select_from(
-        reading.overdue_stmt(today).order_by(None).subquery())) or 0
+    recalls_open = (
+        session.scalar(
+            sa.select(count).select_from(copies.outstanding_recalls().order_by(None).subquery())
+        )
+        or 0
+    )
+    overdue = (
+        session.scalar(
+            sa.select(count).select_from(reading.overdue_stmt(today).order_by(None).subquery())
+        )
+        or 0
+    )
     due = session.scalars(periodic.due_documents(today)).all()
     late = sum(1 for d in due if periodic.review_status(d, today) == "overdue")
-    return [Panel(
-        title=_l("Distribution and review"), order=20,
-        rows=[(_l("Copies to recall"), recalls_open), (_l("Overdue acknowledgements"), overdue),
-              (_l("Periodic reviews due"), len(due) - late),
-              (_l("Periodic reviews overdue"), late)],
-        links=[(_l("Outstanding recalls"), "distribution.recalls"),
-               (_l("Read and understood"), "distribution.reading_matrix"),
-               (_l("Periodic review"), "distribution.periodic_reviews"),
-               (_l("External documents"), "distribution.external_register")],
-    )]
-
-
+    return [
+        Panel(
+            title=_l("Distribution and review"),
+            order=20,
+            rows=[
+                (_l("Copies to recall"), recalls_open),
+                (_l("Overdue acknowledgements"), overdue),
+                (_l("Periodic reviews due"), len(due) - late),
+                (_l("Periodic reviews overdue"), late),
+            ],
+            links=[
+                (_l("Outstanding recalls"), "distribution.recalls"),
+                (_l("Read and understood"), "distribution.reading_matrix"),
+                (_l("Periodic review"), "distribution.periodic_reviews"),
+                (_l("External documents"), "distribution.external_register"),
+            ],
+        )
+    ]

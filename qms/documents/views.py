@@ -48,19 +48,26 @@ from qms.documents.periodic import DUE_WINDOW_DAYS, review_status_of
 from qms.errorhandlers import refused
 from qms.errors import DomainError
 from qms.markup import render
-from qms.nav import NAV, NavEntry
+from qms.nav import NavEntry
+from qms.nav import register as register_nav
 from qms.pagination import clamp
 from qms.trail import service as trail
 from qms.web import permission_required
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
-NAV.append(NavEntry(_l("Documents"), "documents.register", Permission.READ_DOCUMENTS, 20))
-NAV.append(NavEntry(_l("Numbering"), "documents.numbering", Permission.MANAGE_APPROVAL_MATRIX, 86))
-NAV.append(
+register_nav(
+    NavEntry(_l("Documents"), "documents.register", Permission.READ_DOCUMENTS, 20),
     NavEntry(
-        _l("Approval matrix"), "documents.approval_matrix", Permission.MANAGE_APPROVAL_MATRIX, 85
-    )
+        _l("Approval matrix"),
+        "documents.approval_matrix",
+        Permission.MANAGE_APPROVAL_MATRIX,
+        85,
+        "admin",
+    ),
+    NavEntry(
+        _l("Numbering"), "documents.numbering", Permission.MANAGE_APPROVAL_MATRIX, 86, "admin"
+    ),
 )
 
 

@@ -15,7 +15,8 @@ from qms.auth.permissions import Permission
 from qms.db import get_session
 from qms.mail import service
 from qms.mail.models import MailMessage, MailStatus
-from qms.nav import NAV, NavEntry
+from qms.nav import NavEntry
+from qms.nav import register as register_nav
 from qms.pagination import clamp, paginate
 from qms.trail import service as trail
 from qms.web import permission_required
@@ -29,9 +30,7 @@ STATUS_LABELS = {
     MailStatus.FAILED: _l("Failed"),
 }
 
-_entry = NavEntry(_l("Outbox"), "mail.outbox", Permission.MANAGE_USERS, 88)
-if _entry not in NAV:
-    NAV.append(_entry)
+register_nav(NavEntry(_l("Outbox"), "mail.outbox", Permission.MANAGE_USERS, 88, "admin"))
 
 
 def _sees_all() -> bool:
@@ -50,17 +49,27 @@ def outbox() -> str:
     if status in {s.value for s in MailStatus}:
         stmt = stmt.where(MailMessage.status == MailStatus(status))
     result = paginate(db, stmt, page, per_page)
-    return render_template("mail/outbox.html", page=result, args=request.args,
-                           status_labels=STATUS_LABELS, sees_all=_sees_all(),
-                           smtp_host=current_app.config.get("SMTP_HOST", ""))
+    return render_template(
+        "mail/outbox.html",
+        page=result,
+        args=request.args,
+        status_labels=STATUS_LABELS,
+        sees_all=_sees_all(),
+        smtp_host=current_app.config.get("SMTP_HOST", ""),
+    )
 
 
 @bp.route("/<int:message_id>")
 @permission_required(Permission.VIEW_OWN_TASKS)
 def message(message_id: int) -> str:
     msg = _load(message_id)
-    return render_template("mail/message.html", message=msg, status_labels=STATUS_LABELS,
-                           sees_all=_sees_all(), smtp_host=current_app.config.get("SMTP_HOST", ""))
+    return render_template(
+        "mail/message.html",
+        message=msg,
+        status_labels=STATUS_LABELS,
+        sees_all=_sees_all(),
+        smtp_host=current_app.config.get("SMTP_HOST", ""),
+    )
 
 
 @bp.route("/<int:message_id>/resend", methods=["POST"])

@@ -17,7 +17,8 @@ from qms.documents import service as documents
 from qms.documents.models import Revision
 from qms.documents.pages import page_section
 from qms.errors import NotFound
-from qms.nav import NAV, NavEntry
+from qms.nav import NavEntry
+from qms.nav import register as register_nav
 from qms.pagination import clamp, paginate
 from qms.procedures import flowchart, service  # service registers the event subscribers
 from qms.procedures.models import FLAG_REASON_LABELS, LINK_LABELS, STEP_TYPE_LABELS
@@ -25,14 +26,21 @@ from qms.web import permission_required, safe_next
 
 bp = Blueprint("procedures", __name__, url_prefix="/procedures")
 
-NAV.append(NavEntry(_l("Procedures"), "procedures.index", Permission.READ_DOCUMENTS, 30))
-NAV.append(NavEntry(_l("Traceability"), "procedures.traceability", Permission.READ_DOCUMENTS, 35))
+register_nav(
+    NavEntry(_l("Procedures"), "procedures.index", Permission.READ_DOCUMENTS, 25),
+    NavEntry(
+        _l("Traceability"), "procedures.traceability", Permission.READ_DOCUMENTS, 64, "control"
+    ),
+)
 
 
 @bp.app_context_processor
 def _labels() -> dict[str, Any]:
-    return {"LINK_LABELS": LINK_LABELS, "FLAG_REASON_LABELS": FLAG_REASON_LABELS,
-            "STEP_TYPE_LABELS": STEP_TYPE_LABELS}
+    return {
+        "LINK_LABELS": LINK_LABELS,
+        "FLAG_REASON_LABELS": FLAG_REASON_LABELS,
+        "STEP_TYPE_LABELS": STEP_TYPE_LABELS,
+    }
 
 
 def _revision(number: str) -> Revision:
@@ -40,8 +48,11 @@ def _revision(number: str) -> Revision:
     session = get_session()
     document = service.get_procedure(session, number)
     label = request.args.get("revision")
-    revision = (documents.revision_by_label(session, document, label) if label
-                else document.current_revision)
+    revision = (
+        documents.revision_by_label(session, document, label)
+        if label
+        else document.current_revision
+    )
     if revision is None:
         raise NotFound(_l("%(number)s has no revision in force.", number=document.number))
     if not documents.can_view(session, current_user, revision, block_history=True):
@@ -52,9 +63,14 @@ def _revision(number: str) -> Revision:
 def chart_for(view: service.ProcedureView, highlight: set[str]) -> str:
     # the handbook's charts say 是/否; an English reader gets Yes/No
     english = get_locale() is not None and get_locale().language == "en"
-    return flowchart.render(view.lanes, view.steps, highlight=highlight,
-                            title=f"{view.document.number} {view.revision.title}",
-                            yes="Yes" if english else "是", no="No" if english else "否")
+    return flowchart.render(
+        view.lanes,
+        view.steps,
+        highlight=highlight,
+        title=f"{view.document.number} {view.revision.title}",
+        yes="Yes" if english else "是",
+        no="No" if english else "否",
+    )
 
 
 @bp.route("/")
@@ -62,12 +78,16 @@ def chart_for(view: service.ProcedureView, highlight: set[str]) -> str:
 def index() -> str:
     session = get_session()
     page_no, per_page = clamp(request.args.get("page"), request.args.get("per_page"))
-    stmt = service.procedures_select(request.args.get("department") or None,
-                                     request.args.get("q", ""))
+    stmt = service.procedures_select(
+        request.args.get("department") or None, request.args.get("q", "")
+    )
     page = paginate(session, stmt, page_no, per_page)
-    return render_template("procedures/index.html", page=page,
-                           procedures=service.procedure_summaries(session, page.items),
-                           args=request.args)
+    return render_template(
+        "procedures/index.html",
+        page=page,
+        procedures=service.procedure_summaries(session, page.items),
+        args=request.args,
+    )
 
 
 @bp.route("/<number>")
@@ -76,9 +96,13 @@ def show(number: str) -> str:
     session = get_session()
     view = service.procedure_view(session, _revision(number))
     mine = service.lanes_for_user(current_user, view.lanes)
-    return render_template("procedures/show.html", view=view, mine=mine,
-                           chart=chart_for(view, mine),
-                           can_confirm=current_user.can(Permission.DRAFT_DOCUMENTS))
+    return render_template(
+        "procedures/show.html",
+        view=view,
+        mine=mine,
+        chart=chart_for(view, mine),
+        can_confirm=current_user.can(Permission.DRAFT_DOCUMENTS),
+    )
 
 
 @bp.route("/<number>/flowchart.svg")
@@ -86,10 +110,10 @@ def show(number: str) -> str:
 def chart(number: str) -> Response:
     view = service.procedure_view(get_session(), _revision(number))
     svg = chart_for(view, service.lanes_for_user(current_user, view.lanes))
-    response = Response('<?xml version="1.0" encoding="UTF-8"?>\n' + svg,
-                        mimetype="image/svg+xml")
+    response = Response('<?xml version="1.0" encoding="UTF-8"?>\n' + svg, mimetype="image/svg+xml")
     response.headers["Content-Disposition"] = (
-        f"inline; filename={view.document.number}-{view.revision.label.replace('/', '-')}.svg")
+        f"inline; filename={view.document.number}-{view.revision.label.replace('/', '-')}.svg"
+    )
     return response
 
 
@@ -99,16 +123,19 @@ def needs_review() -> str:
     session = get_session()
     page_no, per_page = clamp(request.args.get("page"), request.args.get("per_page"))
     page = paginate(session, service.needs_review_select(), page_no, per_page)
-    return render_template("procedures/needs_review.html", page=page, args=request.args,
-                           can_confirm=current_user.can(Permission.DRAFT_DOCUMENTS))
+    return render_template(
+        "procedures/needs_review.html",
+        page=page,
+        args=request.args,
+        can_confirm=current_user.can(Permission.DRAFT_DOCUMENTS),
+    )
 
 
 @bp.route("/needs-review/<int:flag_id>/clear", methods=["POST"])
 @permission_required(Permission.DRAFT_DOCUMENTS)
 def clear_flag(flag_id: int) -> Any:
     session = get_session()
-    flag = service.clear_flag(session, current_user, flag_id,
-                              reason=request.form.get("reason", ""))
+    flag = service.clear_flag(session, current_user, flag_id, reason=request.form.get("reason", ""))
     number = flag.document.number
     session.commit()
     flash(_("%(number)s is off the review list.", number=number), "success")
@@ -118,8 +145,9 @@ def clear_flag(flag_id: int) -> Any:
 @bp.route("/traceability")
 @permission_required(Permission.READ_DOCUMENTS)
 def traceability() -> str:
-    return render_template("procedures/traceability.html",
-                           trace=service.traceability(get_session()))
+    return render_template(
+        "procedures/traceability.html", trace=service.traceability(get_session())
+    )
 
 
 @page_section

@@ -30,7 +30,8 @@ from qms.csvexport import csv_response
 from qms.db import get_session, new_session
 from qms.documents import service as documents
 from qms.errors import DomainError, Invalid
-from qms.nav import NAV, NavEntry
+from qms.nav import NavEntry
+from qms.nav import register as register_nav
 from qms.pagination import clamp, paginate
 from qms.reviews import export, metrics, service
 from qms.reviews import gate as _gate  # noqa: F401  (subscribes the approval gate)
@@ -57,13 +58,19 @@ from qms.web import permission_required
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 
-if not any(e.endpoint == "reviews.index" for e in NAV):
-    NAV.append(NavEntry(_l("Reviews"), "reviews.index", Permission.READ_DOCUMENTS, 30))
+register_nav(NavEntry(_l("Reviews"), "reviews.index", Permission.READ_DOCUMENTS, 30))
 
 LABELS = {
-    "state": STATE_LABELS, "type": TYPE_LABELS, "level": LEVEL_LABELS, "role": ROLE_LABELS,
-    "severity": SEVERITY_LABELS, "category": CATEGORY_LABELS, "disposition": DISPOSITION_LABELS,
-    "phase": PHASE_LABELS, "conclusion": CONCLUSION_LABELS, "action": ACTION_LABELS,
+    "state": STATE_LABELS,
+    "type": TYPE_LABELS,
+    "level": LEVEL_LABELS,
+    "role": ROLE_LABELS,
+    "severity": SEVERITY_LABELS,
+    "category": CATEGORY_LABELS,
+    "disposition": DISPOSITION_LABELS,
+    "phase": PHASE_LABELS,
+    "conclusion": CONCLUSION_LABELS,
+    "action": ACTION_LABELS,
 }
 
 
@@ -86,8 +93,15 @@ def _done(review: Review, message: str, anchor: str = "", defect: Defect | None 
         body: dict[str, Any] = {"message": message, "counts": service.counts(review)}
         if defect is not None:
             body["row"] = render_template(
-                "reviews/_defect_row.html", review=review, d=defect, L=LABELS, me=current_user,
-                service=service, A=ReviewAction, next_url=request.form.get("next", ""))
+                "reviews/_defect_row.html",
+                review=review,
+                d=defect,
+                L=LABELS,
+                me=current_user,
+                service=service,
+                A=ReviewAction,
+                next_url=request.form.get("next", ""),
+            )
             body["number"] = defect.number
         return jsonify(body)
     flash(message, "success")
@@ -108,8 +122,7 @@ def _attempt(review: Review, work: Callable[[], Any]) -> Any:
         if wants_json():
             return jsonify({"error": {"code": err.code, "message": str(err.message)}}), err.status
         flash(str(err.message), "error")
-        return redirect(request.form.get("next") or url_for("reviews.detail",
-                                                             review_id=review.id))
+        return redirect(request.form.get("next") or url_for("reviews.detail", review_id=review.id))
 
 
 def _int(value: Any) -> int | None:
@@ -130,6 +143,7 @@ def _date(value: str | None) -> date | None:
 
 # -- list and plan --------------------------------------------------------------------------
 
+
 @bp.route("/")
 @permission_required(Permission.READ_DOCUMENTS)
 def index() -> str:
@@ -140,8 +154,14 @@ def index() -> str:
     if state in set(ReviewState):
         stmt = stmt.where(Review.state == state)
     result = paginate(db, stmt.order_by(Review.id.desc()), page, per_page)
-    return render_template("reviews/index.html", page=result, L=LABELS, args=request.args,
-                           states=list(ReviewState), may_lead=service.may_lead(current_user))
+    return render_template(
+        "reviews/index.html",
+        page=result,
+        L=LABELS,
+        args=request.args,
+        states=list(ReviewState),
+        may_lead=service.may_lead(current_user),
+    )
 
 
 def _people(db: Any) -> list[User]:
@@ -150,12 +170,15 @@ def _people(db: Any) -> list[User]:
 
 def _plan_choices(form: PlanForm, db: Any) -> None:
     people = _people(db)
-    form.department.choices = [(d.code, f"{d.code} {d.name}") for d in db.scalars(
-        sa.select(Department).where(Department.active.is_(True)).order_by(Department.code))]
+    form.department.choices = [
+        (d.code, f"{d.code} {d.name}")
+        for d in db.scalars(
+            sa.select(Department).where(Department.active.is_(True)).order_by(Department.code)
+        )
+    ]
     form.reviewers.choices = [(u.id, u.display_name) for u in people]
     form.recorder.choices = [(0, "—")] + [(u.id, u.display_name) for u in people]
-    form.approver.choices = [(u.id, u.display_name) for u in people
-                             if service.may_approve(u)]
+    form.approver.choices = [(u.id, u.display_name) for u in people if service.may_approve(u)]
 
 
 def _revision(db: Any, number: str, label: str) -> Any:
@@ -187,21 +210,34 @@ def new() -> Any:
         try:
             users = {u.id: u for u in _people(db)}
             review = service.create_review(
-                db, current_user, title=form.title.data or "",
+                db,
+                current_user,
+                title=form.title.data or "",
                 system_version=form.system_version.data or "",
-                department=db.scalar(sa.select(Department).where(
-                    Department.code == form.department.data)) or abort(400),
-                level=form.level.data, review_type=form.review_type.data,
-                objects=[service.ObjectSpec(_revision(db, form.document_number.data or "",
-                                                      form.revision_label.data or ""),
-                                            form.pages.data or 1),
-                         *_attachments(db, form.attachments.data or "")],
+                department=db.scalar(
+                    sa.select(Department).where(Department.code == form.department.data)
+                )
+                or abort(400),
+                level=form.level.data,
+                review_type=form.review_type.data,
+                objects=[
+                    service.ObjectSpec(
+                        _revision(
+                            db, form.document_number.data or "", form.revision_label.data or ""
+                        ),
+                        form.pages.data or 1,
+                    ),
+                    *_attachments(db, form.attachments.data or ""),
+                ],
                 reviewers=[users[i] for i in form.reviewers.data or [] if i in users],
-                recorder=users.get(form.recorder.data or 0), approver=users[form.approver.data],
-                strategy=form.strategy.data or "", deliverables=form.deliverables.data or "",
+                recorder=users.get(form.recorder.data or 0),
+                approver=users[form.approver.data],
+                strategy=form.strategy.data or "",
+                deliverables=form.deliverables.data or "",
                 regression_criteria=form.regression_criteria.data or "",
                 planned_pages_per_hour=form.planned_pages_per_hour.data,
-                meeting_date=form.meeting_date.data, meeting_place=form.meeting_place.data or "",
+                meeting_date=form.meeting_date.data,
+                meeting_place=form.meeting_place.data or "",
                 agenda=form.agenda.data or "",
             )
         except DomainError as err:
@@ -210,8 +246,13 @@ def new() -> Any:
             status = err.status
         else:
             db.commit()
-            flash(_("Review %(ref)s planned. Check the checklist, then submit the plan.",
-                    ref=review.ref), "success")
+            flash(
+                _(
+                    "Review %(ref)s planned. Check the checklist, then submit the plan.",
+                    ref=review.ref,
+                ),
+                "success",
+            )
             return redirect(url_for("reviews.detail", review_id=review.id))
     elif request.method == "POST":
         status = 422
@@ -219,6 +260,7 @@ def new() -> Any:
 
 
 # -- the review page ------------------------------------------------------------------------
+
 
 @bp.route("/<int:review_id>")
 @permission_required(Permission.READ_DOCUMENTS)
@@ -228,10 +270,20 @@ def detail(review_id: int) -> str:
     edit = PlanEditForm(obj=review)
     edit.checklist.data = "\n".join(i.text for i in review.checklist)
     return render_template(
-        "reviews/detail.html", review=review, L=LABELS, me=current_user, service=service,
-        A=ReviewAction, moves=service.moves_for(review, current_user), figures=figures,
-        charts=_charts(figures), counts=service.counts(review), edit=edit,
-        unconfirmed=service.unconfirmed(review), people=_people(get_session()))
+        "reviews/detail.html",
+        review=review,
+        L=LABELS,
+        me=current_user,
+        service=service,
+        A=ReviewAction,
+        moves=service.moves_for(review, current_user),
+        figures=figures,
+        charts=_charts(figures),
+        counts=service.counts(review),
+        edit=edit,
+        unconfirmed=service.unconfirmed(review),
+        people=_people(get_session()),
+    )
 
 
 @bp.route("/<int:review_id>/move", methods=["POST"])
@@ -241,12 +293,19 @@ def move(review_id: int) -> Any:
     action = request.form.get("action", "")
 
     def work() -> Any:
-        service.apply_move(get_session(), current_user, review, action,
-                           password=request.form.get("password", ""),
-                           reason=request.form.get("reason", ""),
-                           minutes=_int(request.form.get("minutes")))
-        return _done(review, _("Review %(ref)s: %(state)s.", ref=review.ref,
-                               state=STATE_LABELS[review.state]))
+        service.apply_move(
+            get_session(),
+            current_user,
+            review,
+            action,
+            password=request.form.get("password", ""),
+            reason=request.form.get("reason", ""),
+            minutes=_int(request.form.get("minutes")),
+        )
+        return _done(
+            review,
+            _("Review %(ref)s: %(state)s.", ref=review.ref, state=STATE_LABELS[review.state]),
+        )
 
     return _attempt(review, work)
 
@@ -262,13 +321,18 @@ def edit_plan(review_id: int) -> Any:
 
     def work() -> Any:
         db = get_session()
-        service.update_plan(db, current_user, review, strategy=form.strategy.data or "",
-                            deliverables=form.deliverables.data or "",
-                            regression_criteria=form.regression_criteria.data or "",
-                            planned_pages_per_hour=form.planned_pages_per_hour.data,
-                            meeting_date=form.meeting_date.data,
-                            meeting_place=form.meeting_place.data or "",
-                            agenda=form.agenda.data or "")
+        service.update_plan(
+            db,
+            current_user,
+            review,
+            strategy=form.strategy.data or "",
+            deliverables=form.deliverables.data or "",
+            regression_criteria=form.regression_criteria.data or "",
+            planned_pages_per_hour=form.planned_pages_per_hour.data,
+            meeting_date=form.meeting_date.data,
+            meeting_place=form.meeting_place.data or "",
+            agenda=form.agenda.data or "",
+        )
         service.set_checklist(db, current_user, review, (form.checklist.data or "").splitlines())
         return _done(review, _("Plan saved."))
 
@@ -281,8 +345,9 @@ def preparation(review_id: int) -> Any:
     review = _load(review_id)
 
     def work() -> Any:
-        service.log_preparation(get_session(), current_user, review,
-                                _int(request.form.get("minutes")) or 0)
+        service.log_preparation(
+            get_session(), current_user, review, _int(request.form.get("minutes")) or 0
+        )
         return _done(review, _("Preparation time logged."))
 
     return _attempt(review, work)
@@ -307,8 +372,14 @@ def conclusion(review_id: int) -> Any:
     review = _load(review_id)
 
     def work() -> Any:
-        service.conclude(get_session(), current_user, review, request.form.get("conclusion", ""),
-                         _int(request.form.get("count")), request.form.get("notes", ""))
+        service.conclude(
+            get_session(),
+            current_user,
+            review,
+            request.form.get("conclusion", ""),
+            _int(request.form.get("count")),
+            request.form.get("notes", ""),
+        )
         return _done(review, _("Conclusion recorded."))
 
     return _attempt(review, work)
@@ -320,10 +391,14 @@ def regression(review_id: int) -> Any:
     review = _load(review_id)
 
     def work() -> Any:
-        service.decide_regression(get_session(), current_user, review,
-                                  needed=request.form.get("needed") == "yes",
-                                  reason=request.form.get("reason", ""),
-                                  lessons=request.form.get("lessons", ""))
+        service.decide_regression(
+            get_session(),
+            current_user,
+            review,
+            needed=request.form.get("needed") == "yes",
+            reason=request.form.get("reason", ""),
+            lessons=request.form.get("lessons", ""),
+        )
         return _done(review, _("Decision on a regression review recorded."))
 
     return _attempt(review, work)
@@ -331,11 +406,13 @@ def regression(review_id: int) -> Any:
 
 # -- meeting mode: defects and checklist ---------------------------------------------------
 
+
 def _defect_form(review: Review) -> DefectForm:
     form = DefectForm()
     form.raised_by.choices = [(u.id, u.display_name) for u in review.people()]
-    form.revision_id.choices = [(o.revision_id, f"{o.revision.document.number} "
-                                 f"{o.revision.label}") for o in review.objects]
+    form.revision_id.choices = [
+        (o.revision_id, f"{o.revision.document.number} {o.revision.label}") for o in review.objects
+    ]
     if request.method == "GET":
         form.raised_by.data = current_user.id
     return form
@@ -345,9 +422,16 @@ def _defect_form(review: Review) -> DefectForm:
 @permission_required(Permission.READ_DOCUMENTS)
 def meeting(review_id: int) -> str:
     review = _load(review_id)
-    return render_template("reviews/meeting.html", review=review, L=LABELS, me=current_user,
-                           service=service, A=ReviewAction, form=_defect_form(review),
-                           counts=service.counts(review))
+    return render_template(
+        "reviews/meeting.html",
+        review=review,
+        L=LABELS,
+        me=current_user,
+        service=service,
+        A=ReviewAction,
+        form=_defect_form(review),
+        counts=service.counts(review),
+    )
 
 
 @bp.route("/<int:review_id>/defects", methods=["POST"])
@@ -356,24 +440,32 @@ def add_defect(review_id: int) -> Any:
     review = _load(review_id)
     form = _defect_form(review)
     if not form.validate():
-        message = "; ".join(f"{getattr(form, k).label.text}: {e[0]}"
-                            for k, e in form.errors.items())
+        message = "; ".join(
+            f"{getattr(form, k).label.text}: {e[0]}" for k, e in form.errors.items()
+        )
         if wants_json():
             return jsonify({"error": {"code": "invalid", "message": message}}), 422
         flash(message, "error")
-        return redirect(request.form.get("next") or url_for("reviews.detail",
-                                                             review_id=review.id))
+        return redirect(request.form.get("next") or url_for("reviews.detail", review_id=review.id))
 
     def work() -> Any:
         db = get_session()
         defect = service.add_defect(
-            db, current_user, review, description=form.description.data or "",
-            severity=Severity(form.severity.data), category=Category(form.category.data),
-            revision_id=form.revision_id.data, raised_by=db.get(User, form.raised_by.data),
-            chapter=form.chapter.data or "", section=form.section.data or "",
-            page=form.page.data or "")
-        return _done(review, _("Defect %(no)s logged.", no=defect.number),
-                     f"defect-{defect.number}", defect)
+            db,
+            current_user,
+            review,
+            description=form.description.data or "",
+            severity=Severity(form.severity.data),
+            category=Category(form.category.data),
+            revision_id=form.revision_id.data,
+            raised_by=db.get(User, form.raised_by.data),
+            chapter=form.chapter.data or "",
+            section=form.section.data or "",
+            page=form.page.data or "",
+        )
+        return _done(
+            review, _("Defect %(no)s logged.", no=defect.number), f"defect-{defect.number}", defect
+        )
 
     return _attempt(review, work)
 
@@ -389,8 +481,14 @@ def update_defect(review_id: int, number: int) -> Any:
         defect = service.get_defect(review, number)
         f = request.form
         if op == "dispose":
-            service.dispose(db, current_user, defect, f.get("disposition", ""),
-                            f.get("reason", ""), f.get("severity") or None)
+            service.dispose(
+                db,
+                current_user,
+                defect,
+                f.get("disposition", ""),
+                f.get("reason", ""),
+                f.get("severity") or None,
+            )
         elif op == "respond":
             service.respond(db, current_user, defect, f.get("response", ""))
         elif op == "track":
@@ -415,9 +513,14 @@ def tick(review_id: int, item_id: int) -> Any:
     review = _load(review_id)
 
     def work() -> Any:
-        service.tick(get_session(), current_user, review, item_id,
-                     request.form.get("checked") in ("1", "on", "true"),
-                     request.form.get("note"))
+        service.tick(
+            get_session(),
+            current_user,
+            review,
+            item_id,
+            request.form.get("checked") in ("1", "on", "true"),
+            request.form.get("note"),
+        )
         return _done(review, _("Checklist updated."), "checklist")
 
     return _attempt(review, work)
@@ -425,15 +528,17 @@ def tick(review_id: int, item_id: int) -> Any:
 
 # -- exports and metrics -------------------------------------------------------------------
 
+
 @bp.route("/<int:review_id>/record.docx")
 @permission_required(Permission.READ_DOCUMENTS)
 def record_docx(review_id: int) -> Response:
     review = _load(review_id)
     data = export.record_docx(get_session(), review)
-    return Response(data, mimetype="application/vnd.openxmlformats-officedocument."
-                    "wordprocessingml.document",
-                    headers={"Content-Disposition":
-                             f"attachment; filename={review.ref}-record.docx"})
+    return Response(
+        data,
+        mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        headers={"Content-Disposition": f"attachment; filename={review.ref}-record.docx"},
+    )
 
 
 @bp.route("/<int:review_id>/defects.csv")
@@ -453,15 +558,24 @@ def defects_csv(review_id: int) -> Response:
 
 def _charts(f: metrics.Figures) -> dict[str, Any]:
     return {
-        "severity": metrics.bar_chart(_("Defects by type"), [
-            (str(SEVERITY_LABELS[Severity(k)]), v) for k, v in f.by_severity.items()]),
-        "category": metrics.bar_chart(_("Defects by category"), [
-            (str(CATEGORY_LABELS[Category(k)]), v) for k, v in f.by_category.items()]),
-        "phase": metrics.bar_chart(_("Where defects were found"), [
-            (_("Pre-review"), f.found_pre_review), (_("Meeting"), f.found_meeting)]),
+        "severity": metrics.bar_chart(
+            _("Defects by type"),
+            [(str(SEVERITY_LABELS[Severity(k)]), v) for k, v in f.by_severity.items()],
+        ),
+        "category": metrics.bar_chart(
+            _("Defects by category"),
+            [(str(CATEGORY_LABELS[Category(k)]), v) for k, v in f.by_category.items()],
+        ),
+        "phase": metrics.bar_chart(
+            _("Where defects were found"),
+            [(_("Pre-review"), f.found_pre_review), (_("Meeting"), f.found_meeting)],
+        ),
         "rate": metrics.bar_chart(
-            _("Pages per hour"), [(_("Meeting"), f.pages_per_hour or 0)],
-            reference=f.planned_pages_per_hour, reference_label=_("Plan")),
+            _("Pages per hour"),
+            [(_("Meeting"), f.pages_per_hour or 0)],
+            reference=f.planned_pages_per_hour,
+            reference_label=_("Plan"),
+        ),
     }
 
 
@@ -469,12 +583,30 @@ def _charts(f: metrics.Figures) -> dict[str, Any]:
 @permission_required(Permission.LEAD_REVIEWS)
 def metrics_page() -> str:
     db = get_session()
-    reviews = db.scalars(sa.select(Review).where(Review.state.in_([
-        ReviewState.REPORTING, ReviewState.REPORT_SUBMITTED, ReviewState.FOLLOW_UP,
-        ReviewState.ARCHIVED])).order_by(Review.id.desc()).limit(200)).all()
+    reviews = db.scalars(
+        sa.select(Review)
+        .where(
+            Review.state.in_(
+                [
+                    ReviewState.REPORTING,
+                    ReviewState.REPORT_SUBMITTED,
+                    ReviewState.FOLLOW_UP,
+                    ReviewState.ARCHIVED,
+                ]
+            )
+        )
+        .order_by(Review.id.desc())
+        .limit(200)
+    ).all()
     total, rows = metrics.across(reversed(reviews))
-    density = metrics.bar_chart(_("Defects per page, by review"), [
-        (r.ref, f.defects_per_page or 0) for r, f in rows])
-    return render_template("reviews/metrics.html", total=total, rows=rows,
-                           charts=_charts(total), density=density, L=LABELS)
-
+    density = metrics.bar_chart(
+        _("Defects per page, by review"), [(r.ref, f.defects_per_page or 0) for r, f in rows]
+    )
+    return render_template(
+        "reviews/metrics.html",
+        total=total,
+        rows=rows,
+        charts=_charts(total),
+        density=density,
+        L=LABELS,
+    )

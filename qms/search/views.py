@@ -10,15 +10,14 @@ from flask_login import current_user
 
 from qms.auth.permissions import Permission
 from qms.db import get_session
-from qms.nav import NAV, NavEntry
+from qms.nav import NavEntry
+from qms.nav import register as register_nav
 from qms.search import service  # also subscribes the outbox writers to document events
 from qms.web import permission_required
 
 bp = Blueprint("search", __name__)
 
-_ENTRY = NavEntry(_l("Search"), "search.search_page", Permission.READ_DOCUMENTS, 10)
-if _ENTRY not in NAV:
-    NAV.append(_ENTRY)
+register_nav(NavEntry(_l("Search"), "search.search_page", Permission.READ_DOCUMENTS, 10))
 
 PARAMS = ("q", "kind", "department", "status", "all")
 
@@ -35,9 +34,12 @@ def search_args() -> dict[str, Any]:
     except ValueError:
         per_page = 20
     return {
-        "q": args.get("q", ""), "kind": args.get("kind") or None,
-        "department": args.get("department") or None, "status": args.get("status") or None,
-        "page": page, "per_page": per_page,
+        "q": args.get("q", ""),
+        "kind": args.get("kind") or None,
+        "department": args.get("department") or None,
+        "status": args.get("status") or None,
+        "page": page,
+        "per_page": per_page,
         "all_revisions": args.get("all", "") in ("1", "true", "on", "yes"),
     }
 

@@ -12,7 +12,8 @@ from qms.auth.models import User
 from qms.auth.permissions import Permission
 from qms.db import get_session
 from qms.home import Panel, panel_provider
-from qms.nav import NAV, NavEntry
+from qms.nav import NavEntry
+from qms.nav import register as register_nav
 from qms.tasks import notify, providers  # noqa: F401 - registers providers and subscribers
 from qms.tasks.registry import tasks_for
 from qms.web import permission_required
@@ -30,17 +31,16 @@ KIND_LABELS = {
     "currency_check": _l("Currency checks"),
 }
 
-_entry = NavEntry(_l("My tasks"), "tasks.mine", Permission.VIEW_OWN_TASKS, 5)
-if _entry not in NAV:
-    NAV.append(_entry)
+register_nav(NavEntry(_l("My tasks"), "tasks.mine", Permission.VIEW_OWN_TASKS, 5))
 
 
 @bp.route("/")
 @permission_required(Permission.VIEW_OWN_TASKS)
 def mine() -> str:
     tasks = tasks_for(get_session(), current_user)
-    return render_template("tasks/mine.html", tasks=tasks, kind_labels=KIND_LABELS,
-                           today=clock.today())
+    return render_template(
+        "tasks/mine.html", tasks=tasks, kind_labels=KIND_LABELS, today=clock.today()
+    )
 
 
 @panel_provider
@@ -53,8 +53,11 @@ def my_tasks_panel(session: Session, user: User) -> list[Panel]:
         counts[task.kind] = counts.get(task.kind, 0) + 1
     rows = [(KIND_LABELS.get(kind, kind), n) for kind, n in counts.items()]
     overdue = sum(1 for t in tasks if t.overdue)
-    return [Panel(
-        title=_l("My tasks"), order=5,
-        rows=[(_l("Open tasks"), len(tasks)), (_l("Overdue"), overdue), *rows],
-        links=[(_l("My tasks"), "tasks.mine")],
-    )]
+    return [
+        Panel(
+            title=_l("My tasks"),
+            order=5,
+            rows=[(_l("Open tasks"), len(tasks)), (_l("Overdue"), overdue), *rows],
+            links=[(_l("My tasks"), "tasks.mine")],
+        )
+    ]

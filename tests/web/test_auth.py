@@ -160,3 +160,14 @@ def test_home_page_starts_with_a_search_box(client_as):
     page = client_as("staff").get("/").get_data(as_text=True)
     assert 'action="/search"' in page
     assert "今天要查哪项制度或流程" in page
+
+
+def test_navigation_groups_less_frequent_pages(client_as):
+    clerk = client_as("clerk").get("/").get_data(as_text=True)
+    assert '<details class="navgroup">' in clerk
+    assert "文件控制" in clerk or "文件管理" in clerk
+    assert 'href="/distribution/recalls"' in clerk
+    staff = client_as("staff").get("/").get_data(as_text=True)
+    assert 'href="/distribution/recalls"' not in staff
+    assert 'href="/admin/users"' not in staff
+    assert 'href="/admin/users"' in client_as("admin").get("/").get_data(as_text=True)
