@@ -273,6 +273,13 @@ def _end(
     revision.end_reason = reason.strip()
 
 
+def _changed(session: Session, revision: Revision) -> None:
+    """Every step that leaves a revision in work ends here: status, flush, event."""
+    _refresh_status(revision.document)
+    session.flush()
+    events.publish(session, events.REVISION_CHANGED, revision=revision)
+
+
 def _ref(revision: Revision) -> str:
     return f"{revision.document.number} {revision.label}"
 
@@ -466,9 +473,7 @@ def save_draft(
     if revision.major == 1 and revision.minor == 0 and document.current_revision_id is None:
         document.title = revision.title  # a first draft names the document
     trail.record_changes(session, actor, "update", "revision", _ref(revision), changes)
-    _refresh_status(document)
-    session.flush()
-    events.publish(session, events.REVISION_CHANGED, revision=revision)
+    _changed(session, revision)
     return revision
 
 
@@ -654,9 +659,7 @@ def submit_for_review(
         field="approver",
         new=approver.username,
     )
-    _refresh_status(document)
-    session.flush()
-    events.publish(session, events.REVISION_CHANGED, revision=revision)
+    _changed(session, revision)
     return revision
 
 
@@ -680,8 +683,7 @@ def review(
             assignment.comment = comment.strip()
             assignment.decided_at = utcnow()
     trail.record(session, actor, "review", "revision", _ref(revision), new="agreed", reason=comment)
-    session.flush()
-    events.publish(session, events.REVISION_CHANGED, revision=revision)
+    _changed(session, revision)
     return revision
 
 
@@ -696,9 +698,7 @@ def reject(session: Session, actor: User, revision: Revision, *, comment: str) -
             assignment.decided_at = utcnow()
     _back_to_draft(session, actor, revision, f"rejected: {comment.strip()}")
     _set_state(session, actor, revision, new_state, reason=comment.strip())
-    _refresh_status(revision.document)
-    session.flush()
-    events.publish(session, events.REVISION_CHANGED, revision=revision)
+    _changed(session, revision)
     return revision
 
 
@@ -749,9 +749,7 @@ def approve(
     revision.approver_id = actor.id
     revision.approved_at = utcnow()
     _set_state(session, actor, revision, new_state)
-    _refresh_status(document)
-    session.flush()
-    events.publish(session, events.REVISION_CHANGED, revision=revision)
+    _changed(session, revision)
     return revision
 
 
@@ -963,9 +961,7 @@ def cancel(session: Session, actor: User, revision: Revision, *, reason: str) ->
         document.working_revision = None
     if document.current_revision is None and document.status != RevState.OBSOLETE:
         document.status = RevState.CANCELLED
-    _refresh_status(document)
-    session.flush()
-    events.publish(session, events.REVISION_CHANGED, revision=revision)
+    _changed(session, revision)
     return revision
 
 
