@@ -8,15 +8,16 @@ context-dependent: 乾隆 keeps 乾 while 乾 alone becomes 干 — a per-charac
 loses a match that way). tw2sp is never used: it rewrites vocabulary.
 
 Index terms (`index_terms`): a run of CJK characters gives its character n-grams of sizes
-1–MAX_GRAM (overlapping bigrams and every single character), each at the position of its
-first character, so that a one- or two-character query is a single posting list. (n-grams
-up to four characters make 3–4-character queries single lookups too, but in pure-Python
-Whoosh they multiply the distinct terms ~25× and the build time ~4×.) Latin words and
-numbers stay whole; words chained by one connector (`KF-004`, `GB/T`) are also indexed
-as compounds (every chain of 2–6 words), so a document number, whole or partial, is one
-term too. Positions count one per CJK
-character and one per word; a longer query is checked as terms at fixed offsets from the
-phrase start, so 文件控制 never matches 文件 … 控制.
+1–max_gram (every single character, overlapping bigrams and, in the index staff search,
+overlapping trigrams), each at the position of its first character. A one-, two- or
+three-character query is then a single posting list, and a longer one starts from its
+rarest trigram, which is far rarer than its rarest bigram. (4-grams too would make
+4-character queries single lookups, but multiply the distinct terms again.) Latin words
+and numbers stay whole; words chained by one connector (`KF-004`, `GB/T`) are also
+indexed as compounds (every chain of 2–6 words), so a document number, whole or partial,
+is one term too. Positions count one per CJK character and one per word; a longer query
+is checked as terms at fixed offsets from the phrase start, so 文件控制 never matches
+文件 … 控制.
 
 `index_positions` and `phrase_tokens` describe the same text as bigrams (the token form a
 parsed query carries; the engine turns it into n-gram lookups).
@@ -133,8 +134,9 @@ def index_positions(parts: list[str] | tuple[str, ...] | str) -> dict[str, list[
     return poses
 
 
-def index_terms(parts: list[str] | tuple[str, ...] | str) -> dict[str, list[int]]:
-    """term → sorted positions, for already folded text: CJK n-grams of sizes 1–MAX_GRAM, whole
+def index_terms(parts: list[str] | tuple[str, ...] | str,
+                max_gram: int = MAX_GRAM) -> dict[str, list[int]]:
+    """term → sorted positions, for already folded text: CJK n-grams of sizes 1–max_gram, whole
     words, and compounds of connected words."""
     if isinstance(parts, str):
         parts = [parts]
@@ -146,7 +148,7 @@ def index_terms(parts: list[str] | tuple[str, ...] | str) -> dict[str, list[int]
             s = m.group()
             if m.lastgroup == "cjk":
                 n = len(s)
-                for size in range(1, min(MAX_GRAM, n) + 1):
+                for size in range(1, min(max_gram, n) + 1):
                     for i in range(n - size + 1):
                         poses[s[i:i + size]].append(pos + i)
                 pos += n
@@ -206,9 +208,9 @@ def runs_from_tokens(tokens: list[str]) -> list[str]:
     return runs
 
 
-def gram_plan(runs: list[str]) -> list[tuple[str, int]]:
+def gram_plan(runs: list[str], max_gram: int = MAX_GRAM) -> list[tuple[str, int]]:
     """The index terms a phrase of consecutive runs needs, each with its offset from the
-    phrase start: a CJK run is covered by its overlapping n-grams."""
+    phrase start: a CJK run is covered by its overlapping n-grams (of the index's size)."""
     plan: list[tuple[str, int]] = []
     offset = 0
     for run in runs:
@@ -216,8 +218,8 @@ def gram_plan(runs: list[str]) -> list[tuple[str, int]]:
             n = len(run)
             # every overlapping n-gram: the rarest one picks the candidates, and a gram
             # spanning two words is usually much rarer than either word
-            plan.extend((run[i:i + MAX_GRAM], offset + i)
-                        for i in range(max(n - MAX_GRAM, 0) + 1))
+            plan.extend((run[i:i + max_gram], offset + i)
+                        for i in range(max(n - max_gram, 0) + 1))
             offset += n
         else:
             plan.append((run, offset))

@@ -31,7 +31,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import accumulate, islice, repeat
+from itertools import accumulate, chain, repeat
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,9 +43,9 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F, bm25
 from whoosh.searching import Searcher
-from whoosh.writing import PostingPool, SegmentWriter
 
 from qms.search import analysis
+from qms.search.bulk import BulkWriter
 
 log = logging.getLogger("qms.search")
 
@@ -84,9 +84,10 @@ class Phrase:
     fuzzy: bool = False
     text: str = ""  # the folded segment, when known (a compound is then one term)
 
-    def plan(self) -> list[tuple[str, int]]:
+    def plan(self, max_gram: int = analysis.MAX_GRAM) -> list[tuple[str, int]]:
         """The content terms that must all be present, each at its offset from the phrase
-        start: one term for a CJK run of up to four characters, a word or a compound."""
+        start: one term for a CJK run of up to max_gram characters, a word or a compound;
+        else the run's overlapping n-grams."""
         if self.text:
             whole = analysis.compound(self.text)
             if whole is not None:
@@ -94,7 +95,7 @@ class Phrase:
             runs = [m.group() for m in analysis.TOKEN_RE.finditer(self.text)]
         else:
             runs = analysis.runs_from_tokens(self.tokens)
-        return analysis.gram_plan(runs)
+        return analysis.gram_plan(runs, max_gram)
 
 
 @dataclass
@@ -136,11 +137,16 @@ class _CJKTokenizer(Tokenizer):
     """Whoosh tokenizer with the same terms and positions as analysis.index_terms
     (used only where Whoosh itself analyses text; indexing goes through CJKText.index)."""
 
+    max_gram = 2  # pickled in the schema; indexes written before it hold bigrams at most
+
+    def __init__(self, max_gram: int = analysis.MAX_GRAM) -> None:
+        self.max_gram = max_gram
+
     def __call__(self, value: str, positions: bool = False, chars: bool = False,
                  keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
                  start_char: int = 0, mode: str = "", **kwargs: Any) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        poses = analysis.index_terms(analysis.fold(value))
+        poses = analysis.index_terms(analysis.fold(value), self.max_gram)
         for text, plist in poses.items():
             for pos in plist:
                 token.text = text
@@ -193,45 +199,63 @@ def positions_decoder(searcher: Searcher,
 
 
 class CJKText(wf.FieldType):
-    """A text field indexed with CJK bigrams and characters, whole words and number compounds;
-    with positions, or term frequencies only (a field used for ranking)."""
+    """A text field indexed with CJK n-grams (1 to max_gram characters), whole words and
+    number compounds; with positions, or term frequencies only (a field used for ranking)."""
 
     indexed = True
     scorable = True
     stored = False
     unique = False
+    max_gram = 2  # pickled in the schema; indexes written before it hold bigrams at most
 
-    def __init__(self, field_boost: float = 1.0, positions: bool = True) -> None:
+    def __init__(self, field_boost: float = 1.0, positions: bool = True,
+                 max_gram: int = analysis.MAX_GRAM) -> None:
         self.format = (PackedPositions(field_boost=field_boost) if positions
                        else formats.Frequency(field_boost=field_boost))
-        self.analyzer = _CJKTokenizer()
+        self.max_gram = max_gram
+        self.analyzer = _CJKTokenizer(max_gram)
         self.column_type = None
         self.vector = None
 
-    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+    def term_positions(self, value: Any) -> dict[str, list[int]]:
+        """term → positions of a value (one text or several parts)."""
         parts = [value] if isinstance(value, str) else list(value)
+        return analysis.index_terms([analysis.fold(p) for p in parts], self.max_gram)
+
+    def encode(self, counts: Sequence[int], positions: array) -> tuple[array, list[bytes]]:
+        """The weights and values of one term's postings: `counts` positions in each
+        document, all of them in `positions`."""
         boost = self.format.field_boost
-        terms = analysis.index_terms([analysis.fold(p) for p in parts])
+        weights = array("f", [n * boost for n in counts])
+        pack = _UINT.pack
         if isinstance(self.format, formats.Positions):
-            pack = _UINT.pack
-            for term, plist in terms.items():
-                n = len(plist)
-                yield term.encode("utf-8"), n, n * boost, pack(n) + array("I", plist).tobytes()
-        else:  # formats.Frequency: the frequency as a packed unsigned int
-            for term, plist in terms.items():
-                n = len(plist)
-                yield term.encode("utf-8"), n, n * boost, _UINT.pack(n)
+            ends = list(accumulate(counts))
+            return weights, [pack(n) + positions[end - n:end].tobytes()
+                             for n, end in zip(counts, ends, strict=True)]
+        return weights, [pack(n) for n in counts]  # formats.Frequency
+
+    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        terms = self.term_positions(value)
+        counts = [len(p) for p in terms.values()]
+        weights, values = self.encode(counts, array("I", chain.from_iterable(terms.values())))
+        for term, n, weight, vbytes in zip(terms, counts, weights, values, strict=True):
+            yield term.encode("utf-8"), n, weight, vbytes
 
 
-def make_schema() -> wf.Schema:
+# CJK n-gram sizes per index: trigrams where staff search (3-character queries are one
+# lookup, longer ones start from a rare trigram), bigrams in the history (half the terms)
+MAX_GRAMS = {"current": analysis.MAX_GRAM, "history": 2}
+
+
+def make_schema(max_gram: int = analysis.MAX_GRAM) -> wf.Schema:
     return wf.Schema(
         key=wf.ID(stored=True, unique=True),
         document_id=wf.STORED(),
         revision_id=wf.STORED(),
         number_id=wf.ID(stored=True),
-        number=CJKText(field_boost=8.0, positions=False),
-        title=CJKText(field_boost=3.0, positions=False),
-        content=CJKText(),
+        number=CJKText(field_boost=8.0, positions=False, max_gram=max_gram),
+        title=CJKText(field_boost=3.0, positions=False, max_gram=max_gram),
+        content=CJKText(max_gram=max_gram),
         kind=wf.ID(stored=True, sortable=True),
         department=wf.ID(stored=True, sortable=True),
         state=wf.ID(stored=True, sortable=True),
@@ -358,12 +382,13 @@ class WhooshEngine:
                 (self.root / "replay.log").write_text("")
                 (self.root / "REBUILDING").write_text(gen)
             try:
-                schema = make_schema()
                 for which in INDEXES:
                     path = self.root / gen / which
                     path.mkdir(parents=True)
+                    schema = make_schema(MAX_GRAMS[which])
                     ix = index.create_in(str(path), schema)
-                    writer = _bulk_writer(ix.writer(limitmb=limitmb))
+                    writer = BulkWriter(ix.writer(limitmb=limitmb), fields=[
+                        name for name, f in schema.items() if isinstance(f, CJKText)])
                     try:
                         for entry in sources[which]():
                             writer.add_document(**_document_fields(entry))
@@ -443,7 +468,7 @@ class WhooshEngine:
         """Document numbers where every phrase occurs (checked on positions where a phrase
         is more than one term)."""
         matched: set[int] | None = None
-        for phrase in sorted(phrases, key=lambda p: -len(p.plan())):
+        for phrase in sorted(phrases, key=lambda p: -len(p.plan(max_gram_of(searcher.schema)))):
             docs = _phrase_docs(searcher, phrase, within=matched)
             matched = docs if matched is None else matched & docs
             if not matched:
@@ -553,73 +578,30 @@ class WhooshEngine:
         return sum(p.stat().st_size for p in (self.root / gen).rglob("*") if p.is_file())
 
 
-# -- bulk writing: two costs of Whoosh's SegmentWriter removed (whoosh-reloaded 2.7.5) --
-
-_RUN_CHUNK = 20_000
-
-
-class _ChunkedPool(PostingPool):
-    """PostingPool writing its sorted runs as pickled chunks rather than one pickle per
-    posting (the same items, in the same order)."""
-
-    def _write_run(self, f: Any, items: Iterable[Any]) -> None:
-        it = iter(items)
-        while chunk := list(islice(it, _RUN_CHUNK)):
-            pickle.dump(chunk, f, pickle.HIGHEST_PROTOCOL)
-        f.close()
-
-    def _read_run(self, path: str) -> Iterator[Any]:
-        f = self._open_run(path)
-        try:
-            while True:
-                try:
-                    chunk = pickle.load(f)  # noqa: S301 - our own temporary run file
-                except EOFError:
-                    return
-                yield from chunk
-        finally:
-            f.close()
-            self._remove_run(path)
-
-
-class _CachedLengths:
-    """The per-document reader Whoosh asks for a field length once per posting, with the
-    answers kept (one per document and field)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.cache: dict[tuple[int, str], int] = {}
-
-    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
-        key = (docnum, fieldname)
-        found = self.cache.get(key)
-        if found is None:
-            found = self.cache[key] = self.inner.doc_field_length(docnum, fieldname, default)
-        return found
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-def _bulk_writer(writer: Any) -> Any:
-    if isinstance(writer, SegmentWriter) and type(writer.pool) is PostingPool:
-        writer.pool.__class__ = _ChunkedPool
-        per_document_reader = writer.per_document_reader
-        writer.per_document_reader = lambda: _CachedLengths(per_document_reader())
-    return writer
-
-
 def _open_index(path: Path) -> index.Index:
-    """Open an index or raise IndexUnavailable. Whoosh leaves an unreadable table of
-    contents open when it fails; that file is closed here, without a ResourceWarning."""
+    """Open an index or raise IndexUnavailable (also when its CJK n-grams are not of the
+    size this version indexes, so that it is rebuilt). Whoosh leaves an unreadable table
+    of contents open when it fails; that file is closed here, without a ResourceWarning."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         try:
-            return index.open_dir(str(path))
+            ix = index.open_dir(str(path))
         except Exception as err:
             message = f"{path.name}: {type(err).__name__}: {err}"
+        else:
+            grams = max_gram_of(ix.schema)
+            expected = MAX_GRAMS.get(path.name, grams)
+            if grams == expected:
+                return ix
+            ix.close()
+            message = f"{path.name}: CJK n-grams up to {grams}, not {expected}"
         gc.collect()
     raise IndexUnavailable(message)
+
+
+def max_gram_of(schema: wf.Schema) -> int:
+    """The longest CJK n-gram the index holds."""
+    return int(getattr(schema["content"], "max_gram", 2))
 
 
 def _term_docs(searcher: Searcher, fieldname: str, text: str) -> set[int]:
@@ -636,7 +618,7 @@ def _phrase_docs(searcher: Searcher, phrase: Phrase, within: set[int] | None) ->
     toks = phrase.tokens
     if phrase.fuzzy and len(toks) == 1 and not analysis.is_cjk(toks[0]):
         return set(searcher.docs_for_query(_fuzzy_term("content", toks[0])))
-    plan = phrase.plan()
+    plan = phrase.plan(max_gram_of(searcher.schema))
     if not plan:
         return set()
     reader = searcher.reader()
@@ -775,8 +757,8 @@ def _fast_matching(searcher: Searcher, memo: dict[Any, Any], phrases: list[Phras
     """_matching on cached posting lists: document ids intersected first (rarest term
     first), positions decoded only for the documents left."""
     matched: set[int] | None = None
-    for phrase in sorted(phrases, key=lambda p: -len(p.plan())):
-        plan = phrase.plan()
+    for phrase in sorted(phrases, key=lambda p: -len(p.plan(max_gram_of(searcher.schema)))):
+        plan = phrase.plan(max_gram_of(searcher.schema))
         if not plan:
             return set()
         lists = sorted(((_postings(searcher, memo, "content", term), offset)
@@ -808,7 +790,7 @@ def _scoring_terms(phrases: list[Phrase], searcher: Searcher,
     """The (field, term) pairs scoring_query(phrases, searcher) scores (no fuzzy phrase)."""
     terms: list[tuple[str, str]] = []
     for phrase in phrases:
-        plan = phrase.plan()
+        plan = phrase.plan(max_gram_of(searcher.schema))
         if len(plan) > 1:
             reader = searcher.reader()  # as scoring_query picks it
             rarest = min(plan, key=lambda t: reader.doc_frequency("content", t[0]))
@@ -859,11 +841,11 @@ def _fuzzy_term(fieldname: str, word: str) -> wq.Query:
     return wq.FuzzyTerm(fieldname, word, maxdist=1 if len(word) <= 5 else 2, prefixlength=1)
 
 
-def scoring_query(phrases: list[Phrase], searcher: Searcher | None = None) -> wq.Query:
+def scoring_query(phrases: list[Phrase], searcher: Searcher) -> wq.Query:
     """What ranks the matches (the matching itself is exact, see _phrase_docs): the
-    phrase's content terms, with the title and the number as an optional boost. With a
-    searcher, only the rarest content term of each phrase is required, so that ranking
-    walks as few postings as the matching did."""
+    phrase's content terms, with the title and the number as an optional boost. Only the
+    rarest content term of each phrase is required, so that ranking walks as few
+    postings as the matching did."""
     required: list[wq.Query] = []
     boosts: list[wq.Query] = []
     for phrase in phrases:
@@ -872,8 +854,8 @@ def scoring_query(phrases: list[Phrase], searcher: Searcher | None = None) -> wq
             required.append(_fuzzy_term("content", toks[0]))
             boosts.append(_fuzzy_term("title", toks[0]))
             continue
-        plan = phrase.plan()
-        if searcher is not None and len(plan) > 1:
+        plan = phrase.plan(max_gram_of(searcher.schema))
+        if len(plan) > 1:
             reader = searcher.reader()
             rarest = min(plan, key=lambda t: reader.doc_frequency("content", t[0]))
             required.append(wq.Term("content", rarest[0]))
@@ -884,20 +866,3 @@ def scoring_query(phrases: list[Phrase], searcher: Searcher | None = None) -> wq
             boosts.extend(wq.Term("number", term) for term, _o in plan)
     must = required[0] if len(required) == 1 else wq.And(required)
     return wq.AndMaybe(must, wq.Or(boosts)) if boosts else must
-
-
-def build_query(phrases: list[Phrase], searcher: Searcher | None = None) -> wq.Query:
-    """A plain Whoosh query for the phrases (a superset: positions are not checked)."""
-    return scoring_query(phrases)
-
-
-def _filter_query(filters: dict[str, list[str]]) -> wq.Query | None:
-    clauses: list[wq.Query] = []
-    for name, values in filters.items():
-        if not values:
-            continue
-        terms: list[wq.Query] = [wq.Term(name, v) for v in values]
-        clauses.append(terms[0] if len(terms) == 1 else wq.Or(terms))
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else wq.And(clauses)
