@@ -19,7 +19,6 @@ import heapq
 import logging
 import operator
 import os
-import pickle
 import shutil
 import struct
 import threading
@@ -28,7 +27,7 @@ import uuid
 import warnings
 from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate, chain, repeat
@@ -39,13 +38,13 @@ from whoosh import fields as wf
 from whoosh import formats, index
 from whoosh import query as wq
 from whoosh.analysis import Token, Tokenizer
-from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.reading import TermNotFound
-from whoosh.scoring import BM25F, bm25
+from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
 from qms.search import analysis
 from qms.search.bulk import BulkWriter
+from qms.search.postings import CACHE as POSTINGS
 
 log = logging.getLogger("qms.search")
 
@@ -160,42 +159,16 @@ class _CJKTokenizer(Tokenizer):
 _UINT = struct.Struct("!I")
 
 
-def decode_positions(valuestring: bytes) -> list[int]:
-    """formats.Positions' value (a count, then pickled deltas), decoded in C."""
-    # our own index files, written by formats.Positions
-    return list(accumulate(pickle.loads(valuestring[_UINT.size:])))  # noqa: S301
-
-
-_UINTS: dict[int, struct.Struct] = {}
-
-
-def decode_packed(valuestring: bytes) -> tuple[int, ...]:
-    """PackedPositions' value (a count, then the positions as native uint32, as
-    array("I") writes them): one C call."""
-    n = len(valuestring) // 4 - 1
-    unpack = _UINTS.get(n)
-    if unpack is None:
-        unpack = _UINTS[n] = struct.Struct(f"={n}I")
-    return unpack.unpack_from(valuestring, _UINT.size)
-
-
 class PackedPositions(formats.Positions):
     """formats.Positions with the positions stored as a uint32 array instead of pickled
-    deltas: cheaper to write, and one C call to read. (Indexes written before it keep
-    formats.Positions and are read with decode_positions.)"""
+    deltas: cheaper to write, and read as array slices (postings.SegmentPostings). An
+    index written with formats.Positions is rebuilt (_open_index)."""
 
     def encode(self, poslist: list[int]) -> bytes:
         return bytes(_UINT.pack(len(poslist)) + array("I", poslist).tobytes())
 
     def decode_positions(self, valuestring: bytes) -> list[int]:
-        return list(decode_packed(valuestring))
-
-
-def positions_decoder(searcher: Searcher,
-                      fieldname: str = "content") -> Callable[[bytes], Sequence[int]]:
-    """How the positions of this index's field are stored."""
-    packed = isinstance(searcher.schema[fieldname].format, PackedPositions)
-    return decode_packed if packed else decode_positions
+        return array("I", valuestring[_UINT.size:]).tolist()
 
 
 class CJKText(wf.FieldType):
@@ -387,8 +360,10 @@ class WhooshEngine:
                     path.mkdir(parents=True)
                     schema = make_schema(MAX_GRAMS[which])
                     ix = index.create_in(str(path), schema)
-                    writer = BulkWriter(ix.writer(limitmb=limitmb), fields=[
-                        name for name, f in schema.items() if isinstance(f, CJKText)])
+                    writer = BulkWriter(
+                        ix.writer(limitmb=limitmb),
+                        fields=[name for name, f in schema.items() if isinstance(f, CJKText)],
+                        batch_postings=limitmb * BulkWriter.POSTINGS_PER_MB)
                     try:
                         for entry in sources[which]():
                             writer.add_document(**_document_fields(entry))
@@ -464,17 +439,6 @@ class WhooshEngine:
 
     # -- matching: exact sets of document numbers --
 
-    def _matching(self, searcher: Searcher, phrases: list[Phrase]) -> set[int]:
-        """Document numbers where every phrase occurs (checked on positions where a phrase
-        is more than one term)."""
-        matched: set[int] | None = None
-        for phrase in sorted(phrases, key=lambda p: -len(p.plan(max_gram_of(searcher.schema)))):
-            docs = _phrase_docs(searcher, phrase, within=matched)
-            matched = docs if matched is None else matched & docs
-            if not matched:
-                return set()
-        return matched or set()
-
     def _filter_docs(self, searcher: Searcher, memo: dict[Any, Any],
                      filters: dict[str, list[str]]) -> set[int] | None:
         """Documents allowed by the filters (None: no filter), memoised per searcher."""
@@ -506,9 +470,8 @@ class WhooshEngine:
         are counted under facet_filters (default: the same filters), so that a facet still
         shows the other choices once one is selected."""
         searcher, memo = self._searcher(which)
-        fast = not any(p.fuzzy for p in phrases)
-        matched = (_fast_matching(searcher, memo, phrases) if fast
-                   else self._matching(searcher, phrases))
+        fast = not any(_is_fuzzy_word(p) for p in phrases)
+        matched = _matching(searcher, phrases)
         allowed = self._filter_docs(searcher, memo, filters)
         selected = matched if allowed is None else matched & allowed
         counts: dict[str, dict[str, int]] = {}
@@ -541,9 +504,8 @@ class WhooshEngine:
 
     def matching_ids(self, which: str, phrases: list[Phrase]) -> set[int]:
         """Document ids of every match (no filter, no ranking): recall checks."""
-        searcher, memo = self._searcher(which)
-        matched = (self._matching(searcher, phrases) if any(p.fuzzy for p in phrases)
-                   else _fast_matching(searcher, memo, phrases))
+        searcher = self.searcher(which)
+        matched = _matching(searcher, phrases)
         return {searcher.stored_fields(d)["document_id"] for d in matched}
 
     def facet_counts(self, which: str, phrases: list[Phrase], *, filters: dict[str, list[str]],
@@ -579,9 +541,10 @@ class WhooshEngine:
 
 
 def _open_index(path: Path) -> index.Index:
-    """Open an index or raise IndexUnavailable (also when its CJK n-grams are not of the
-    size this version indexes, so that it is rebuilt). Whoosh leaves an unreadable table
-    of contents open when it fails; that file is closed here, without a ResourceWarning."""
+    """Open an index or raise IndexUnavailable (also when it is of an older format — CJK
+    n-grams of another size, pickled positions — so that it is rebuilt). Whoosh leaves an
+    unreadable table of contents open when it fails; that file is closed here, without a
+    ResourceWarning."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         try:
@@ -591,10 +554,13 @@ def _open_index(path: Path) -> index.Index:
         else:
             grams = max_gram_of(ix.schema)
             expected = MAX_GRAMS.get(path.name, grams)
-            if grams == expected:
+            if not isinstance(ix.schema["content"].format, PackedPositions):
+                message = f"{path.name}: positions in an older format"
+            elif grams != expected:
+                message = f"{path.name}: CJK n-grams up to {grams}, not {expected}"
+            else:
                 return ix
             ix.close()
-            message = f"{path.name}: CJK n-grams up to {grams}, not {expected}"
         gc.collect()
     raise IndexUnavailable(message)
 
@@ -612,187 +578,94 @@ def _term_docs(searcher: Searcher, fieldname: str, text: str) -> set[int]:
     return set(matcher.all_ids())
 
 
-def _phrase_docs(searcher: Searcher, phrase: Phrase, within: set[int] | None) -> set[int]:
-    """Documents whose content holds the phrase: the documents of its one term, or of its
-    rarest term checked against the others at their offsets."""
-    toks = phrase.tokens
-    if phrase.fuzzy and len(toks) == 1 and not analysis.is_cjk(toks[0]):
-        return set(searcher.docs_for_query(_fuzzy_term("content", toks[0])))
-    plan = phrase.plan(max_gram_of(searcher.schema))
-    if not plan:
+def _folder(searcher: Searcher) -> str | None:
+    """The index's directory (where a rebuild put its positions files)."""
+    storage = getattr(getattr(searcher, "_ix", None), "storage", None)
+    return getattr(storage, "folder", None)
+
+
+def _is_fuzzy_word(phrase: Phrase) -> bool:
+    return phrase.fuzzy and len(phrase.tokens) == 1 and not analysis.is_cjk(phrase.tokens[0])
+
+
+def _segment_phrase_docs(leaf: Any, plan: list[tuple[str, int]], within: set[int] | None,
+                         folder: str | None) -> set[int]:
+    """Documents of one segment (its own numbers) where the plan's terms all occur at their
+    offsets: the rarest term's documents, each checked against the other terms' positions
+    (bisection and array slices on cached lists)."""
+    lists = sorted(((POSTINGS.get(leaf, "content", term, True, folder), offset)
+                    for term, offset in plan), key=lambda t: len(t[0]))
+    first, first_offset = lists[0]
+    if not first:
         return set()
-    reader = searcher.reader()
-    if len(plan) == 1:
-        return _term_docs(searcher, "content", plan[0][0])
-    ordered = []
-    for term, offset in plan:
-        frequency = reader.doc_frequency("content", term)
-        if not frequency:
-            return set()
-        ordered.append((frequency, term, offset))
-    ordered.sort()
-    # phrase starts per candidate document, from the rarest term
-    decode_positions = positions_decoder(searcher)
-    _f, term, offset = ordered[0]
-    matcher = reader.postings("content", term)
-    starts: dict[int, set[int]] = {}
-    while matcher.is_active():
-        docnum = matcher.id()
-        if within is None or docnum in within:
-            starts[docnum] = {p - offset for p in decode_positions(matcher.value())}
-        matcher.next()
-    for _f, term, offset in ordered[1:]:
-        if not starts:
-            break
-        matcher = reader.postings("content", term)
-        kept: dict[int, set[int]] = {}
-        for docnum in sorted(starts):
-            if matcher.id() < docnum:
-                matcher.skip_to(docnum)
-                if not matcher.is_active():
-                    break
-            if matcher.id() == docnum:
-                here = starts[docnum].intersection(
-                    [p - offset for p in decode_positions(matcher.value())])
-                if here:
-                    kept[docnum] = here
-        starts = kept
-    return set(starts)
-
-
-# -- the fast path: posting lists read whole, cached per searcher ----------------------
-
-POSTINGS_CACHE_LIMIT = 250_000  # postings kept decoded per searcher and thread (LRU by term)
-
-
-class _Postings:
-    """One term's postings across the searcher's segments (global document numbers), with
-    positions and BM25 scores decoded on demand and kept."""
-
-    __slots__ = ("decode", "decoded", "ids", "index", "scores", "sets", "values", "weights")
-
-    def __init__(self, ids: list[int], weights: list[float], values: list[Any],
-                 decode: Callable[[bytes], Sequence[int]] = decode_packed) -> None:
-        self.decode = decode
-        self.ids = ids
-        self.weights = weights
-        self.values = values
-        self.index = dict(zip(ids, range(len(ids)), strict=True))
-        self.decoded: dict[int, Sequence[int]] = {}
-        self.sets: dict[int, Collection[int]] = {}
-        self.scores: dict[int, float] | None = None
-
-    def position_set(self, docnum: int) -> Collection[int]:
-        """The positions to test membership in: a short sequence as it is, else a set."""
-        found = self.sets.get(docnum)
-        if found is None:
-            found = self.positions(docnum)
-            if len(found) > 12:
-                found = set(found)
-            self.sets[docnum] = found
-        return found
-
-    def positions(self, docnum: int) -> Sequence[int]:
-        found = self.decoded.get(docnum)
-        if found is None:
-            found = self.decoded[docnum] = self.decode(self.values[self.index[docnum]])
-        return found
-
-
-def _read_postings(searcher: Searcher, fieldname: str, term: str) -> _Postings:
-    ids: list[int] = []
-    weights: list[float] = []
-    values: list[Any] = []
-    for leaf, offset in searcher.reader().leaf_readers():
-        try:
-            matcher = leaf.postings(fieldname, term)
-        except TermNotFound:
+    if len(lists) == 1:
+        return set(first.ids) if within is None else within.intersection(first.ids)
+    rest = [(postings, offset - first_offset) for postings, offset in lists[1:]]
+    kept = set()
+    for i, docnum in enumerate(first.ids):
+        if within is not None and docnum not in within:
             continue
-        deleted: frozenset[int] = (getattr(leaf, "deleted_docs_set", frozenset())
-                                   if leaf.has_deletions() else frozenset())
-        inner = getattr(matcher, "child", matcher)
-        if isinstance(inner, W3LeafMatcher):  # whole blocks at a time
-            while inner.is_active():
-                inner._read_ids()
-                inner._read_weights()
-                inner._read_values()
-                if deleted and not deleted.isdisjoint(inner._ids):
-                    block = zip(inner._ids, inner._weights, inner._values, strict=True)
-                    for docnum, weight, value in block:
-                        if docnum not in deleted:
-                            ids.append(docnum + offset)
-                            weights.append(weight)
-                            values.append(value)
-                else:
-                    ids.extend(map(offset.__add__, inner._ids) if offset else inner._ids)
-                    weights.extend(inner._weights)
-                    values.extend(inner._values)
-                inner._next_block()
+        starts: Iterable[int] = first.positions(i)
+        for postings, shift in rest:
+            j = postings.find(docnum)
+            if j < 0:
+                break
+            there = postings.positions(j)
+            starts = [p for p in starts if p + shift in there]
+            if not starts:
+                break
         else:
-            while matcher.is_active():
-                ids.append(matcher.id() + offset)
-                weights.append(matcher.weight())
-                values.append(matcher.value())
-                matcher.next()
-    return _Postings(ids, weights, values, positions_decoder(searcher))
+            kept.add(docnum)
+    return kept
 
 
-def _postings(searcher: Searcher, memo: dict[Any, Any], fieldname: str,
-              term: str) -> _Postings:
-    cache: OrderedDict[tuple[str, str], _Postings] = memo.setdefault("postings", OrderedDict())
-    key = (fieldname, term)
-    found = cache.get(key)
-    if found is not None:
-        cache.move_to_end(key)
-        return found
-    found = cache[key] = _read_postings(searcher, fieldname, term)
-    memo["postings_size"] = memo.get("postings_size", 0) + len(found.ids)
-    while memo["postings_size"] > POSTINGS_CACHE_LIMIT and len(cache) > 1:
-        _key, old = cache.popitem(last=False)
-        memo["postings_size"] -= len(old.ids)
-    return found
-
-
-def _fast_matching(searcher: Searcher, memo: dict[Any, Any], phrases: list[Phrase]) -> set[int]:
-    """_matching on cached posting lists: document ids intersected first (rarest term
-    first), positions decoded only for the documents left."""
-    matched: set[int] | None = None
-    for phrase in sorted(phrases, key=lambda p: -len(p.plan(max_gram_of(searcher.schema)))):
-        plan = phrase.plan(max_gram_of(searcher.schema))
-        if not plan:
-            return set()
-        lists = sorted(((_postings(searcher, memo, "content", term), offset)
-                        for term, offset in plan), key=lambda t: len(t[0].ids))
-        first, first_offset = lists[0]
-        docs = set(first.ids) if matched is None else matched.intersection(first.ids)
-        for postings, _offset in lists[1:]:
+def _phrases_docs(searcher: Searcher, plans: list[list[tuple[str, int]]]) -> set[int]:
+    """Documents (searcher numbers) holding every plan, segment by segment, deleted
+    documents left out."""
+    matched: set[int] = set()
+    folder = _folder(searcher)
+    for leaf, offset in searcher.reader().leaf_readers():
+        docs: set[int] | None = None
+        for plan in plans:  # longest first: the most selective
+            docs = _segment_phrase_docs(leaf, plan, docs, folder)
             if not docs:
                 break
-            docs.intersection_update(postings.index)
-        if len(lists) > 1 and docs:
-            kept = set()
-            rest = [(postings, offset - first_offset) for postings, offset in lists[1:]]
-            for docnum in docs:
-                others = [(postings.position_set(docnum), shift) for postings, shift in rest]
-                for p in first.positions(docnum):  # the first start that fits will do
-                    if all(p + shift in found for found, shift in others):
-                        kept.add(docnum)
-                        break
-            docs = kept
-        matched = docs
-        if not matched:
-            return set()
+        if docs:
+            if leaf.has_deletions():
+                docs.difference_update(leaf.deleted_docs_set)
+            matched.update(map(offset.__add__, docs) if offset else docs)
+    return matched
+
+
+def _matching(searcher: Searcher, phrases: list[Phrase]) -> set[int]:
+    """Document numbers where every phrase occurs (checked on positions where a phrase is
+    more than one term); a fuzzy Latin word by Whoosh's own fuzzy query."""
+    grams = max_gram_of(searcher.schema)
+    plans = sorted((p.plan(grams) for p in phrases if not _is_fuzzy_word(p)),
+                   key=len, reverse=True)
+    if any(not plan for plan in plans):
+        return set()
+    matched = _phrases_docs(searcher, plans) if plans else None
+    for phrase in phrases:
+        if _is_fuzzy_word(phrase) and (matched is None or matched):
+            docs = set(searcher.docs_for_query(_fuzzy_term("content", phrase.tokens[0])))
+            matched = docs if matched is None else matched & docs
     return matched or set()
 
 
-def _scoring_terms(phrases: list[Phrase], searcher: Searcher,
-                   memo: dict[Any, Any]) -> list[tuple[str, str]]:
+# -- ranking: BM25F as Whoosh scores it, on the cached lists ---------------------------
+
+SCORE_TABLES_LIMIT = 500_000  # scored postings kept per searcher and thread
+
+
+def _scoring_terms(phrases: list[Phrase], searcher: Searcher) -> list[tuple[str, str]]:
     """The (field, term) pairs scoring_query(phrases, searcher) scores (no fuzzy phrase)."""
+    grams = max_gram_of(searcher.schema)
+    reader = searcher.reader()
     terms: list[tuple[str, str]] = []
     for phrase in phrases:
-        plan = phrase.plan(max_gram_of(searcher.schema))
-        if len(plan) > 1:
-            reader = searcher.reader()  # as scoring_query picks it
+        plan = phrase.plan(grams)
+        if len(plan) > 1:  # as scoring_query picks it
             rarest = min(plan, key=lambda t: reader.doc_frequency("content", t[0]))
             terms.append(("content", rarest[0]))
         else:
@@ -805,30 +678,45 @@ def _scoring_terms(phrases: list[Phrase], searcher: Searcher,
 
 def _term_scores(searcher: Searcher, memo: dict[Any, Any], fieldname: str,
                  term: str) -> dict[int, float]:
-    """BM25F of one term in every document that has it (as Whoosh's BM25F scores it)."""
-    postings = _postings(searcher, memo, fieldname, term)
-    if postings.scores is None:
-        weighting = searcher.weighting
-        B = weighting._field_B.get(fieldname, weighting.B) if isinstance(weighting, BM25F) \
-            else 0.75
-        K1 = weighting.K1 if isinstance(weighting, BM25F) else 1.2
-        idf = searcher.idf(fieldname, term)
-        avgfl = searcher.avg_field_length(fieldname) or 1
-        lengths: dict[int, int] = memo.setdefault(("lengths", fieldname), {})
-        missing = [d for d in postings.ids if d not in lengths]
-        dfl = searcher.doc_field_length
-        lengths.update((d, dfl(d, fieldname, 1)) for d in missing)
-        postings.scores = {
-            d: bm25(idf, w, lengths[d], avgfl, B, K1)
-            for d, w in zip(postings.ids, postings.weights, strict=True)}
-    return postings.scores
+    """BM25F of one term in every document that has it (as Whoosh's BM25F scores it),
+    kept per searcher."""
+    tables: OrderedDict[tuple[str, str], dict[int, float]] = memo.setdefault(
+        "scores", OrderedDict())
+    key = (fieldname, term)
+    found = tables.get(key)
+    if found is not None:
+        tables.move_to_end(key)
+        return found
+    weighting = searcher.weighting
+    B = weighting._field_B.get(fieldname, weighting.B) if isinstance(weighting, BM25F) \
+        else 0.75
+    K1 = weighting.K1 if isinstance(weighting, BM25F) else 1.2
+    idf = searcher.idf(fieldname, term)
+    avgfl = searcher.avg_field_length(fieldname) or 1
+    positional = isinstance(searcher.schema[fieldname].format, formats.Positions)
+    found = {}
+    folder = _folder(searcher)
+    for leaf, offset in searcher.reader().leaf_readers():
+        postings = POSTINGS.get(leaf, fieldname, term, positional, folder)
+        if not postings:
+            continue
+        lengths = POSTINGS.field_lengths(leaf, fieldname)
+        # Whoosh's scoring.bm25, inline
+        found.update(zip(map(offset.__add__, postings.ids), [
+            idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * lengths[d] / avgfl)))
+            for d, tf in zip(postings.ids, postings.weights, strict=True)], strict=True))
+    tables[key] = found
+    memo["scores_size"] = memo.get("scores_size", 0) + len(found)
+    while memo["scores_size"] > SCORE_TABLES_LIMIT and len(tables) > 1:
+        _key, old = tables.popitem(last=False)
+        memo["scores_size"] -= len(old)
+    return found
 
 
 def _rank(searcher: Searcher, memo: dict[Any, Any], phrases: list[Phrase], selected: set[int],
           limit: int) -> list[tuple[float, int]]:
     """The best `limit` of the selected documents, best first, ties by document order."""
-    tables = [_term_scores(searcher, memo, f, t)
-              for f, t in _scoring_terms(phrases, searcher, memo)]
+    tables = [_term_scores(searcher, memo, f, t) for f, t in _scoring_terms(phrases, searcher)]
     docs = list(selected)
     totals: list[float] = [0.0] * len(docs)
     for table in tables:  # C-level loops: a few hundred ns a document

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qms.search import analysis, service
+from qms.search import analysis, postings, service
+from qms.search import engine as engine_module
 from qms.search.engine import IndexEntry, WhooshEngine, scoring_query
 
 BODIES = [
@@ -42,7 +43,7 @@ def test_ranking_is_whooshs_own(tmp_path: Path) -> None:
     for text in QUERIES:
         phrases = service.parse_query(text).phrases
         result = engine.query("current", phrases, filters={}, page=1, per_page=100)
-        matched = engine._matching(searcher, phrases)
+        matched = engine_module._matching(searcher, phrases)
         assert result.total == len(matched), text
         whoosh = searcher.search(scoring_query(phrases, searcher), filter=matched,
                                  limit=100, terms=False)
@@ -88,4 +89,25 @@ def test_updates_and_deletions_across_segments_still_match(tmp_path: Path) -> No
         assert engine.matching_ids("current", phrases) == expected, text
         result = engine.query("current", phrases, filters={}, page=1, per_page=100)
         assert {h.document_id for h in result.hits} == expected, text
+    engine.close()
+
+
+def test_the_positions_file_holds_what_whooshs_blocks_hold(tmp_path: Path) -> None:
+    engine = build(tmp_path)
+    searcher = engine.searcher("current")
+    leaf = searcher.reader()
+    folder = engine_module._folder(searcher)
+    assert folder is not None
+    sidecar = postings.Sidecar(
+        str(Path(folder) / (leaf.segment().segment_id() + postings.SIDECAR_SUFFIX)))
+    terms = [t.decode("utf-8") for t in searcher.lexicon("content")]
+    assert len(terms) > 100
+    for term in terms:
+        written = sidecar.read("content", term, 1.0)
+        whoosh = postings.read(leaf, "content", term, positional=True)
+        assert list(written.ids) == list(whoosh.ids), term
+        assert list(written.weights) == list(whoosh.weights), term
+        assert [list(written.positions(i)) for i in range(len(written))] == \
+            [list(whoosh.positions(i)) for i in range(len(whoosh))], term
+    assert sidecar.read("content", "不存在的词", 1.0).ids.tolist() == []
     engine.close()

@@ -1,0 +1,236 @@
+"""Posting lists read whole from a Whoosh segment and kept, compact, for the process.
+
+A segment never changes once written: an update adds a new segment, a deletion only marks
+documents as deleted. What was read from a segment therefore serves every searcher that
+has it — the next one after a publish too — and is kept in one cache per process, keyed
+by segment, bounded in bytes, least recently used first out. Deleted documents stay in the
+cached lists; the matcher removes them per searcher.
+
+A list is stored as arrays: the segment's document numbers (sorted), the weights, and for
+a positional field the positions of each document (each value as stored — a count, then
+the positions — one after the other, with where each starts).
+Reading a list decodes Whoosh's blocks once; after that a document is found by bisection
+and its positions are an array slice, both in C.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import threading
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
+from itertools import accumulate
+from typing import Any
+
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.reading import TermNotFound
+
+CACHE_BYTES = 256 * 2**20  # decoded posting lists kept per process
+
+
+class SegmentPostings:
+    """One term's postings in one segment: the i-th document's positions are
+    flat[starts[i]:starts[i + 1]]."""
+
+    __slots__ = ("flat", "ids", "starts", "weights")
+
+    def __init__(self, ids: array, weights: array, flat: array, starts: array) -> None:
+        self.ids = ids
+        self.weights = weights
+        self.flat = flat
+        self.starts = starts
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def nbytes(self) -> int:
+        return 200 + 4 * (len(self.ids) + len(self.weights) + len(self.flat) + len(self.starts))
+
+    def find(self, docnum: int) -> int:
+        """The index of a document in this list, or -1."""
+        ids = self.ids
+        i = bisect_left(ids, docnum)
+        return i if i < len(ids) and ids[i] == docnum else -1
+
+    def positions(self, i: int) -> array:
+        """The positions of the i-th document (a positional field only)."""
+        return self.flat[self.starts[i]:self.starts[i + 1]]
+
+
+EMPTY = SegmentPostings(array("I"), array("f"), array("I"), array("I"))
+
+
+def read(leaf: Any, fieldname: str, term: str, positional: bool) -> SegmentPostings:
+    """A term's postings in one segment (deleted documents included), decoded whole."""
+    try:
+        matcher = leaf.postings(fieldname, term)
+    except TermNotFound:
+        return EMPTY
+    inner = getattr(matcher, "child", matcher)  # under the filter of deleted documents
+    ids, weights, values = array("I"), array("f"), []
+    if isinstance(inner, W3LeafMatcher):  # whole blocks at a time
+        while inner.is_active():
+            inner._read_ids()
+            inner._read_weights()
+            inner._read_values()
+            ids.extend(inner._ids)
+            weights.extend(inner._weights)
+            values.extend(inner._values)
+            inner._next_block()
+    else:  # postings inlined in the term's entry
+        while inner.is_active():
+            ids.append(inner.id())
+            weights.append(inner.weight())
+            values.append(inner.value())
+            inner.next()
+    if not positional:
+        return SegmentPostings(ids, weights, EMPTY.flat, EMPTY.starts)
+    # each value: the count, then the positions (native uint32)
+    flat = array("I", b"".join([v[4:] for v in values]))
+    starts = array("I", accumulate([(len(v) >> 2) - 1 for v in values], initial=0))
+    return SegmentPostings(ids, weights, flat, starts)
+
+
+# -- the positions file a rebuild writes beside its segment ----------------------------
+
+SIDECAR_SUFFIX = ".qpos"  # <segment id>.qpos: Whoosh's clean-up removes it with its segment
+_TRAILER = struct.Struct("<Q")
+
+
+class SidecarWriter:
+    """The positional postings of a segment as plain arrays (document numbers, counts,
+    positions) with a directory of terms at the end: read back with one pread per term,
+    instead of decoding Whoosh's pickled blocks."""
+
+    def __init__(self, path: str) -> None:
+        self.fh = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self.directory: dict[tuple[str, str], tuple[int, int, int]] = {}
+        self.offset = 0
+
+    def add(self, fieldname: str, term: str, ids: array, counts: array,
+            positions: array) -> None:
+        self.directory[(fieldname, term)] = (self.offset, len(ids), len(positions))
+        for part in (ids, counts, positions):
+            data = part.tobytes()
+            self.fh.write(data)
+            self.offset += len(data)
+
+    def close(self) -> None:
+        self.fh.write(pickle.dumps(self.directory, pickle.HIGHEST_PROTOCOL))
+        self.fh.write(_TRAILER.pack(self.offset))
+        self.fh.close()
+
+
+class Sidecar:
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDONLY)
+        size = os.fstat(self.fd).st_size
+        (start,) = _TRAILER.unpack(os.pread(self.fd, _TRAILER.size, size - _TRAILER.size))
+        self.directory: dict[tuple[str, str], tuple[int, int, int]] = pickle.loads(  # noqa: S301
+            os.pread(self.fd, size - _TRAILER.size - start, start))  # our own file
+        self.fields = {name for name, _term in self.directory}
+
+    def read(self, fieldname: str, term: str, boost: float) -> SegmentPostings:
+        found = self.directory.get((fieldname, term))
+        if found is None:
+            return EMPTY
+        offset, n, m = found
+        data = os.pread(self.fd, 8 * n + 4 * m, offset)
+        ids, counts, flat = array("I"), array("I"), array("I")
+        ids.frombytes(data[:4 * n])
+        counts.frombytes(data[4 * n:8 * n])
+        flat.frombytes(data[8 * n:])
+        weights = array("f", [c * boost for c in counts]) if boost != 1 else array("f", counts)
+        return SegmentPostings(ids, weights, flat, array("I", accumulate(counts, initial=0)))
+
+    def __del__(self) -> None:  # when no reader holds it any more
+        if getattr(self, "fd", None) is not None:
+            os.close(self.fd)
+
+
+class PostingsCache:
+    """Decoded postings per (segment, field, term), shared by the threads of a process."""
+
+    def __init__(self, limit_bytes: int = CACHE_BYTES) -> None:
+        self.limit = limit_bytes
+        self.size = 0
+        self.items: OrderedDict[tuple[str, str, str], SegmentPostings] = OrderedDict()
+        self.lengths: dict[tuple[str, str], array] = {}
+        self.sidecars: dict[str, Sidecar | None] = {}
+        self.lock = threading.Lock()
+
+    def get(self, leaf: Any, fieldname: str, term: str, positional: bool,
+            folder: str | None = None) -> SegmentPostings:
+        """A term's postings in a segment, from the cache, the segment's positions file in
+        `folder` (the index's directory), or Whoosh's own blocks."""
+        segment = segment_id(leaf)
+        if segment is None:  # an empty index
+            return EMPTY
+        key = (segment, fieldname, term)
+        with self.lock:
+            found = self.items.get(key)
+            if found is not None:
+                self.items.move_to_end(key)
+                return found
+        sidecar = self._sidecar(folder, segment) if folder else None
+        if sidecar is not None and fieldname in sidecar.fields:
+            found = sidecar.read(fieldname, term, leaf.schema[fieldname].format.field_boost)
+        else:
+            found = read(leaf, fieldname, term, positional)
+        with self.lock:
+            if key not in self.items:
+                self.items[key] = found
+                self.size += found.nbytes
+                while self.size > self.limit and len(self.items) > 1:
+                    _key, old = self.items.popitem(last=False)
+                    self.size -= old.nbytes
+        return found
+
+    def _sidecar(self, folder: str, segment: str) -> Sidecar | None:
+        if segment in self.sidecars:
+            return self.sidecars[segment]
+        path = os.path.join(folder, segment + SIDECAR_SUFFIX)
+        try:
+            found: Sidecar | None = Sidecar(path) if os.path.exists(path) else None
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError, struct.error):
+            found = None  # none written (a segment of updates), or unreadable: use Whoosh
+        with self.lock:
+            if len(self.sidecars) > 64:  # segments come and go; a few are in use
+                self.sidecars.clear()
+            self.sidecars[segment] = found
+        return found
+
+    def field_lengths(self, leaf: Any, fieldname: str) -> array:
+        """Each document's length in a field, as Whoosh stores it (default 1), for BM25."""
+        segment = segment_id(leaf)
+        if segment is None:
+            return array("I")
+        key = (segment, fieldname)
+        found = self.lengths.get(key)
+        if found is None:
+            length = leaf.doc_field_length
+            found = array("I", (length(d, fieldname, 1) for d in range(leaf.doc_count_all())))
+            with self.lock:
+                if len(self.lengths) > 64:  # segments come and go; a few are in use
+                    self.lengths.clear()
+                self.lengths[key] = found
+        return found
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+            self.lengths.clear()
+            self.sidecars.clear()
+            self.size = 0
+
+
+def segment_id(leaf: Any) -> str | None:
+    segment = leaf.segment()
+    return None if segment is None else str(segment.segment_id())
+
+
+CACHE = PostingsCache()
