@@ -8,6 +8,12 @@ and swaps ACTIVE with an atomic rename while searches go on in the old one.
 One writer at a time, across processes: every change to the index happens under an
 exclusive fcntl lock on DATA_DIR/search/writer.lock, so gunicorn workers queue for it
 instead of failing on Whoosh's own lock.
+
+Matching is exact and done here, not by Whoosh's query objects: a phrase's rarest n-gram
+gives the candidates, checked against the other n-grams' positions on posting lists read
+whole and cached per segment for the process (postings.py; a rebuild writes them beside
+its segment as plain arrays, bulk.py). Ranking is Whoosh's BM25F, computed on the same
+lists.
 """
 
 from __future__ import annotations

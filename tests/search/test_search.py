@@ -9,9 +9,11 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
+from whoosh import formats
 
 from qms.documents import service as documents
 from qms.documents.models import Document, Revision
+from qms.search import engine as engine_module
 from qms.search import service
 from qms.search.models import SearchOutbox
 from tests.factories import TEST_PASSWORD, make_document
@@ -233,6 +235,20 @@ def test_an_index_that_fails_to_open_is_rebuilt(db, publish, staff):
     for toc in gen.rglob("_MAIN_*.toc"):
         toc.write_bytes(b"garbage")
     assert numbers(service.search(db, staff, "防火安检")) == [doc.number]
+
+
+def test_an_index_of_an_older_format_is_rebuilt(db, publish, staff, monkeypatch):
+    doc = publish(title="消防管理制度", body="防火安检每月一次。")
+    engine = service.get_engine()
+    with monkeypatch.context() as m:  # an index written with Whoosh's pickled positions
+        m.setattr(engine_module, "PackedPositions", formats.Positions)
+        old = service.rebuild()
+    engine.close()
+    assert numbers(service.search(db, staff, "防火安检")) == [doc.number]
+    assert engine.active_generation() != old
+    content = engine.searcher("current").schema["content"]
+    assert isinstance(content.format, engine_module.PackedPositions)
+    engine.close()
 
 
 def test_reconciliation_finds_a_revision_whose_hash_differs(db, publish, staff):
