@@ -31,7 +31,7 @@ import os
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import opencc
 
@@ -73,11 +73,14 @@ class _FoldTable(dict[int, str]):
         t2s = _t2s_table()
         folded = "".join(t2s.get(c, c) for c in unicodedata.normalize("NFKC", chr(codepoint)))
         folded = folded.lower()
+        if len(folded) != 1:
+            _IRREGULAR.add(chr(codepoint))
         self[codepoint] = folded
         return folded
 
 
 _FOLD = _FoldTable()
+_IRREGULAR: set[str] = set()  # characters seen so far that do not fold to one character
 
 
 def fold(text: str) -> str:
@@ -87,8 +90,11 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
-def fold_with_offsets(text: str) -> tuple[str, list[int]]:
+def fold_with_offsets(text: str) -> tuple[str, Sequence[int]]:
     """Folded text and, for every folded character, the index of its original character."""
+    folded_text = fold(text)  # fills the table for every character of the text
+    if _IRREGULAR.isdisjoint(text):  # one character for one: the offsets are the indexes
+        return folded_text, range(len(text))
     folded: list[str] = []
     offsets: list[int] = []
     for i, ch in enumerate(text):

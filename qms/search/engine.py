@@ -489,7 +489,7 @@ class WhooshEngine:
                 base = matched if allowed_base is None else matched & allowed_base
             for name in facets:
                 column = self._column(searcher, memo, name)
-                counts[name] = dict(Counter(column[d] for d in base))
+                counts[name] = dict(Counter(map(column.__getitem__, base)))
         hits: list[EngineHit] = []
         if fast and selected and (page - 1) * per_page < len(selected):
             for score, docnum in _rank(searcher, memo, phrases, selected,

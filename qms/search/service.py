@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -618,11 +619,7 @@ def snippet(body: str, needles: list[str], width: int = 140) -> Markup:
     if not spans:
         cut = text[:width]
         return escape(cut) + ("…" if len(text) > width else "")
-    best, best_count = spans[0][0], 0
-    for anchor, _e, _n in spans:
-        count = len({n for s, _x, n in spans if anchor <= s < anchor + width})
-        if count > best_count:
-            best, best_count = anchor, count
+    best = _densest_window(spans, width)
     lo = offsets[max(0, best - 30)]
     hi = min(len(text), lo + width)
     pieces: list[str] = ["…" if lo > 0 else ""]
@@ -639,6 +636,24 @@ def snippet(body: str, needles: list[str], width: int = 140) -> Markup:
         pieces.append("…")
     # every piece was escaped above; only <mark> is ours
     return Markup("".join(pieces))  # noqa: S704
+
+
+def _densest_window(spans: list[tuple[int, int, str]], width: int) -> int:
+    """The start of the first span whose window of `width` characters holds the most
+    different needles (spans sorted by start): one pass, two pointers."""
+    best, best_count = spans[0][0], 0
+    inside: Counter[str] = Counter()
+    end = 0
+    for start, _e, needle in spans:
+        while end < len(spans) and spans[end][0] < start + width:
+            inside[spans[end][2]] += 1
+            end += 1
+        if len(inside) > best_count:
+            best, best_count = start, len(inside)
+        inside[needle] -= 1
+        if not inside[needle]:
+            del inside[needle]
+    return best
 
 
 def plain_snippet(html: str) -> str:

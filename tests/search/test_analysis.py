@@ -44,3 +44,20 @@ def test_parse_query_keeps_quoted_phrases_and_ignores_syntax():
 def test_snippet_escapes_html():
     html = str(snippet("<script>装修</script>保证金", ["装修"]))
     assert "<script>" not in html and "<mark>装修</mark>" in html
+
+
+def test_fold_with_offsets_of_one_for_one_text_are_the_indexes():
+    folded, offsets = analysis.fold_with_offsets("業主投訴ＫＦ")
+    assert folded == "业主投诉kf"
+    assert list(offsets) == [0, 1, 2, 3, 4, 5]
+
+
+def test_snippet_marks_traditional_text_as_written_after_an_expanding_character():
+    html = str(snippet("第㈠條：業主投訴應在三日內答覆。", ["业主投诉"]))
+    assert "<mark>業主投訴</mark>" in html
+
+
+def test_snippet_shows_the_window_with_the_most_different_matches():
+    body = "业主" + "。" * 300 + "装修保证金由业主交纳" + "。" * 300 + "业主"
+    html = str(snippet(body, ["业主", "保证金"], width=60))
+    assert "<mark>保证金</mark>" in html and "<mark>业主</mark>" in html
