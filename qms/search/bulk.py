@@ -61,7 +61,9 @@ class BulkWriter:
             name: {} for name in self.fields}
         self.pending = 0
         self.runs: list[str] = []
-        self.tempdir = tempfile.mkdtemp(prefix="qms-bulk-")
+        # runs and the positions file beside the index (same file system; Whoosh's
+        # clean-up leaves names starting with a dot alone)
+        self.tempdir = tempfile.mkdtemp(prefix=".bulk-", dir=writer.storage.folder)
         # each document's (approximate, as Whoosh stores it) length per field
         self.lengths: dict[str, array] = {name: array("I") for name in self.fields}
         self.positional = {name for name in self.fields
