@@ -32,6 +32,7 @@ import time
 import uuid
 import warnings
 from array import array
+from bisect import bisect_left
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -606,18 +607,25 @@ def _segment_phrase_docs(leaf: Any, plan: list[tuple[str, int]], within: set[int
         return set()
     if len(lists) == 1:
         return set(first.ids) if within is None else within.intersection(first.ids)
-    rest = [(postings, offset - first_offset) for postings, offset in lists[1:]]
+    if any(not postings for postings, _o in lists[1:]):
+        return set()
+    # the hot loop, on local names and C-level calls: a bisection per document and term,
+    # array slices for the positions, and the first term's positions that still start the
+    # phrase kept as a set (another term's positions shifted back to the first's)
+    rest = [(p.ids, p.flat, p.starts, len(p.ids), first_offset - offset)
+            for p, offset in lists[1:]]
+    ids, flat, bounds = first.ids, first.flat, first.starts
     kept = set()
-    for i, docnum in enumerate(first.ids):
+    for i, docnum in enumerate(ids):
         if within is not None and docnum not in within:
             continue
-        starts: Iterable[int] = first.positions(i)
-        for postings, shift in rest:
-            j = postings.find(docnum)
-            if j < 0:
+        starts = set(flat[bounds[i]:bounds[i + 1]])
+        for other_ids, other_flat, other_bounds, n, back in rest:
+            j = bisect_left(other_ids, docnum)
+            if j == n or other_ids[j] != docnum:
                 break
-            there = postings.positions(j)
-            starts = [p for p in starts if p + shift in there]
+            starts.intersection_update(map(back.__add__,
+                                           other_flat[other_bounds[j]:other_bounds[j + 1]]))
             if not starts:
                 break
         else:

@@ -15,14 +15,14 @@ and its positions are an array slice, both in C.
 
 from __future__ import annotations
 
+import operator
 import os
 import pickle
 import struct
 import threading
 from array import array
-from bisect import bisect_left
 from collections import OrderedDict
-from itertools import accumulate
+from itertools import accumulate, islice
 from typing import Any
 
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -33,28 +33,34 @@ CACHE_BYTES = 256 * 2**20  # decoded posting lists kept per process
 
 class SegmentPostings:
     """One term's postings in one segment: the i-th document's positions are
-    flat[starts[i]:starts[i + 1]]."""
+    flat[starts[i]:starts[i + 1]]. The weights, when not given, are the number of
+    positions times the field's boost (as CJKText.encode writes them), worked out when
+    first asked for — only ranking needs them."""
 
-    __slots__ = ("flat", "ids", "starts", "weights")
+    __slots__ = ("_weights", "boost", "flat", "ids", "starts")
 
-    def __init__(self, ids: array, weights: array, flat: array, starts: array) -> None:
+    def __init__(self, ids: array, weights: array | None, flat: array, starts: array,
+                 boost: float = 1.0) -> None:
         self.ids = ids
-        self.weights = weights
+        self._weights = weights
         self.flat = flat
         self.starts = starts
+        self.boost = boost
 
     def __len__(self) -> int:
         return len(self.ids)
 
     @property
-    def nbytes(self) -> int:
-        return 200 + 4 * (len(self.ids) + len(self.weights) + len(self.flat) + len(self.starts))
+    def weights(self) -> array:
+        if self._weights is None:
+            counts = map(operator.sub, islice(self.starts, 1, None), self.starts)
+            self._weights = array("f", map(self.boost.__mul__, counts) if self.boost != 1
+                                  else counts)
+        return self._weights
 
-    def find(self, docnum: int) -> int:
-        """The index of a document in this list, or -1."""
-        ids = self.ids
-        i = bisect_left(ids, docnum)
-        return i if i < len(ids) and ids[i] == docnum else -1
+    @property
+    def nbytes(self) -> int:
+        return 200 + 4 * (2 * len(self.ids) + len(self.flat) + len(self.starts))
 
     def positions(self, i: int) -> array:
         """The positions of the i-th document (a positional field only)."""
@@ -99,6 +105,7 @@ def read(leaf: Any, fieldname: str, term: str, positional: bool) -> SegmentPosti
 
 SIDECAR_SUFFIX = ".qpos"  # <segment id>.qpos: Whoosh's clean-up removes it with its segment
 _TRAILER = struct.Struct("<Q")
+SIDECAR_FORMAT = 2  # a file of another format is not read (Whoosh's blocks are)
 
 
 class SidecarWriter:
@@ -113,25 +120,34 @@ class SidecarWriter:
 
     def add(self, fieldname: str, term: str, ids: array, counts: array,
             positions: array) -> None:
+        """One term: its document numbers, where each one's positions start (and, last,
+        end), the positions."""
         self.directory[(fieldname, term)] = (self.offset, len(ids), len(positions))
-        for part in (ids, counts, positions):
+        starts = array("I", accumulate(counts, initial=0))
+        for part in (ids, starts, positions):
             data = part.tobytes()
             self.fh.write(data)
             self.offset += len(data)
 
     def close(self) -> None:
-        self.fh.write(pickle.dumps(self.directory, pickle.HIGHEST_PROTOCOL))
+        self.fh.write(pickle.dumps((SIDECAR_FORMAT, self.directory), pickle.HIGHEST_PROTOCOL))
         self.fh.write(_TRAILER.pack(self.offset))
         self.fh.close()
 
 
 class Sidecar:
+    """A positions file opened for reading (the directory in memory, the arrays read per
+    term with pread, so threads share it)."""
+
     def __init__(self, path: str) -> None:
         self.fd = os.open(path, os.O_RDONLY)
         size = os.fstat(self.fd).st_size
         (start,) = _TRAILER.unpack(os.pread(self.fd, _TRAILER.size, size - _TRAILER.size))
-        self.directory: dict[tuple[str, str], tuple[int, int, int]] = pickle.loads(  # noqa: S301
-            os.pread(self.fd, size - _TRAILER.size - start, start))  # our own file
+        loaded = pickle.loads(  # noqa: S301 - our own file
+            os.pread(self.fd, size - _TRAILER.size - start, start))
+        if not (isinstance(loaded, tuple) and loaded[0] == SIDECAR_FORMAT):
+            raise ValueError("a positions file of another format")
+        self.directory: dict[tuple[str, str], tuple[int, int, int]] = loaded[1]
         self.fields = {name for name, _term in self.directory}
 
     def read(self, fieldname: str, term: str, boost: float) -> SegmentPostings:
@@ -139,13 +155,12 @@ class Sidecar:
         if found is None:
             return EMPTY
         offset, n, m = found
-        data = os.pread(self.fd, 8 * n + 4 * m, offset)
-        ids, counts, flat = array("I"), array("I"), array("I")
+        data = memoryview(os.pread(self.fd, 4 * (2 * n + 1 + m), offset))
+        ids, starts, flat = array("I"), array("I"), array("I")
         ids.frombytes(data[:4 * n])
-        counts.frombytes(data[4 * n:8 * n])
-        flat.frombytes(data[8 * n:])
-        weights = array("f", [c * boost for c in counts]) if boost != 1 else array("f", counts)
-        return SegmentPostings(ids, weights, flat, array("I", accumulate(counts, initial=0)))
+        starts.frombytes(data[4 * n:4 * (2 * n + 1)])
+        flat.frombytes(data[4 * (2 * n + 1):])
+        return SegmentPostings(ids, None, flat, starts, boost)
 
     def __del__(self) -> None:  # when no reader holds it any more
         if getattr(self, "fd", None) is not None:
