@@ -20,6 +20,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -377,6 +378,11 @@ def run(n_docs: int, revisions: int, per_class: int, seed: int) -> dict[str, Any
     report["publish_lag"] = publish_lag(app, samples=20)
     report["max_rss_mb"] = round(maxrss_mb(), 1)
     fts.close()
+    with app.app_context():
+        from qms.search import service
+
+        service.get_engine(app).close()
+    shutil.rmtree(tmp, ignore_errors=True)  # the corpus, its database and both indexes
     return report
 
 

@@ -187,7 +187,8 @@ class BulkWriter:
                     counts.extend(part[3])
                     positions.extend(part[4])
                 if name in self.positional:
-                    sidecar.add(name, tbytes.decode("utf-8"), ids, counts, positions)
+                    sidecar.add(name, tbytes.decode("utf-8"), ids, counts, positions,
+                                writer.docnum)
                 weights, values = self.schema[name].encode(counts, positions)
             self._write_postings(fieldwriter, name, ids, weights, values)
             fieldwriter.finish_term()

@@ -609,21 +609,26 @@ def _segment_phrase_docs(leaf: Any, plan: list[tuple[str, int]], within: set[int
         return set(first.ids) if within is None else within.intersection(first.ids)
     if any(not postings for postings, _o in lists[1:]):
         return set()
-    # the hot loop, on local names and C-level calls: a bisection per document and term,
-    # array slices for the positions, and the first term's positions that still start the
-    # phrase kept as a set (another term's positions shifted back to the first's)
-    rest = [(p.ids, p.flat, p.starts, len(p.ids), first_offset - offset)
+    # the hot loop, on local names and C-level calls: array slices for the positions (at
+    # a document's own number in a dense list, else found by bisection), and the first
+    # term's positions that still start the phrase kept as a set (another term's
+    # positions shifted back to the first's)
+    rest = [(None if p.dense else p.ids, p.flat, p.starts, len(p.ids), first_offset - offset)
             for p, offset in lists[1:]]
-    ids, flat, bounds = first.ids, first.flat, first.starts
+    ids, flat, bounds, dense = first.ids, first.flat, first.starts, first.dense
     kept = set()
     for i, docnum in enumerate(ids):
         if within is not None and docnum not in within:
             continue
-        starts = set(flat[bounds[i]:bounds[i + 1]])
+        at = docnum if dense else i
+        starts = set(flat[bounds[at]:bounds[at + 1]])
         for other_ids, other_flat, other_bounds, n, back in rest:
-            j = bisect_left(other_ids, docnum)
-            if j == n or other_ids[j] != docnum:
-                break
+            if other_ids is None:
+                j = docnum
+            else:
+                j = bisect_left(other_ids, docnum)
+                if j == n or other_ids[j] != docnum:
+                    break
             starts.intersection_update(map(back.__add__,
                                            other_flat[other_bounds[j]:other_bounds[j + 1]]))
             if not starts:

@@ -32,20 +32,23 @@ CACHE_BYTES = 256 * 2**20  # decoded posting lists kept per process
 
 
 class SegmentPostings:
-    """One term's postings in one segment: the i-th document's positions are
-    flat[starts[i]:starts[i + 1]]. The weights, when not given, are the number of
-    positions times the field's boost (as CJKText.encode writes them), worked out when
+    """One term's postings in one segment. The i-th document's positions are
+    flat[starts[i]:starts[i + 1]]; or, in a dense list (a term in most of the segment's
+    documents), document d's are flat[starts[d]:starts[d + 1]] (empty when d has none),
+    so that no search is needed to find them. The weights, when not given, are the number
+    of positions times the field's boost (as CJKText.encode writes them), worked out when
     first asked for — only ranking needs them."""
 
-    __slots__ = ("_weights", "boost", "flat", "ids", "starts")
+    __slots__ = ("_weights", "boost", "dense", "flat", "ids", "starts")
 
     def __init__(self, ids: array, weights: array | None, flat: array, starts: array,
-                 boost: float = 1.0) -> None:
+                 boost: float = 1.0, dense: bool = False) -> None:
         self.ids = ids
         self._weights = weights
         self.flat = flat
         self.starts = starts
         self.boost = boost
+        self.dense = dense
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -53,7 +56,12 @@ class SegmentPostings:
     @property
     def weights(self) -> array:
         if self._weights is None:
-            counts = map(operator.sub, islice(self.starts, 1, None), self.starts)
+            starts = self.starts
+            if self.dense:
+                ends = map(starts.__getitem__, map((1).__add__, self.ids))
+                counts = map(operator.sub, ends, map(starts.__getitem__, self.ids))
+            else:
+                counts = map(operator.sub, islice(starts, 1, None), starts)
             self._weights = array("f", map(self.boost.__mul__, counts) if self.boost != 1
                                   else counts)
         return self._weights
@@ -64,7 +72,8 @@ class SegmentPostings:
 
     def positions(self, i: int) -> array:
         """The positions of the i-th document (a positional field only)."""
-        return self.flat[self.starts[i]:self.starts[i + 1]]
+        at = self.ids[i] if self.dense else i
+        return self.flat[self.starts[at]:self.starts[at + 1]]
 
 
 EMPTY = SegmentPostings(array("I"), array("f"), array("I"), array("I"))
@@ -105,7 +114,7 @@ def read(leaf: Any, fieldname: str, term: str, positional: bool) -> SegmentPosti
 
 SIDECAR_SUFFIX = ".qpos"  # <segment id>.qpos: Whoosh's clean-up removes it with its segment
 _TRAILER = struct.Struct("<Q")
-SIDECAR_FORMAT = 2  # a file of another format is not read (Whoosh's blocks are)
+SIDECAR_FORMAT = 3  # a file of another format is not read (Whoosh's blocks are)
 
 
 class SidecarWriter:
@@ -115,22 +124,32 @@ class SidecarWriter:
 
     def __init__(self, path: str) -> None:
         self.fh = open(path, "wb")  # noqa: SIM115 - closed in close()
-        self.directory: dict[tuple[str, str], tuple[int, int, int]] = {}
+        self.directory: dict[tuple[str, str], tuple[int, int, int, bool]] = {}
         self.offset = 0
+        self.doc_count = 0
 
     def add(self, fieldname: str, term: str, ids: array, counts: array,
-            positions: array) -> None:
+            positions: array, doc_count: int) -> None:
         """One term: its document numbers, where each one's positions start (and, last,
-        end), the positions."""
-        self.directory[(fieldname, term)] = (self.offset, len(ids), len(positions))
+        end) — per document number when the term is in at least half the segment's
+        documents (SegmentPostings.dense) — and the positions."""
+        self.doc_count = doc_count
+        dense = 2 * len(ids) >= doc_count
+        if dense:
+            by_doc = array("I", bytes(4 * doc_count))
+            for docnum, count in zip(ids, counts, strict=True):
+                by_doc[docnum] = count
+            counts = by_doc
         starts = array("I", accumulate(counts, initial=0))
+        self.directory[(fieldname, term)] = (self.offset, len(ids), len(positions), dense)
         for part in (ids, starts, positions):
             data = part.tobytes()
             self.fh.write(data)
             self.offset += len(data)
 
     def close(self) -> None:
-        self.fh.write(pickle.dumps((SIDECAR_FORMAT, self.directory), pickle.HIGHEST_PROTOCOL))
+        self.fh.write(pickle.dumps((SIDECAR_FORMAT, self.doc_count, self.directory),
+                                   pickle.HIGHEST_PROTOCOL))
         self.fh.write(_TRAILER.pack(self.offset))
         self.fh.close()
 
@@ -147,20 +166,22 @@ class Sidecar:
             os.pread(self.fd, size - _TRAILER.size - start, start))
         if not (isinstance(loaded, tuple) and loaded[0] == SIDECAR_FORMAT):
             raise ValueError("a positions file of another format")
-        self.directory: dict[tuple[str, str], tuple[int, int, int]] = loaded[1]
+        self.doc_count: int = loaded[1]
+        self.directory: dict[tuple[str, str], tuple[int, int, int, bool]] = loaded[2]
         self.fields = {name for name, _term in self.directory}
 
     def read(self, fieldname: str, term: str, boost: float) -> SegmentPostings:
         found = self.directory.get((fieldname, term))
         if found is None:
             return EMPTY
-        offset, n, m = found
-        data = memoryview(os.pread(self.fd, 4 * (2 * n + 1 + m), offset))
+        offset, n, m, dense = found
+        k = (self.doc_count if dense else n) + 1  # entries in starts
+        data = memoryview(os.pread(self.fd, 4 * (n + k + m), offset))
         ids, starts, flat = array("I"), array("I"), array("I")
         ids.frombytes(data[:4 * n])
-        starts.frombytes(data[4 * n:4 * (2 * n + 1)])
-        flat.frombytes(data[4 * (2 * n + 1):])
-        return SegmentPostings(ids, None, flat, starts, boost)
+        starts.frombytes(data[4 * n:4 * (n + k)])
+        flat.frombytes(data[4 * (n + k):])
+        return SegmentPostings(ids, None, flat, starts, boost, dense)
 
     def __del__(self) -> None:  # when no reader holds it any more
         if getattr(self, "fd", None) is not None:
