@@ -478,7 +478,7 @@ class WhooshEngine:
         shows the other choices once one is selected."""
         searcher, memo = self._searcher(which)
         fast = not any(_is_fuzzy_word(p) for p in phrases)
-        matched = _matching(searcher, phrases)
+        matched = _matching(searcher, phrases, memo)
         allowed = self._filter_docs(searcher, memo, filters)
         selected = matched if allowed is None else matched & allowed
         counts: dict[str, dict[str, int]] = {}
@@ -610,29 +610,41 @@ def _segment_phrase_docs(leaf: Any, plan: list[tuple[str, int]], within: set[int
     if any(not postings for postings, _o in lists[1:]):
         return set()
     # the hot loop, on local names and C-level calls: array slices for the positions (at
-    # a document's own number in a dense list, else found by bisection), and the first
-    # term's positions that still start the phrase kept as a set (another term's
-    # positions shifted back to the first's)
-    rest = [(None if p.dense else p.ids, p.flat, p.starts, len(p.ids), first_offset - offset)
-            for p, offset in lists[1:]]
+    # a document's own number in a dense list, else found by bisection); the first term's
+    # positions that can still start the phrase — usually one — are tested against each
+    # other term's positions shifted back to the first term's
+    rest = [(None if p.dense else p.ids, p.flat, p.starts, len(p.ids), offset - first_offset,
+             k == len(lists) - 1) for k, (p, offset) in enumerate(lists[1:], start=1)]
     ids, flat, bounds, dense = first.ids, first.flat, first.starts, first.dense
+    candidates: Iterable[tuple[int, int]] = enumerate(ids)
+    if within is not None:
+        candidates = [(i, d) for i, d in candidates if d in within]
     kept = set()
-    for i, docnum in enumerate(ids):
-        if within is not None and docnum not in within:
-            continue
+    for i, docnum in candidates:
         at = docnum if dense else i
-        starts = set(flat[bounds[at]:bounds[at + 1]])
-        for other_ids, other_flat, other_bounds, n, back in rest:
+        a, b = bounds[at], bounds[at + 1]
+        start = flat[a] if b - a == 1 else -1
+        starts: Sequence[int] = flat[a:b] if start < 0 else ()
+        for other_ids, other_flat, other_bounds, n, shift, last in rest:
             if other_ids is None:
                 j = docnum
             else:
                 j = bisect_left(other_ids, docnum)
                 if j == n or other_ids[j] != docnum:
                     break
-            starts.intersection_update(map(back.__add__,
-                                           other_flat[other_bounds[j]:other_bounds[j + 1]]))
-            if not starts:
-                break
+            there = other_flat[other_bounds[j]:other_bounds[j + 1]]
+            if start >= 0:  # one start, the usual case
+                if start + shift not in there:
+                    break
+            elif last:  # only whether one start is left
+                if set(there).isdisjoint(map(shift.__add__, starts)):
+                    break
+            else:
+                starts = [p for p in starts if p + shift in there]
+                if not starts:
+                    break
+                if len(starts) == 1:
+                    start = starts[0]
         else:
             kept.add(docnum)
     return kept
@@ -656,20 +668,35 @@ def _phrases_docs(searcher: Searcher, plans: list[list[tuple[str, int]]]) -> set
     return matched
 
 
-def _matching(searcher: Searcher, phrases: list[Phrase]) -> set[int]:
+MATCHES_KEPT = 64  # matched sets kept per searcher: the next page, the same query retyped
+
+
+def _matching(searcher: Searcher, phrases: list[Phrase],
+              memo: dict[Any, Any] | None = None) -> set[int]:
     """Document numbers where every phrase occurs (checked on positions where a phrase is
-    more than one term); a fuzzy Latin word by Whoosh's own fuzzy query."""
+    more than one term); a fuzzy Latin word by Whoosh's own fuzzy query. With the
+    searcher's memo, the last few answers are kept (the caller must not change them)."""
     grams = max_gram_of(searcher.schema)
     plans = sorted((p.plan(grams) for p in phrases if not _is_fuzzy_word(p)),
                    key=len, reverse=True)
     if any(not plan for plan in plans):
         return set()
+    fuzzy = sorted(p.tokens[0] for p in phrases if _is_fuzzy_word(p))
+    key = (tuple(tuple(plan) for plan in plans), tuple(fuzzy))
+    kept: OrderedDict[Any, set[int]] = (OrderedDict() if memo is None else
+                                        memo.setdefault("matches", OrderedDict()))
+    if key in kept:
+        kept.move_to_end(key)
+        return kept[key]
     matched = _phrases_docs(searcher, plans) if plans else None
-    for phrase in phrases:
-        if _is_fuzzy_word(phrase) and (matched is None or matched):
-            docs = set(searcher.docs_for_query(_fuzzy_term("content", phrase.tokens[0])))
+    for word in fuzzy:
+        if matched is None or matched:
+            docs = set(searcher.docs_for_query(_fuzzy_term("content", word)))
             matched = docs if matched is None else matched & docs
-    return matched or set()
+    kept[key] = matched = matched or set()
+    if len(kept) > MATCHES_KEPT:
+        kept.popitem(last=False)
+    return matched
 
 
 # -- ranking: BM25F as Whoosh scores it, on the cached lists ---------------------------

@@ -111,3 +111,19 @@ def test_the_positions_file_holds_what_whooshs_blocks_hold(tmp_path: Path) -> No
             [list(whoosh.positions(i)) for i in range(len(whoosh))], term
     assert sidecar.read("content", "不存在的词", 1.0).ids.tolist() == []
     engine.close()
+
+
+def test_the_next_page_continues_the_first_and_filters_leave_the_match_alone(
+        tmp_path: Path) -> None:
+    engine = build(tmp_path)
+    phrases = service.parse_query("业主").phrases
+    whole = engine.query("current", phrases, filters={}, page=1, per_page=40)
+    first = engine.query("current", phrases, filters={}, page=1, per_page=10)
+    second = engine.query("current", phrases, filters={}, page=2, per_page=10)
+    assert whole.total > 20
+    assert [h.key for h in first.hits + second.hits] == [h.key for h in whole.hits[:20]]
+    nothing = engine.query("current", phrases, filters={"kind": ["form"]}, page=1, per_page=10)
+    assert nothing.total == 0
+    again = engine.query("current", phrases, filters={}, page=1, per_page=10)
+    assert again.total == whole.total
+    engine.close()
