@@ -15,6 +15,7 @@ and its positions are an array slice, both in C.
 
 from __future__ import annotations
 
+import logging
 import operator
 import os
 import pickle
@@ -27,6 +28,8 @@ from typing import Any
 
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.reading import TermNotFound
+
+log = logging.getLogger("qms.search")
 
 CACHE_BYTES = 256 * 2**20  # decoded posting lists kept per process
 
@@ -177,6 +180,8 @@ class Sidecar:
         offset, n, m, dense = found
         k = (self.doc_count if dense else n) + 1  # entries in starts
         data = memoryview(os.pread(self.fd, 4 * (n + k + m), offset))
+        if len(data) != 4 * (n + k + m):
+            raise ValueError("the positions file is cut short")
         ids, starts, flat = array("I"), array("I"), array("I")
         ids.frombytes(data[:4 * n])
         starts.frombytes(data[4 * n:4 * (n + k)])
@@ -213,9 +218,14 @@ class PostingsCache:
                 self.items.move_to_end(key)
                 return found
         sidecar = self._sidecar(folder, segment) if folder else None
+        found = None
         if sidecar is not None and fieldname in sidecar.fields:
-            found = sidecar.read(fieldname, term, leaf.schema[fieldname].format.field_boost)
-        else:
+            try:
+                found = sidecar.read(fieldname, term, leaf.schema[fieldname].format.field_boost)
+            except (OSError, ValueError):
+                log.warning("positions file of segment %s unreadable; using the index's own",
+                            segment, exc_info=True)
+        if found is None:
             found = read(leaf, fieldname, term, positional)
         with self.lock:
             if key not in self.items:

@@ -127,3 +127,17 @@ def test_the_next_page_continues_the_first_and_filters_leave_the_match_alone(
     again = engine.query("current", phrases, filters={}, page=1, per_page=10)
     assert again.total == whole.total
     engine.close()
+
+
+def test_a_damaged_positions_file_leaves_matching_to_whooshs_own_postings(
+        tmp_path: Path) -> None:
+    reference = build(tmp_path / "intact")
+    engine = build(tmp_path / "damaged")
+    for positions in (tmp_path / "damaged").rglob("*" + postings.SIDECAR_SUFFIX):
+        positions.write_bytes(positions.read_bytes()[:100])
+    for text in QUERIES:
+        phrases = service.parse_query(text).phrases
+        assert engine.matching_ids("current", phrases) == \
+            reference.matching_ids("current", phrases), text
+    reference.close()
+    engine.close()
