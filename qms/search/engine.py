@@ -222,9 +222,8 @@ class CJKText(wf.FieldType):
             yield term.encode("utf-8"), n, weight, vbytes
 
 
-# CJK n-gram sizes per index: trigrams where staff search (3-character queries are one
-# lookup, longer ones start from a rare trigram), bigrams in the history (half the terms)
-MAX_GRAMS = {"current": analysis.MAX_GRAM, "history": 2}
+# CJK n-gram sizes per index (kept in the schema: an index of another size is rebuilt)
+MAX_GRAMS = {"current": analysis.MAX_GRAM, "history": analysis.MAX_GRAM}
 
 
 def make_schema(max_gram: int = analysis.MAX_GRAM) -> wf.Schema:
