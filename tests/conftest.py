@@ -63,7 +63,10 @@ _APPS: list[Flask] = []
 def _dispose_engines() -> Iterator[None]:
     yield
     while _APPS:
-        _APPS.pop().extensions["qms.engine"].dispose()
+        app = _APPS.pop()
+        app.extensions["qms.engine"].dispose()
+        if "qms.search.engine" in app.extensions:  # searchers hold their segment files open
+            app.extensions["qms.search.engine"].close_all()
 
 
 def make_test_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:

@@ -195,6 +195,9 @@ class BulkWriter:
         if current_field is not None:
             fieldwriter.finish_field()
         fieldwriter.close()
+        # as Whoosh's doc_field_length answers with a default of 1
+        sidecar.field_lengths = {name: array("I", (n or 1 for n in self.lengths[name]))
+                                 for name in self.fields}
         sidecar.close()
 
     def _write_postings(self, fieldwriter: W3FieldWriter, name: str, ids: array,

@@ -270,6 +270,9 @@ class WhooshEngine:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        # every thread's cache of searchers, so that close_all() can close them
+        self._caches: list[dict[str, tuple[str, Searcher, dict[Any, Any]]]] = []
+        self._caches_lock = threading.Lock()
 
     # -- paths and locks --
 
@@ -309,13 +312,13 @@ class WhooshEngine:
 
     def index(self, which: str, entries: Iterable[IndexEntry], *, gen: str | None = None) -> None:
         ix = self._open_for_write(which, gen)
-        with ix.writer() as writer:
+        with _writer(ix) as writer:
             for entry in entries:
                 writer.update_document(**_document_fields(entry))
 
     def remove(self, which: str, keys: Iterable[str], *, gen: str | None = None) -> None:
         ix = self._open_for_write(which, gen)
-        with ix.writer() as writer:
+        with _writer(ix) as writer:
             for key in keys:
                 writer.delete_by_term("key", key)
 
@@ -326,7 +329,7 @@ class WhooshEngine:
             if not upserts and not removals:
                 continue
             ix = self._open_for_write(which, gen)
-            with ix.writer() as writer:
+            with _writer(ix) as writer:
                 for key in removals:
                     writer.delete_by_term("key", key)
                 for entry in upserts:
@@ -367,7 +370,7 @@ class WhooshEngine:
                     schema = make_schema(MAX_GRAMS[which])
                     ix = index.create_in(str(path), schema)
                     writer = BulkWriter(
-                        ix.writer(limitmb=limitmb),
+                        _writer(ix, limitmb=limitmb),
                         fields=[name for name, f in schema.items() if isinstance(f, CJKText)],
                         batch_postings=limitmb * BulkWriter.POSTINGS_PER_MB)
                     try:
@@ -419,8 +422,12 @@ class WhooshEngine:
         gen = self.active_generation()
         if gen is None:
             raise IndexUnavailable("no active index")
-        cache: dict[str, tuple[str, Searcher, dict[Any, Any]]] = \
-            self._local.__dict__.setdefault("cache", {})
+        cache: dict[str, tuple[str, Searcher, dict[Any, Any]]] | None = \
+            self._local.__dict__.get("cache")
+        if cache is None:
+            cache = self._local.__dict__["cache"] = {}
+            with self._caches_lock:
+                self._caches.append(cache)
         cached = cache.get(which)
         try:
             if cached is not None and cached[0] == gen:
@@ -438,10 +445,23 @@ class WhooshEngine:
         return searcher, memo
 
     def close(self) -> None:
+        """Close this thread's searchers."""
         cache: dict[str, tuple[str, Searcher, dict[Any, Any]]] = \
             self._local.__dict__.pop("cache", {})
+        with self._caches_lock:
+            self._caches = [c for c in self._caches if c is not cache]
         for _gen, searcher, _memo in cache.values():
             searcher.close()
+
+    def close_all(self) -> None:
+        """Close every thread's searchers (at shutdown: no thread may be searching)."""
+        with self._caches_lock:
+            caches = list(self._caches)
+        for cache in caches:  # emptied, still registered: its thread may search again
+            for _gen, searcher, _memo in cache.values():
+                if not searcher.is_closed:
+                    searcher.close()
+            cache.clear()
 
     # -- matching: exact sets of document numbers --
 
@@ -546,9 +566,16 @@ class WhooshEngine:
         return sum(p.stat().st_size for p in (self.root / gen).rglob("*") if p.is_file())
 
 
+def _writer(ix: index.Index, **kwargs: Any) -> Any:
+    """A writer of plain segment files. (Whoosh's compound segment file is read through an
+    in-memory copy of the whole file — over a gigabyte per process at 20,000 documents.)"""
+    return ix.writer(compound=False, **kwargs)
+
+
 def _open_index(path: Path) -> index.Index:
     """Open an index or raise IndexUnavailable (also when it is of an older format — CJK
-    n-grams of another size, pickled positions — so that it is rebuilt). Whoosh leaves an
+    n-grams of another size, pickled positions, compound segments — so that it is
+    rebuilt). Whoosh leaves an
     unreadable table of contents open when it fails; that file is closed here, without a
     ResourceWarning."""
     with warnings.catch_warnings():
@@ -562,6 +589,8 @@ def _open_index(path: Path) -> index.Index:
             expected = MAX_GRAMS.get(path.name, grams)
             if not isinstance(ix.schema["content"].format, PackedPositions):
                 message = f"{path.name}: positions in an older format"
+            elif any(segment.is_compound() for segment in ix._segments()):
+                message = f"{path.name}: compound segment files"
             elif grams != expected:
                 message = f"{path.name}: CJK n-grams up to {grams}, not {expected}"
             else:
@@ -745,7 +774,7 @@ def _term_scores(searcher: Searcher, memo: dict[Any, Any], fieldname: str,
         postings = POSTINGS.get(leaf, fieldname, term, positional, folder)
         if not postings:
             continue
-        lengths = POSTINGS.field_lengths(leaf, fieldname)
+        lengths = POSTINGS.field_lengths(leaf, fieldname, folder)
         # Whoosh's scoring.bm25, inline
         found.update(zip(map(offset.__add__, postings.ids), [
             idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * lengths[d] / avgfl)))

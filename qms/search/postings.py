@@ -117,7 +117,7 @@ def read(leaf: Any, fieldname: str, term: str, positional: bool) -> SegmentPosti
 
 SIDECAR_SUFFIX = ".qpos"  # <segment id>.qpos: Whoosh's clean-up removes it with its segment
 _TRAILER = struct.Struct("<Q")
-SIDECAR_FORMAT = 3  # a file of another format is not read (Whoosh's blocks are)
+SIDECAR_FORMAT = 4  # a file of another format is not read (Whoosh's blocks are)
 
 
 class SidecarWriter:
@@ -130,6 +130,7 @@ class SidecarWriter:
         self.directory: dict[tuple[str, str], tuple[int, int, int, bool]] = {}
         self.offset = 0
         self.doc_count = 0
+        self.field_lengths: dict[str, array] = {}  # per field, each document's length
 
     def add(self, fieldname: str, term: str, ids: array, counts: array,
             positions: array, doc_count: int) -> None:
@@ -151,7 +152,8 @@ class SidecarWriter:
             self.offset += len(data)
 
     def close(self) -> None:
-        self.fh.write(pickle.dumps((SIDECAR_FORMAT, self.doc_count, self.directory),
+        lengths = {name: found.tobytes() for name, found in self.field_lengths.items()}
+        self.fh.write(pickle.dumps((SIDECAR_FORMAT, self.doc_count, self.directory, lengths),
                                    pickle.HIGHEST_PROTOCOL))
         self.fh.write(_TRAILER.pack(self.offset))
         self.fh.close()
@@ -171,6 +173,10 @@ class Sidecar:
             raise ValueError("a positions file of another format")
         self.doc_count: int = loaded[1]
         self.directory: dict[tuple[str, str], tuple[int, int, int, bool]] = loaded[2]
+        self.field_lengths: dict[str, array] = {}
+        for name, data in loaded[3].items():
+            self.field_lengths[name] = array("I")
+            self.field_lengths[name].frombytes(data)
         self.fields = {name for name, _term in self.directory}
 
     def read(self, fieldname: str, term: str, boost: float) -> SegmentPostings:
@@ -250,16 +256,22 @@ class PostingsCache:
             self.sidecars[segment] = found
         return found
 
-    def field_lengths(self, leaf: Any, fieldname: str) -> array:
-        """Each document's length in a field, as Whoosh stores it (default 1), for BM25."""
+    def field_lengths(self, leaf: Any, fieldname: str, folder: str | None = None) -> array:
+        """Each document's length in a field, as Whoosh stores it (default 1), for BM25:
+        from the segment's positions file, or asked of Whoosh document by document."""
         segment = segment_id(leaf)
         if segment is None:
             return array("I")
         key = (segment, fieldname)
         found = self.lengths.get(key)
         if found is None:
-            length = leaf.doc_field_length
-            found = array("I", (length(d, fieldname, 1) for d in range(leaf.doc_count_all())))
+            sidecar = self._sidecar(folder, segment) if folder else None
+            if sidecar is not None and fieldname in sidecar.field_lengths:
+                found = sidecar.field_lengths[fieldname]
+            else:
+                length = leaf.doc_field_length
+                found = array("I", (length(d, fieldname, 1)
+                                    for d in range(leaf.doc_count_all())))
             with self.lock:
                 if len(self.lengths) > 64:  # segments come and go; a few are in use
                     self.lengths.clear()

@@ -110,6 +110,9 @@ def test_the_positions_file_holds_what_whooshs_blocks_hold(tmp_path: Path) -> No
         assert [list(written.positions(i)) for i in range(len(written))] == \
             [list(whoosh.positions(i)) for i in range(len(whoosh))], term
     assert sidecar.read("content", "不存在的词", 1.0).ids.tolist() == []
+    for field in ("content", "title", "number"):
+        assert sidecar.field_lengths[field].tolist() == [
+            leaf.doc_field_length(d, field, 1) for d in range(leaf.doc_count_all())]
     engine.close()
 
 
