@@ -251,6 +251,22 @@ def test_an_index_of_an_older_format_is_rebuilt(db, publish, staff, monkeypatch)
     engine.close()
 
 
+def test_an_index_of_compound_segment_files_is_rebuilt_as_plain_files(db, publish, staff,
+                                                                       monkeypatch):
+    doc = publish(title="消防管理制度", body="防火安检每月一次。")
+    engine = service.get_engine()
+    with monkeypatch.context() as m:  # Whoosh's default: one compound file per segment
+        m.setattr(engine_module, "_writer", lambda ix, **kwargs: ix.writer(**kwargs))
+        old = service.rebuild()
+    assert list((engine.root / old / "current").glob("*.seg"))
+    engine.close()
+    assert numbers(service.search(db, staff, "防火安检")) == [doc.number]
+    new = engine.active_generation()
+    assert new != old
+    assert not list((engine.root / new / "current").glob("*.seg"))
+    engine.close()
+
+
 def test_reconciliation_finds_a_revision_whose_hash_differs(db, publish, staff):
     doc = publish(title="绿化管理制度", body="草坪每周修剪。")
     revision = doc.current_revision
