@@ -36,7 +36,10 @@ from qms.search.postings import SIDECAR_SUFFIX, SidecarWriter
 # from Whoosh's own pool, (fieldname, term bytes, docnums, weights, values)
 TermPostings = tuple[str, bytes, array, Any, Any]
 
-RUN_CHUNK_BYTES = 1 << 20  # run records pickled together, about this many bytes
+# Run records are pickled together, about this many bytes of Python objects (a record's
+# own overhead counted): the merge holds one chunk of every run at once.
+RUN_CHUNK_BYTES = 256 * 1024
+RECORD_OVERHEAD = 400
 
 
 class BulkWriter:
@@ -126,7 +129,7 @@ class BulkWriter:
             for name, tbytes, ids, counts, positions in self._batch_terms():
                 chunk.append((name, tbytes, ids.tobytes(), counts.tobytes(),
                               positions.tobytes()))
-                size += 64 + len(ids) * 8 + len(positions) * 4
+                size += RECORD_OVERHEAD + len(ids) * 8 + len(positions) * 4
                 if size >= RUN_CHUNK_BYTES:
                     pickle.dump(chunk, fh, pickle.HIGHEST_PROTOCOL)
                     chunk, size = [], 0

@@ -222,6 +222,8 @@ class CJKText(wf.FieldType):
             yield term.encode("utf-8"), n, weight, vbytes
 
 
+POOL_MB = 16  # Whoosh's posting pool in a rebuild (its estimate; real objects take ~2×)
+
 # CJK n-gram sizes per index (kept in the schema: an index of another size is rebuilt)
 MAX_GRAMS = {"current": analysis.MAX_GRAM, "history": analysis.MAX_GRAM}
 
@@ -370,7 +372,8 @@ class WhooshEngine:
                     schema = make_schema(MAX_GRAMS[which])
                     ix = index.create_in(str(path), schema)
                     writer = BulkWriter(
-                        _writer(ix, limitmb=limitmb),
+                        # Whoosh's own pool keeps only the few ID and keyword postings
+                        _writer(ix, limitmb=min(limitmb, POOL_MB)),
                         fields=[name for name, f in schema.items() if isinstance(f, CJKText)],
                         batch_postings=limitmb * BulkWriter.POSTINGS_PER_MB)
                     try:
