@@ -40,6 +40,7 @@ TermPostings = tuple[str, bytes, array, Any, Any]
 # own overhead counted): the merge holds one chunk of every run at once.
 RUN_CHUNK_BYTES = 256 * 1024
 RECORD_OVERHEAD = 400
+MERGE_FAN_IN = 24  # runs merged at once
 
 
 class BulkWriter:
@@ -122,11 +123,17 @@ class BulkWriter:
     def _write_run(self) -> None:
         if not self.pending:
             return
+        self.runs.append(self._write_records(self._batch_terms()))
+        self.batch = {name: {} for name in self.fields}
+        self.pending = 0
+
+    def _write_records(self, records: Iterable[TermPostings]) -> str:
+        """A sorted run file of term records, pickled a chunk at a time."""
         fd, path = tempfile.mkstemp(suffix=".run", dir=self.tempdir)
         with os.fdopen(fd, "wb") as fh:
             chunk: list[Any] = []
             size = 0
-            for name, tbytes, ids, counts, positions in self._batch_terms():
+            for name, tbytes, ids, counts, positions in records:
                 chunk.append((name, tbytes, ids.tobytes(), counts.tobytes(),
                               positions.tobytes()))
                 size += RECORD_OVERHEAD + len(ids) * 8 + len(positions) * 4
@@ -135,9 +142,29 @@ class BulkWriter:
                     chunk, size = [], 0
             if chunk:
                 pickle.dump(chunk, fh, pickle.HIGHEST_PROTOCOL)
-        self.runs.append(path)
-        self.batch = {name: {} for name in self.fields}
-        self.pending = 0
+        return path
+
+    def _merged(self, sources: list[Iterable[TermPostings]]) -> Iterator[TermPostings]:
+        """Sorted term records from sorted sources (earlier sources hold lower document
+        numbers), one record per term: the same term's parts concatenated."""
+        merged = heapq.merge(*sources, key=lambda t: (t[0], t[1]))
+        for (name, tbytes), parts in itertools.groupby(merged, key=lambda t: (t[0], t[1])):
+            _n, _t, ids, counts, positions = next(parts)
+            for part in parts:  # noqa: B031 - the same term in later runs (higher docnums)
+                ids.extend(part[2])
+                counts.extend(part[3])
+                positions.extend(part[4])
+            yield name, tbytes, ids, counts, positions
+
+    def _fewer_runs(self) -> None:
+        """Merge runs a group at a time until the final merge reads at most MERGE_FAN_IN
+        (it holds a chunk of every run in memory)."""
+        while len(self.runs) > MERGE_FAN_IN:
+            runs, self.runs = self.runs, []
+            for start in range(0, len(runs), MERGE_FAN_IN):
+                group = runs[start:start + MERGE_FAN_IN]
+                self.runs.append(self._write_records(
+                    self._merged([self._read_run(p) for p in group])))
 
     def _read_run(self, path: str) -> Iterator[TermPostings]:
         with open(path, "rb") as fh:
@@ -169,26 +196,21 @@ class BulkWriter:
         writer = self.writer
         writer.perdocwriter.close()
         sidecar = SidecarWriter(os.path.join(self.tempdir, "positions"))
-        sources: list[Iterable[TermPostings]] = [self._read_run(p) for p in self.runs]
-        sources.append(self._batch_terms())
-        sources.append(_pool_terms(writer.pool.iter_postings()))
-        merged = heapq.merge(*sources, key=lambda t: (t[0], t[1]))
+        self._fewer_runs()
+        collected = self._merged([*(self._read_run(p) for p in self.runs), self._batch_terms()])
+        merged = heapq.merge(collected, _pool_terms(writer.pool.iter_postings()),
+                             key=lambda t: (t[0], t[1]))
         fieldwriter: W3FieldWriter = writer.fieldwriter
         current_field = None
-        for (name, tbytes), parts in itertools.groupby(merged, key=lambda t: (t[0], t[1])):
+        for name, tbytes, ids, weights, values in merged:  # one record per term
             if name != current_field:
                 if current_field is not None:
                     fieldwriter.finish_field()
                 fieldwriter.start_field(name, self.schema[name])
                 current_field = name
             fieldwriter.start_term(tbytes)
-            _n, _t, ids, weights, values = next(parts)
-            if name in self.lengths:  # collected here: counts and positions, per batch
+            if name in self.lengths:  # collected here: counts and positions
                 counts, positions = weights, values
-                for part in parts:  # the same term in later batches (higher docnums)
-                    ids.extend(part[2])
-                    counts.extend(part[3])
-                    positions.extend(part[4])
                 if name in self.positional:
                     sidecar.add(name, tbytes.decode("utf-8"), ids, counts, positions,
                                 writer.docnum)
