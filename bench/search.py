@@ -173,13 +173,39 @@ def build_in_child(tmp: Path) -> tuple[float, float]:
         return pool.submit(_child_build, str(tmp)).result()
 
 
-def _child_build(tmp: str) -> tuple[float, float]:
+def _child_build(tmp: str, full: bool = False) -> tuple[float, float]:
     os.environ.setdefault("QMS_ENV", "testing")
     logging.getLogger("qms").setLevel(logging.ERROR)
     app = create_app("testing", DATABASE_URL=f"sqlite:///{Path(tmp) / 'qms.sqlite3'}",
                      DATA_DIR=Path(tmp), WTF_CSRF_ENABLED=False)
-    seconds = build_whoosh(app)
+    if full:  # what `qms reindex` does: the current index and the history of every revision
+        from qms.search import service
+
+        with app.app_context():
+            start = time.perf_counter()
+            service.rebuild()
+            seconds = time.perf_counter() - start
+    else:
+        seconds = build_whoosh(app)
     return seconds, peak_rss_mb()
+
+
+def full_rebuild_in_child(tmp: Path) -> tuple[float, float]:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(_child_build, str(tmp), True).result()
+
+
+def build_fts_all_revisions(path: Path, docs: list[dict[str, Any]]) -> float:
+    conn = sqlite3.connect(path)
+    start = time.perf_counter()
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(number, title, body, tokenize='trigram')")
+    conn.executemany("INSERT INTO f(number, title, body) VALUES (?, ?, ?)", (
+        (analysis.fold(d["number"]), analysis.fold(r["title"]), analysis.fold(r["body"]))
+        for d in docs for r in d["revisions"]))
+    conn.commit()
+    conn.close()
+    return time.perf_counter() - start
 
 
 def peak_rss_mb() -> float:
@@ -315,7 +341,8 @@ def maxrss_mb() -> float:
 
 # -- the run ---------------------------------------------------------------------------------
 
-def run(n_docs: int, revisions: int, per_class: int, seed: int) -> dict[str, Any]:
+def run(n_docs: int, revisions: int, per_class: int, seed: int,
+        full: bool = False) -> dict[str, Any]:
     logging.getLogger("qms").setLevel(logging.ERROR)
     tmp = Path(tempfile.mkdtemp(prefix="qms-search-bench-"))
     app = create_app("testing", DATABASE_URL=f"sqlite:///{tmp / 'qms.sqlite3'}",
@@ -376,6 +403,16 @@ def run(n_docs: int, revisions: int, per_class: int, seed: int) -> dict[str, Any
     report["queries"] = classes
     report["api"] = api_latency(app, [q for qs in queries.values() for q in qs[:10]])
     report["publish_lag"] = publish_lag(app, samples=20)
+    if full:
+        with app.app_context():
+            from qms.search import service
+
+            service.get_engine(app).close_all()
+        seconds, rss = full_rebuild_in_child(tmp)
+        fts_all = build_fts_all_revisions(tmp / "fts-all.sqlite3", docs)
+        report["full_rebuild"] = {"whoosh_s": round(seconds, 1), "fts5_s": round(fts_all, 1),
+                                  "ratio": round(seconds / fts_all, 1),
+                                  "whoosh_max_rss_mb": round(rss, 1)}
     report["max_rss_mb"] = round(maxrss_mb(), 1)
     fts.close()
     with app.app_context():
@@ -453,6 +490,11 @@ def print_table(report: dict[str, Any]) -> None:
     a, lag = report["api"], report["publish_lag"]
     print(f"GET /api/v1/search: p50 {a['p50_ms']} ms, p95 {a['p95_ms']} ms ({a['n']} requests)")
     print(f"publish→searchable: p50 {lag['p50_ms']} ms, p95 {lag['p95_ms']} ms")
+    if "full_rebuild" in report:
+        f = report["full_rebuild"]
+        print(f"full rebuild (current + history of every revision, as `qms reindex`): whoosh "
+              f"{f['whoosh_s']} s, fts5 over every revision {f['fts5_s']} s (×{f['ratio']}); "
+              f"its own peak memory {f['whoosh_max_rss_mb']} MB")
     print(f"peak memory of the benchmark process (holds the corpus): {report['max_rss_mb']} MB")
 
 
@@ -463,9 +505,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=30, help="queries per class")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--full-rebuild", action="store_true",
+                        help="also time what `qms reindex` does: both indexes, every revision")
     args = parser.parse_args()
     os.environ.setdefault("QMS_ENV", "testing")
-    report = run(args.docs, args.revisions, args.queries, args.seed)
+    report = run(args.docs, args.revisions, args.queries, args.seed, full=args.full_rebuild)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
