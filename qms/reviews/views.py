@@ -186,6 +186,19 @@ def _revision(db: Any, number: str, label: str) -> Any:
     return documents.revision_by_label(db, document, label.strip())
 
 
+def _plan_fields(form: Any) -> dict[str, Any]:
+    """The review plan's own fields, as the new-review and plan forms both carry them."""
+    return {
+        "strategy": form.strategy.data or "",
+        "deliverables": form.deliverables.data or "",
+        "regression_criteria": form.regression_criteria.data or "",
+        "planned_pages_per_hour": form.planned_pages_per_hour.data,
+        "meeting_date": form.meeting_date.data,
+        "meeting_place": form.meeting_place.data or "",
+        "agenda": form.agenda.data or "",
+    }
+
+
 def _attachments(db: Any, text: str) -> list[service.ObjectSpec]:
     specs = []
     for line in (text or "").splitlines():
@@ -232,13 +245,7 @@ def new() -> Any:
                 reviewers=[users[i] for i in form.reviewers.data or [] if i in users],
                 recorder=users.get(form.recorder.data or 0),
                 approver=users[form.approver.data],
-                strategy=form.strategy.data or "",
-                deliverables=form.deliverables.data or "",
-                regression_criteria=form.regression_criteria.data or "",
-                planned_pages_per_hour=form.planned_pages_per_hour.data,
-                meeting_date=form.meeting_date.data,
-                meeting_place=form.meeting_place.data or "",
-                agenda=form.agenda.data or "",
+                **_plan_fields(form),
             )
         except DomainError as err:
             db.rollback()
@@ -321,18 +328,7 @@ def edit_plan(review_id: int) -> Any:
 
     def work() -> Any:
         db = get_session()
-        service.update_plan(
-            db,
-            current_user,
-            review,
-            strategy=form.strategy.data or "",
-            deliverables=form.deliverables.data or "",
-            regression_criteria=form.regression_criteria.data or "",
-            planned_pages_per_hour=form.planned_pages_per_hour.data,
-            meeting_date=form.meeting_date.data,
-            meeting_place=form.meeting_place.data or "",
-            agenda=form.agenda.data or "",
-        )
+        service.update_plan(db, current_user, review, **_plan_fields(form))
         service.set_checklist(db, current_user, review, (form.checklist.data or "").splitlines())
         return _done(review, _("Plan saved."))
 
