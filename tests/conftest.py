@@ -56,6 +56,53 @@ def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
     yield f"sqlite:///{path}"
 
 
+class BrowserLikeClient(FlaskClient):
+    """A test client that sends a write the way the product's own pages and clients do.
+
+    CSRF protection stays on, as in production. A form post carries the ``csrf_token``
+    its page would have rendered (signed from this client's session, exactly as
+    ``generate_csrf`` does), and a cookie-session JSON write the ``X-CSRFToken`` header
+    that ``static/`` scripts send. A request that already names a token, or sends a
+    Bearer token, is left as it is, so tests can send a forged or missing token.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        method = str(kwargs.get("method", "GET")).upper()
+        writes = method in ("POST", "PUT", "PATCH", "DELETE")
+        if writes and (not args or isinstance(args[0], str)):
+            headers = dict(kwargs.get("headers") or {})
+            if not str(headers.get("Authorization", "")).startswith("Bearer "):
+                self._add_csrf_token(kwargs, headers)
+        return super().open(*args, **kwargs)
+
+    def _add_csrf_token(self, kwargs: dict[str, Any], headers: dict[str, Any]) -> None:
+        if "X-CSRFToken" in headers:
+            return
+        data = kwargs.get("data")
+        if isinstance(data, dict) and "csrf_token" in data:
+            return
+        token = self.csrf_token()
+        if kwargs.get("json") is not None or not (data is None or isinstance(data, dict)):
+            headers["X-CSRFToken"] = token
+            kwargs["headers"] = headers
+            return
+        kwargs["data"] = {**(data or {}), "csrf_token": token}
+
+    def csrf_token(self) -> str:
+        """The token a page rendered now for this client's session would carry."""
+        import hashlib
+
+        from itsdangerous import URLSafeTimedSerializer
+
+        app = self.application
+        with self.session_transaction() as session:
+            raw = session.get("csrf_token")
+            if raw is None:
+                raw = session["csrf_token"] = hashlib.sha1(os.urandom(64)).hexdigest()  # noqa: S324 - as flask-wtf
+        serializer = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token")
+        return str(serializer.dumps(raw))
+
+
 _APPS: list[Flask] = []
 
 
@@ -73,10 +120,10 @@ def make_test_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
     settings: dict[str, Any] = {
         "DATABASE_URL": database_url,
         "DATA_DIR": tmp_path,
-        "WTF_CSRF_ENABLED": False,
     }
     settings.update(overrides)
     application = create_app("testing", **settings)
+    application.test_client_class = BrowserLikeClient
     _APPS.append(application)
     return application
 

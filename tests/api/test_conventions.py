@@ -113,3 +113,26 @@ def test_cli_token_prints_a_working_token(app, users):
     token = result.output.strip()
     response = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert json.loads(response.data)["username"] == "auditor"
+
+
+def test_token_clients_write_with_csrf_on(app, client, users):
+    """Regression: nested feature blueprints were not CSRF-exempt, so every Bearer write
+    answered 400 csrf. CSRF is on in this suite, as in production."""
+    assert app.config["WTF_CSRF_ENABLED"]
+    token = _token(app, "clerk")
+    response = client.post(
+        "/api/v1/documents",
+        json={"kind": "regulation", "department": "PZ", "title": "令牌写入"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["number"].startswith("ZD-PZ-")
+
+
+def test_cookie_session_api_write_still_needs_csrf(app, client_as):
+    c = client_as("clerk")
+    body = {"kind": "regulation", "department": "PZ", "title": "无令牌"}
+    refused = c.post("/api/v1/documents", json=body, headers={"X-CSRFToken": "forged"})
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["code"] == "csrf"
+    assert c.post("/api/v1/documents", json=body).status_code == 201
