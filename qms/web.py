@@ -46,3 +46,10 @@ def safe_next(target: str | None) -> str | None:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
+
+
+def form_errors(form: Any) -> str:
+    """A form's errors in one line a clerk reads: each field's label and its first error."""
+    return "; ".join(
+        f"{form[name].label.text}: {errors[0]}" for name, errors in form.errors.items()
+    )

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -51,7 +52,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class IssueCopyForm(ChoicesForm):
-    revision = StringField(_l("Revision"), validators=[DataRequired(), Length(max=16)])
+    # Rendered by hidden_tag(): the revision whose register page the form is on.
+    revision = HiddenField(_l("Revision"), validators=[DataRequired(), Length(max=16)])
     holder_department = SelectField(_l("Holder department"), coerce=str,
                                     validators=[Optional()])
     holder_user = SelectField(_l("Holder (person)"), coerce=str, validators=[Optional()])

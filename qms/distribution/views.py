@@ -57,7 +57,7 @@ from qms.markup import render
 from qms.nav import NavEntry
 from qms.nav import register as register_nav
 from qms.pagination import clamp, paginate
-from qms.web import permission_required
+from qms.web import form_errors, permission_required
 
 bp = Blueprint("distribution", __name__, url_prefix="/distribution")
 
@@ -176,13 +176,20 @@ def copy_register(number: str) -> Any:
     db = get_session()
     document = documents.get_document(db, number)
     revision = _revision_or_current(db, document, request.args.get("revision"))
-    rows = copies.copies_of(db, revision) if revision is not None else []
     form = IssueCopyForm(revision=revision.label if revision else "")
-    form.holder_department.choices = [("", "—")] + [
-        (d.code, f"{d.code} {d.name}") for d in _departments(db)
-    ]
-    form.holder_user.choices = [("", "—")] + [(str(u.id), u.display_name) for u in _people(db)]
-    return render_template(
+    return _copy_register_page(db, document, revision, form)
+
+
+def _copy_register_page(
+    db: Session,
+    document: Document,
+    revision: Revision | None,
+    form: IssueCopyForm,
+    status: int = 200,
+) -> Any:
+    _holder_choices(db, form)
+    rows = copies.copies_of(db, revision) if revision is not None else []
+    page = render_template(
         "distribution/copy_register.html",
         document=document,
         revision=revision,
@@ -197,32 +204,31 @@ def copy_register(number: str) -> Any:
             or (revision.state == RevState.APPROVED and revision.issued_at is not None)
         ),
     )
+    return page, status
+
+
+def _holder_choices(db: Session, form: IssueCopyForm) -> None:
+    form.holder_department.choices = [("", "—")] + [
+        (d.code, f"{d.code} {d.name}") for d in _departments(db)
+    ]
+    form.holder_user.choices = [("", "—")] + [(str(u.id), u.display_name) for u in _people(db)]
 
 
 @bp.route("/copies/<number>/issue", methods=["POST"])
 @permission_required(Permission.ISSUE_DOCUMENTS)
 def issue_copy(number: str) -> Any:
+    """Issue a copy; a refusal re-renders the register with what was typed kept."""
     db = get_session()
     document = documents.get_document(db, number)
     form = IssueCopyForm()
-    form.holder_department.choices = [("", "")] + [(d.code, d.code) for d in _departments(db)]
-    form.holder_user.choices = [("", "")] + [(str(u.id), "") for u in _people(db)]
-    label = form.revision.data or ""
+    _holder_choices(db, form)
+    revision = _revision_or_current(db, document, form.revision.data or None)
+    if revision is None:
+        abort(404)
     if not form.validate_on_submit():
-        flash(
-            _(
-                "Check the form: %(errors)s",
-                errors="; ".join(
-                    f"{form[f].label.text}: {', '.join(e)}" for f, e in form.errors.items()
-                ),
-            ),
-            "error",
-        )
-        return redirect(
-            url_for("distribution.copy_register", number=document.number, revision=label)
-        )
+        flash(_("Check the form: %(errors)s", errors=form_errors(form)), "error")
+        return _copy_register_page(db, document, revision, form, 422)
     try:
-        revision = documents.revision_by_label(db, document, label)
         copy = copies.issue_copy(
             db,
             current_user,
@@ -234,13 +240,15 @@ def issue_copy(number: str) -> Any:
         )
     except DomainError as err:
         _refused(err)
-    else:
-        db.commit()
-        flash(
-            _("Copy No. %(n)d issued to %(holder)s.", n=copy.copy_number, holder=copy.holder_name),
-            "success",
-        )
-    return redirect(url_for("distribution.copy_register", number=document.number, revision=label))
+        return _copy_register_page(db, document, revision, form, err.status)
+    db.commit()
+    flash(
+        _("Copy No. %(n)d issued to %(holder)s.", n=copy.copy_number, holder=copy.holder_name),
+        "success",
+    )
+    return redirect(
+        url_for("distribution.copy_register", number=document.number, revision=revision.label)
+    )
 
 
 def _load_copy(db: Session, copy_id: int) -> ControlledCopy:

@@ -54,7 +54,7 @@ from qms.reviews.models import (
     Review,
     Severity,
 )
-from qms.web import permission_required
+from qms.web import form_errors, permission_required
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 
@@ -436,9 +436,7 @@ def add_defect(review_id: int) -> Any:
     review = _load(review_id)
     form = _defect_form(review)
     if not form.validate():
-        message = "; ".join(
-            f"{getattr(form, k).label.text}: {e[0]}" for k, e in form.errors.items()
-        )
+        message = form_errors(form)
         if wants_json():
             return jsonify({"error": {"code": "invalid", "message": message}}), 422
         flash(message, "error")

@@ -12,6 +12,7 @@ from qms.distribution.models import Acknowledgement, AckState, ControlledCopy, E
 from qms.documents import service
 from tests.distribution.conftest import make_next_effective
 from tests.factories import TEST_PASSWORD, make_document
+from tests.forms import submit_form
 
 
 def _user(session, username):
@@ -57,11 +58,13 @@ def test_copy_register_links_the_word_export_of_each_copy(client_as, doc):
 
 
 def test_clerk_issues_a_copy_through_the_form(app, client_as, doc, users):
+    """The form as the page renders it: the revision travels in the page's own field."""
     clerk = client_as("clerk")
-    response = clerk.post(f"/distribution/copies/{doc['number']}/issue",
-                          data={"revision": "A/0", "holder_department": "BA",
-                                "holder_user": "", "medium": "electronic", "location": "岗亭"})
-    assert response.status_code == 302
+    page = clerk.get(f"/distribution/copies/{doc['number']}")
+    response = submit_form(clerk, page, f"/distribution/copies/{doc['number']}/issue",
+                           holder_department="BA", medium="electronic", location="岗亭")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert "revision=A/0" in response.headers["Location"]
     with app.app_context():
         from qms.db import get_session
 
@@ -69,6 +72,23 @@ def test_clerk_issues_a_copy_through_the_form(app, client_as, doc, users):
             ControlledCopy.copy_number)).all()
         assert [(c.copy_number, c.holder_name, c.medium) for c in rows][-1] == (
             2, "安全管理部", "electronic")
+
+
+def test_a_refused_copy_keeps_what_was_typed_and_stores_nothing(app, client_as, doc):
+    clerk = client_as("clerk")
+    page = clerk.get(f"/distribution/copies/{doc['number']}")
+    # a location longer than the register keeps: the page says why and keeps the input
+    response = submit_form(clerk, page, f"/distribution/copies/{doc['number']}/issue",
+                           holder_department="BA", location="岗亭" * 101)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "请检查表单" in html or "Check the form" in html
+    assert 'value="' + "岗亭" * 101 + '"' in html
+    assert '<option selected value="BA">' in html or 'value="BA" selected' in html
+    with app.app_context():
+        from qms.db import get_session
+
+        assert get_session().scalar(sa.select(sa.func.count(ControlledCopy.id))) == 1
 
 
 def test_staff_may_not_issue_or_recall(client_as, doc):
