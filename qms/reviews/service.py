@@ -375,9 +375,19 @@ def report_hash(review: Review) -> str:
         [[d.number, d.revision_id, str(d.severity), str(d.category), str(d.disposition),
           d.description, d.disposition_reason] for d in review.defects],
         [[i.text, i.checked] for i in review.checklist],
-        sorted([p.user_id, p.attended, p.preparation_minutes] for p in review.participants),
+        sorted(
+            ([p.user_id, p.attended, p.preparation_minutes] for p in review.participants),
+            key=_participant_order,
+        ),
     ]
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
+
+
+def _participant_order(row: list[Any]) -> tuple[int, bool, bool, bool, int]:
+    # A person with two roles has two rows, one of them often without attendance or time:
+    # None sorts first instead of being compared with a number (that was a 500).
+    user_id, attended, minutes = row
+    return (user_id, attended is not None, bool(attended), minutes is not None, minutes or 0)
 
 
 def submit_plan(session: Session, actor: User, review: Review) -> Review:

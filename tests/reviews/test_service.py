@@ -1,6 +1,7 @@
 """Review operations through the real services: the flow, bad input, the gate, carry-over."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -236,3 +237,47 @@ def test_a_regression_review_of_the_next_revision_starts_with_the_open_defects(d
     assert open_one.carried_to_id == carried[0].id
     assert not open_one.is_open  # tracked in the regression review now
     assert [d.number for d in service.blocking_defects(db, revision.id)] == [carried[0].number]
+
+
+# -- one person, two roles ------------------------------------------------------------------
+
+TWO_ROLES = [
+    ("leader", "reviewer"), ("leader", "recorder"), ("reviewer", "recorder"),
+    ("leader", "author"), ("reviewer", "author"), ("recorder", "author"),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), TWO_ROLES)
+def test_every_combination_of_two_roles_is_either_refused_at_planning_or_works(
+    db, team, first, second
+):
+    """Regression: a reviewer who was also the recorder and logged preparation time made
+    approving the report a 500 (report_hash compared None with a number)."""
+    person = team["reviewer"]
+    kw: dict[str, Any] = {"leader": team["leader"], "reviewers": [team["reviewer2"]],
+                          "recorder": team["recorder"], "authors": [team["author"]]}
+    slot = {"leader": "leader", "reviewer": "reviewers", "recorder": "recorder",
+            "author": "authors"}
+    for role in (first, second):
+        if role == "reviewer":
+            kw["reviewers"] = [person, team["reviewer2"]]
+        elif role == "author":
+            kw["authors"] = [person]
+        else:
+            kw[slot[role]] = person
+    if "leader" in (first, second):
+        person.role_rows[0].role = Role.REVIEW_LEADER
+        db.flush()
+    if "author" in (first, second):
+        with pytest.raises(Invalid) as err:
+            plan(db, team, **kw)
+        assert "起草人" in str(err.value.message)  # says the author may not take that role
+        return
+    review = plan(db, team, **kw)
+    team = {**team, "leader": kw["leader"]}
+    advance(db, team, review, ReviewState.PRE_REVIEW)
+    service.log_preparation(db, person, review, 30)
+    service.log_preparation(db, team["reviewer2"], review, 45)
+    advance(db, team, review, ReviewState.FOLLOW_UP)
+    assert review.state == ReviewState.FOLLOW_UP
+    assert len(service.report_hash(review)) == 64
