@@ -1,12 +1,25 @@
-"""Review checklist templates per document kind; the leader starts from one and edits it."""
+"""Review checklist templates: the items of the company's checklist form BD-PZ-001 (its
+effective revision), with the kind's special checks where the form leaves room for them.
+The leader starts from the template and edits it."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
 
-from qms.documents.models import DocKind
+from qms.documents.models import DocKind, Document
+
+# The review checklist form (评审检查表) whose items every review starts from.
+CHECKLIST_FORM = "BD-PZ-001"
+# Its section for the document's content; the kind's special checks follow its items.
+CONTENT_SECTION = "二"
+
+_SECTION = re.compile(r"^#{2,4}\s*([一二三四五六七八九十]+)、")
+_ROW = re.compile(r"^\|\s*(\d+)\s*\|\s*([^|]*?)\s*\|")
 
 COMMON: list[Any] = [
     _l("Purpose and scope are stated and match the title"),
@@ -61,7 +74,35 @@ BY_KIND: dict[DocKind, list[Any]] = {
 }
 
 
-def checklist_template(kind: DocKind | None) -> list[str]:
-    """The template in the current user's language, as plain strings to store."""
-    items = list(BY_KIND.get(kind, [])) if kind else []
-    return [str(item) for item in items + COMMON]
+def form_items(markdown: str) -> list[tuple[str, str]]:
+    """(section, item) for every filled, numbered row of the checklist form's tables."""
+    items: list[tuple[str, str]] = []
+    section = ""
+    for line in markdown.splitlines():
+        heading = _SECTION.match(line.strip())
+        if heading:
+            section = heading.group(1)
+            continue
+        row = _ROW.match(line.strip())
+        if section and row and row.group(2):
+            items.append((section, row.group(2)))
+    return items
+
+
+def checklist_template(session: Session, kind: DocKind | None) -> list[str]:
+    """The items of the effective checklist form, the kind's special checks inserted after
+    its content section; without an effective form, the built-in common items."""
+    special = [str(item) for item in BY_KIND.get(kind, [])] if kind else []
+    form = session.scalar(sa.select(Document).where(Document.number == CHECKLIST_FORM))
+    revision = form.current_revision if form is not None else None
+    rows = form_items(revision.body) if revision is not None else []
+    if not rows:
+        return special + [str(item) for item in COMMON]
+    sections = [section for section, _text in rows]
+    end = (
+        len(rows) - sections[::-1].index(CONTENT_SECTION)
+        if CONTENT_SECTION in sections
+        else len(rows)
+    )
+    texts = [text for _section, text in rows]
+    return texts[:end] + special + texts[end:]

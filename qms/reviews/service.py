@@ -267,7 +267,9 @@ def create_review(
         team.append(Participant(user=recorder, user_id=recorder.id,
                                 role=ParticipantRole.RECORDER))
     review.participants = team
-    items = list(checklist) if checklist is not None else checklist_template(main.document.kind)
+    items = list(checklist) if checklist is not None else checklist_template(
+        session, main.document.kind
+    )
     review.checklist = [ChecklistItem(position=i + 1, text=t.strip()[:500])
                         for i, t in enumerate(items) if t.strip()]
     session.add(review)

@@ -281,3 +281,28 @@ def test_every_combination_of_two_roles_is_either_refused_at_planning_or_works(
     advance(db, team, review, ReviewState.FOLLOW_UP)
     assert review.state == ReviewState.FOLLOW_UP
     assert len(service.report_hash(review)) == 64
+
+
+def test_the_checklist_starts_from_the_effective_checklist_form(db, team):
+    """The template is the company's form BD-PZ-001, the kind's special checks after its
+    document-content items; without the form, the built-in items."""
+    from pathlib import Path
+
+    from qms.reviews.checklists import form_items
+
+    without_form = [i.text for i in plan(db, team).checklist]
+    source = (Path(__file__).resolve().parents[2] / "documents" / "BD-PZ-001.md").read_text()
+    body = source.split("---", 2)[2]
+    form = make_document(db, state="effective", kind="form", department="PZ", body=body,
+                         author=team["author"], approver=team["doc_approver"])
+    assert form.number == "BD-PZ-001"
+    assert form.current_revision is not None
+    items = [i.text for i in plan(db, team).checklist]
+    rows = form_items(body)
+    assert len(rows) == 6 + 9 + 5  # the empty tenth content row is left for the leader
+    assert items[0] == "评审计划已经总经理批准并发布"
+    assert items[14] == "用语规范，无错别字和歧义"
+    assert items[-1] == "评审材料已归档并标明状态"
+    special = [t for t in items if t not in {text for _s, text in rows}]
+    assert special and items.index(special[0]) == 15  # after the content section
+    assert items != without_form
