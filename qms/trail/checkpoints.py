@@ -114,3 +114,19 @@ def first_legacy_until(path: Path, key: bytes) -> int | None:
         if isinstance(item, Checkpoint):
             return item.legacy_until
     return None
+
+
+def last(path: Path, key: bytes) -> Checkpoint | None:
+    """The last line of the file, when it is a good checkpoint (read from the end)."""
+    if not path.is_file():
+        return None
+    with path.open("rb") as raw:
+        raw.seek(0, os.SEEK_END)
+        size = raw.tell()
+        raw.seek(max(0, size - 4096))
+        tail = raw.read().decode("utf-8", errors="replace").splitlines()
+    lines = [line for line in tail if line.strip()]
+    if not lines:
+        return None
+    item = parse(key, lines[-1], 0)
+    return item if isinstance(item, Checkpoint) else None

@@ -144,9 +144,12 @@ def legacy_until(session: Session, key: bytes) -> int:
     if known is None:
         known = checkpoints.first_legacy_until(checkpoints.checkpoint_path(data_dir()), key)
         if known is None:
-            known = session.scalar(
-                sa.select(sa.func.max(TrailEntry.seq)).where(TrailEntry.hash_scheme == UNKEYED)
-            ) or 0
+            known = (
+                session.scalar(
+                    sa.select(sa.func.max(TrailEntry.seq)).where(TrailEntry.hash_scheme == UNKEYED)
+                )
+                or 0
+            )
         app.extensions[_LEGACY] = known
     return known
 
@@ -172,17 +175,21 @@ def _forget_pending_checkpoint(session: Session) -> None:
 def write_checkpoint(session: Session) -> int:
     """Sign the head as the database has it now (`qms trail checkpoint`); its sequence number."""
     key = current_key()
-    head = session.get(TrailHead, 1)
+    head = _head_now(session)
     if head is None or head.last_seq == 0:
         return 0
-    checkpoints.append(
-        checkpoints.checkpoint_path(data_dir()),
-        key,
-        head.last_seq,
-        head.last_hash,
-        legacy_until(session, key),
-    )
+    path = checkpoints.checkpoint_path(data_dir())
+    newest = checkpoints.last(path, key)
+    if newest is not None and (newest.seq, newest.entry_hash) == (head.last_seq, head.last_hash):
+        return head.last_seq  # already there: a cron job does not grow the file while idle
+    checkpoints.append(path, key, head.last_seq, head.last_hash, legacy_until(session, key))
     return head.last_seq
+
+
+def _head_now(session: Session) -> TrailHead | None:
+    return session.scalar(
+        sa.select(TrailHead).where(TrailHead.id == 1).execution_options(populate_existing=True)
+    )
 
 
 # -- verification -------------------------------------------------------------------------
@@ -476,7 +483,7 @@ def _walk_chain(session: Session, key: bytes, report: TrailReport, batch: int) -
 
 
 def _check_head(session: Session, report: TrailReport) -> None:
-    head = session.get(TrailHead, 1)
+    head = _head_now(session)
     if head is None:
         if report.last_seq:
             report.add(Finding("head_missing", None, {"count": report.entries}))
@@ -490,7 +497,11 @@ def _check_head(session: Session, report: TrailReport) -> None:
             )
         )
     elif head.last_seq != report.last_seq or head.last_hash != report.last_hash:
-        last = session.get(TrailEntry, report.last_seq)
+        last = session.scalar(
+            sa.select(TrailEntry)
+            .where(TrailEntry.seq == report.last_seq)
+            .execution_options(populate_existing=True)
+        )
         report.add(
             Finding(
                 "head_mismatch",
@@ -508,7 +519,11 @@ def _entries_in_order(session: Session, batch: int) -> Iterator[TrailEntry]:
     last = 0
     while True:
         rows = session.scalars(
-            sa.select(TrailEntry).where(TrailEntry.seq > last).order_by(TrailEntry.seq).limit(batch)
+            sa.select(TrailEntry)
+            .where(TrailEntry.seq > last)
+            .order_by(TrailEntry.seq)
+            .limit(batch)
+            .execution_options(populate_existing=True)  # what the database holds now
         ).all()
         if not rows:
             return
