@@ -28,7 +28,7 @@ def test_signature_binds_content_and_checks_password(db):
     assert sig.printed_name == "签名人"
     assert sig.signed_at.tzinfo is not None
     assert status_of(sig, _h("body v1")) is SignatureStatus.VALID
-    assert status_of(sig, _h("body v2")) is SignatureStatus.BROKEN
+    assert status_of(sig, _h("body v2")) is SignatureStatus.CONTENT_CHANGED
 
 
 def test_altered_signature_row_shows_broken(db):

@@ -1,9 +1,12 @@
 import itertools
+from pathlib import Path
 
 import sqlalchemy as sa
 
+from qms.db import get_engine
+from qms.trail import checkpoints
 from qms.trail import service as trail
-from qms.trail.models import TrailEntry
+from qms.trail.models import GENESIS_HASH, KEYED, UNKEYED, TrailEntry, TrailHead
 from tests.factories import make_user
 
 
@@ -63,12 +66,6 @@ def test_unchanged_fields_are_not_recorded(db):
 
 # -- keyed chain and checkpoints: tampered with as someone with database access would ------
 
-from pathlib import Path  # noqa: E402
-
-from qms.db import get_engine  # noqa: E402
-from qms.trail import checkpoints  # noqa: E402
-from qms.trail.models import GENESIS_HASH, KEYED, UNKEYED, TrailHead  # noqa: E402
-
 
 def _write(db, n=5, actor="erin"):
     user = make_user(db, actor)
@@ -89,6 +86,13 @@ def _report(db, app):
 
     path = checkpoints.checkpoint_path(app.config["DATA_DIR"])
     return trail.verify_trail(db, current_key(), path)
+
+
+def _en(finding):
+    from flask_babel import force_locale
+
+    with force_locale("en"):
+        return finding.message()
 
 
 def _kinds(report):
@@ -165,7 +169,7 @@ def test_entry_edited_in_the_database_is_named_with_its_time(db, app):
     report = _report(db, app)
     assert _kinds(report) == [("altered", 3)]
     at = db.get(TrailEntry, 3).at.strftime("%Y-%m-%d %H:%M:%S")
-    message = report.findings[0].message()
+    message = _en(report.findings[0])
     assert "Entry 3" in message and at in message and "HMAC" in message
 
 
@@ -174,7 +178,7 @@ def test_middle_entry_deleted_in_the_database_is_named(db, app):
     _sql("DELETE FROM trail_entry WHERE seq = 3")
     report = _report(db, app)
     assert ("missing", 3) in _kinds(report)
-    assert "Entries 3 to 3 are missing" in report.findings[0].message()
+    assert "Entries 3 to 3 are missing" in _en(report.findings[0])
 
 
 def test_tail_deleted_together_with_the_head_is_found_by_the_checkpoint(db, app):
@@ -185,7 +189,7 @@ def test_tail_deleted_together_with_the_head_is_found_by_the_checkpoint(db, app)
     _sql("UPDATE trail_head SET last_seq = :s, last_hash = :h", s=kept.seq, h=kept.entry_hash)
     report = _report(db, app)
     assert _kinds(report) == [("truncated", last)]
-    message = report.findings[0].message()
+    message = _en(report.findings[0])
     assert f"ends at entry {kept.seq}," in message and f"recorded entry {last}:" in message
     assert "trail-checkpoints.log" in message
 
@@ -215,7 +219,7 @@ def test_chain_passed_off_as_written_before_the_key_is_found(db, app):
     _rehash_unkeyed(1, scheme=UNKEYED)
     report = _report(db, app)
     assert ("unkeyed_after_keyed", 1) in _kinds(report)
-    assert "re-hashed without the trail key" in report.findings[0].message()
+    assert "re-hashed without the trail key" in _en(report.findings[0])
 
 
 def test_checkpoint_file_edited_or_forged_is_found(db, app):
@@ -230,8 +234,8 @@ def test_checkpoint_file_edited_or_forged_is_found(db, app):
     kinds = [k for k, _s in _kinds(report)]
     assert kinds == ["checkpoint_mac", "checkpoint_other_key", "checkpoint_unreadable"]
     lines = len(path.read_text().splitlines())
-    assert f"Line {lines - 2} of {path}" in report.findings[0].message()
-    assert "another trail key" in report.findings[1].message()
+    assert f"Line {lines - 2} of {path}" in _en(report.findings[0])
+    assert "another trail key" in _en(report.findings[1])
 
 
 def test_checkpoint_file_deleted_is_found(db, app):
@@ -261,7 +265,7 @@ def test_trail_written_before_the_key_still_verifies_and_keeps_being_checked(db,
     _sql("UPDATE trail_entry SET reason = 'forged' WHERE seq = 2")
     report = _report(db, app)
     assert _kinds(report) == [("altered_unkeyed", 2)]
-    assert "before the trail was keyed" in report.findings[0].message()
+    assert "before the trail was keyed" in _en(report.findings[0])
     # Passing the keyed entry off as an old one does not work either.
     _sql("UPDATE trail_entry SET reason = '' WHERE seq = 2")
     _rehash_unkeyed(legacy + 1, scheme=UNKEYED)
