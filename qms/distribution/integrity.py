@@ -15,13 +15,14 @@ def periodic_review_content(session: Session, object_ids: list[str]) -> dict[str
     ids = [int(i) for i in object_ids if i.isdigit()]
     if not ids:
         return {}
-    reviewed = dict(
-        session.execute(
+    reviewed = {
+        review_id: revision_id
+        for review_id, revision_id in session.execute(
             sa.select(PeriodicReview.id, PeriodicReview.revision_id).where(
                 PeriodicReview.id.in_(ids)
             )
-        ).tuples()
-    )
+        )
+    }
     contents = revision_content(session, sorted({str(r) for r in reviewed.values()}))
     return {
         str(review_id): contents[str(revision_id)]
