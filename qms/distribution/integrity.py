@@ -15,14 +15,15 @@ def periodic_review_content(session: Session, object_ids: list[str]) -> dict[str
     ids = [int(i) for i in object_ids if i.isdigit()]
     if not ids:
         return {}
-    reviewed = {
-        review_id: revision_id
-        for review_id, revision_id in session.execute(
+    reviewed = dict(
+        session.execute(
             sa.select(PeriodicReview.id, PeriodicReview.revision_id).where(
                 PeriodicReview.id.in_(ids)
             )
         )
-    }
+        .tuples()
+        .all()  # a list: a Result has keys() and dict() would take it for a mapping
+    )
     contents = revision_content(session, sorted({str(r) for r in reviewed.values()}))
     return {
         str(review_id): contents[str(revision_id)]
