@@ -287,6 +287,11 @@ def _messages() -> dict[str, str]:
             "Line %(line)s of %(file)s names entry %(value)s as the last unkeyed entry, "
             "where the first checkpoint names entry %(first)s."
         ),
+        "wrong_key": _(
+            "None of the %(count)s keyed entries verifies with this installation's trail "
+            "key (key id %(key_id)s): the key was replaced or lost, or the whole trail was "
+            "re-hashed. Restore the original trail.key or QMS_TRAIL_KEY."
+        ),
         "checkpoint_missing": _(
             "The checkpoint file %(file)s does not exist, although the trail has keyed "
             "entries (from entry %(seq)s): it was deleted, or the data directory is not "
@@ -441,6 +446,7 @@ def _walk_chain(session: Session, key: bytes, report: TrailReport, batch: int) -
     if report.legacy_until is not None:
         keyed_since = report.legacy_until + 1
     first_keyed: int | None = None
+    keyed_good = keyed_bad = 0
     for entry in _entries_in_order(session, batch):
         report.entries += 1
         at = _when(entry.at)
@@ -474,12 +480,18 @@ def _walk_chain(session: Session, key: bytes, report: TrailReport, batch: int) -
             elif not hmac.compare_digest(expected, entry.entry_hash):
                 kind = "altered_unkeyed" if entry.hash_scheme == UNKEYED else "altered"
                 report.add(Finding(kind, entry.seq, {"seq": entry.seq, "at": at}))
+                keyed_bad += entry.hash_scheme == KEYED
+            else:
+                keyed_good += entry.hash_scheme == KEYED
         if entry.hash_scheme != UNKEYED and first_keyed is None:
             first_keyed = entry.seq
         # Carry on from what is stored, so each later problem is reported once, by itself.
         expected_prev = entry.entry_hash
         expected_seq = entry.seq + 1
         report.last_seq, report.last_hash = entry.seq, entry.entry_hash
+    if keyed_bad > 1 and keyed_good == 0:
+        # Not one keyed entry verifies: most likely the key, not every entry, is wrong.
+        report.add(Finding("wrong_key", None, {"count": keyed_bad, "key_id": key_id(key)}))
 
 
 def _check_head(session: Session, report: TrailReport) -> None:

@@ -270,3 +270,15 @@ def test_trail_written_before_the_key_still_verifies_and_keeps_being_checked(db,
     _sql("UPDATE trail_entry SET reason = '' WHERE seq = 2")
     _rehash_unkeyed(legacy + 1, scheme=UNKEYED)
     assert ("unkeyed_after_keyed", legacy + 1) in _kinds(_report(db, app))
+
+
+def test_a_replaced_trail_key_is_named_as_such(db, app):
+    _write(db)
+    key_file = Path(app.config["DATA_DIR"]) / "trail.key"
+    key_file.write_text("another-key-" + "x" * 52 + "\n")
+    app.extensions.pop("qms.trail_key")  # a process started with the new file
+    report = _report(db, app)
+    kinds = {kind for kind, _s in _kinds(report)}
+    assert {"wrong_key", "checkpoint_other_key", "altered"} <= kinds
+    wrong = next(f for f in report.findings if f.kind == "wrong_key")
+    assert "Restore the original trail.key or QMS_TRAIL_KEY" in _en(wrong)
