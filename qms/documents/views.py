@@ -265,8 +265,8 @@ def show(number: str) -> str:
     approved_by = next(
         (
             s.printed_name
-            for s, _st in reversed(signatures.get(revision.id, []))
-            if s.meaning == "approved" and s.voided_at is None
+            for s, st in reversed(signatures.get(revision.id, []))
+            if s.meaning == "approved" and st == "valid"  # not voided, not invalidated
         ),
         None,
     )

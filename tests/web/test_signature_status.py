@@ -4,6 +4,7 @@ the database (not through the product) shows every signature on it as invalid.""
 from __future__ import annotations
 
 import io
+import re
 
 import docx
 import pytest
@@ -47,10 +48,14 @@ def test_document_page_shows_signatures_invalid_after_a_database_edit(app, clien
     number, revision_id, count = effective
     c = client_as("staff")
     c.post("/lang/en", data={"next": "/"})
-    assert CHANGED_EN not in c.get(f"/documents/{number}").get_data(as_text=True)
+    before = c.get(f"/documents/{number}").get_data(as_text=True)
+    assert CHANGED_EN not in before
+    assert not re.search(r"<span>Approved by</span>\s*—", before)
     _tamper(app, revision_id)
     page = c.get(f"/documents/{number}").get_data(as_text=True)
     assert page.count(CHANGED_EN) == count
+    # An approval whose content changed no longer names anyone as the approver.
+    assert re.search(r"<span>Approved by</span>\s*—", page)
     c.post("/lang/zh_CN", data={"next": "/"})
     assert c.get(f"/documents/{number}").get_data(as_text=True).count(CHANGED_ZH) == count
 
