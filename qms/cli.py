@@ -56,6 +56,16 @@ def db_upgrade(revision: str) -> None:
 
     upgrade(current_app.config["DATABASE_URL"], revision)
     click.echo("database is at " + revision)
+    if revision == "head":
+        _fix_trail_key_boundary()
+
+
+def _fix_trail_key_boundary() -> None:
+    """Creates the trail key on first use (not in production) and writes a checkpoint at
+    once, so that entries written before the keyed chain are known from the start."""
+    from qms.trail.service import write_checkpoint
+
+    write_checkpoint(get_session())
 
 
 @db.command("current")
@@ -80,6 +90,7 @@ def init(documents_dir: str | None) -> None:
     from qms.migrate import upgrade
 
     upgrade(current_app.config["DATABASE_URL"])
+    _fix_trail_key_boundary()
     session = get_session()
     password = create_demo_data(session)
     session.commit()
@@ -110,18 +121,120 @@ def serve(host: str, port: int) -> None:
 # -- trail ------------------------------------------------------------------------------
 
 
+def _cli_locale() -> str:
+    """The language of the person at the terminal: LC_ALL, LC_MESSAGES or LANG."""
+    import os
+
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value.lower().startswith("en"):
+            return "en"
+        if value.lower().startswith("zh"):
+            return "zh_CN"
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
 @main.command("verify-trail")
 @with_appcontext
 def verify_trail() -> None:
-    """Walk the audit-trail hash chain; exit non-zero naming the first broken entry."""
-    from qms.trail.service import verify_chain
+    """Check the audit trail (keyed chain, head, checkpoints) and every signature against
+    the content it signed; exit 1 naming each problem (entry, time, signer)."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
 
-    broken = verify_chain(get_session())
-    if broken is None:
-        click.echo("audit trail intact")
-        return
-    click.echo(f"audit trail broken at entry {broken.seq}: {broken.problem}", err=True)
+    from qms.auth.signatures import check_signatures
+    from qms.distribution.integrity import periodic_review_content
+    from qms.documents.integrity import revision_content
+    from qms.trail import service as trail
+    from qms.trail.checkpoints import checkpoint_path
+    from qms.trail.keys import current_key
+
+    session = get_session()
+    with force_locale(_cli_locale()):
+        key = current_key()
+        report = trail.verify_trail(session, key, checkpoint_path(trail.data_dir()))
+        for finding in report.findings:
+            click.echo(finding.message(), err=True)
+        if report.count > len(report.findings):
+            more = report.count - len(report.findings)
+            click.echo(_("… and %(count)s more problems in the trail.", count=more), err=True)
+        hashers = {"revision": revision_content, "document_review": periodic_review_content}
+        bad_signatures = 0
+        for problem in check_signatures(session, hashers):
+            bad_signatures += 1
+            click.echo(problem.message(), err=True)
+        if report.intact and not bad_signatures:
+            seq = trail.write_checkpoint(session)
+            click.echo(
+                _(
+                    "Audit trail intact: %(entries)s entries, every signature matches what "
+                    "it signed; checkpoint of entry %(seq)s written to %(file)s.",
+                    entries=report.entries,
+                    seq=seq,
+                    file=str(report.checkpoint_file),
+                )
+            )
+            return
+        click.echo(
+            _(
+                "Audit trail NOT intact: %(trail)s problems in the trail, %(signatures)s "
+                "invalid signatures.",
+                trail=report.count,
+                signatures=bad_signatures,
+            ),
+            err=True,
+        )
     sys.exit(1)
+
+
+@main.group("trail")
+def trail_group() -> None:
+    """The audit trail's key and checkpoints."""
+
+
+@trail_group.command("checkpoint")
+@with_appcontext
+def trail_checkpoint() -> None:
+    """Append a signed checkpoint of the trail's head to the checkpoint file (cron, backups)."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    from qms.trail import service as trail
+    from qms.trail.checkpoints import checkpoint_path
+
+    with force_locale(_cli_locale()):
+        seq = trail.write_checkpoint(get_session())
+        path = checkpoint_path(trail.data_dir())
+        if seq:
+            click.echo(
+                _("Checkpoint of entry %(seq)s written to %(file)s.", seq=seq, file=str(path))
+            )
+        else:
+            click.echo(_("The audit trail is empty: no checkpoint written."))
+
+
+@trail_group.command("new-key", with_appcontext=False)
+@click.option(
+    "--print", "print_only", is_flag=True, help="Print a new key (for QMS_TRAIL_KEY) instead."
+)
+def trail_new_key(print_only: bool) -> None:
+    """Create the trail key file in the data directory (readable by its owner only)."""
+    import os
+    import secrets
+    from pathlib import Path
+
+    from qms.config import PROJECT_ROOT
+    from qms.trail.keys import create_key_file, key_path
+
+    if print_only:
+        click.echo(secrets.token_hex(32))
+        return
+    path = key_path(Path(os.environ.get("QMS_DATA_DIR") or PROJECT_ROOT / "instance"))
+    if path.exists():
+        click.echo(f"error: {path} exists already; a new key would break the trail", err=True)
+        sys.exit(2)
+    create_key_file(path)
+    click.echo(f"trail key written to {path} (mode 0600); keep a copy apart from backups")
 
 
 # -- users ------------------------------------------------------------------------------

@@ -20,6 +20,10 @@ class Config:
     TESTING = False
     DATA_DIR = Path(os.environ.get("QMS_DATA_DIR", PROJECT_ROOT / "instance"))
     SECRET_KEY: str | None = None
+    # HMAC key of the audit trail, kept outside the database (QMS_TRAIL_KEY or
+    # DATA_DIR/trail.key); development and tests create the file on first use.
+    TRAIL_KEY: str | None = None
+    TRAIL_KEY_CREATE = True
     DATABASE_URL = os.environ.get("QMS_DATABASE_URL", "")
     SESSION_MINUTES = _env_int("QMS_SESSION_MINUTES", 30)
     MAX_UPLOAD_MB = _env_int("QMS_MAX_UPLOAD_MB", 20)
@@ -48,6 +52,7 @@ class Config:
         env = os.environ
         self.DATA_DIR = Path(env.get("QMS_DATA_DIR") or PROJECT_ROOT / "instance")
         self.SECRET_KEY = env.get("QMS_SECRET_KEY") or type(self).SECRET_KEY
+        self.TRAIL_KEY = env.get("QMS_TRAIL_KEY") or None
         self.DATABASE_URL = env.get("QMS_DATABASE_URL", "")
         self.SESSION_MINUTES = _env_int("QMS_SESSION_MINUTES", 30)
         self.MAX_UPLOAD_MB = _env_int("QMS_MAX_UPLOAD_MB", 20)
@@ -86,6 +91,7 @@ class TestConfig(Config):
 class ProdConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    TRAIL_KEY_CREATE = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -94,6 +100,15 @@ class ProdConfig(Config):
                 "QMS_SECRET_KEY is not set: the production configuration refuses to start "
                 "without a secret key."
             )
+        from qms.trail.keys import TrailKeyMissing, load_key
+
+        try:
+            load_key(self.TRAIL_KEY, self.DATA_DIR, create=False)
+        except TrailKeyMissing as missing:
+            raise RuntimeError(
+                f"{missing} The production configuration refuses to start without the "
+                "audit-trail key."
+            ) from None
 
 
 def _dev_secret(data_dir: Path) -> str:

@@ -6,9 +6,12 @@ Used by every approval in the product. A signature is under the signer's sole co
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -30,8 +33,17 @@ MEANING_LABELS = {
 
 class SignatureStatus(enum.StrEnum):
     VALID = "valid"
-    BROKEN = "broken"
+    BROKEN = "broken"  # the signature record itself was changed after signing
+    CONTENT_CHANGED = "content_changed"  # what it signed no longer hashes to what it bound
     VOIDED = "voided"
+
+
+STATUS_LABELS = {
+    SignatureStatus.VALID: _l("Valid"),
+    SignatureStatus.BROKEN: _l("Invalid: the signature record was altered after signing"),
+    SignatureStatus.CONTENT_CHANGED: _l("Invalid: content changed after signing"),
+    SignatureStatus.VOIDED: _l("Voided"),
+}
 
 
 def sign(
@@ -129,8 +141,135 @@ def signatures_for(
 
 
 def status_of(signature: Signature, current_content_sha256: str) -> SignatureStatus:
+    """Pass the hash recomputed from the content as it is now, never a stored copy of it:
+    a change made directly in the database leaves stored hashes as they were."""
     if signature.voided_at is not None:
         return SignatureStatus.VOIDED
-    if not signature.is_intact(current_content_sha256):
+    if signature.seal != signature.compute_seal():
         return SignatureStatus.BROKEN
+    if signature.content_sha256 != current_content_sha256:
+        return SignatureStatus.CONTENT_CHANGED
     return SignatureStatus.VALID
+
+
+# -- checking every signature against what it signed (qms verify-trail) ----------------
+
+
+@dataclass(frozen=True)
+class SignedContent:
+    """What a signed object hashes to now, recomputed from its stored content."""
+
+    current_sha256: str
+    number: str  # the document number (or the record's reference) a reader recognises
+    label: str  # the revision label, "" when the object has none
+
+
+# object ids (as stored on the signature) -> what each of those objects hashes to now
+ContentHasher = Callable[[Session, list[str]], dict[str, SignedContent]]
+
+
+@dataclass(frozen=True)
+class SignatureProblem:
+    signature: Signature
+    problem: str  # "content_changed", "broken", "content_missing" or "no_trail_record"
+    content: SignedContent | None
+
+    def message(self) -> str:
+        s, content = self.signature, self.content
+        if content is None:
+            what = f"{s.object_type} {s.object_id}"
+        elif content.label:
+            what = _("%(number)s revision %(label)s", number=content.number, label=content.label)
+        else:
+            what = content.number
+        params = {
+            "what": what,
+            "signer": s.printed_name,
+            "meaning": str(MEANING_LABELS.get(s.meaning, s.meaning)),
+            "at": s.signed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "signed": s.content_sha256[:12],
+            "now": content.current_sha256[:12] if content else "",
+        }
+        texts = {
+            "content_changed": _(
+                "Signature of %(signer)s (%(meaning)s, signed at %(at)s) on %(what)s is "
+                "invalid: the content changed after signing (signed SHA-256 %(signed)s…, "
+                "content now %(now)s…)."
+            ),
+            "broken": _(
+                "Signature of %(signer)s (%(meaning)s, signed at %(at)s) on %(what)s is "
+                "invalid: the signature record was altered after signing."
+            ),
+            "content_missing": _(
+                "Signature of %(signer)s (%(meaning)s, signed at %(at)s) on %(what)s is "
+                "invalid: what it signed is no longer in the database."
+            ),
+            "no_trail_record": _(
+                "Signature of %(signer)s (%(meaning)s, signed at %(at)s) on %(what)s has no "
+                "matching entry in the audit trail: the signature record was altered or forged."
+            ),
+        }
+        return texts[self.problem] % params
+
+
+def check_signatures(
+    session: Session, hashers: Mapping[str, ContentHasher], batch: int = 500
+) -> Iterator[SignatureProblem]:
+    """Every signature that is not voided: its seal, the audit-trail entry written when it
+    was applied, and, for the object types in `hashers`, the content it signed as that
+    content is now (other types carry hashes of records that legitimately change later)."""
+    from qms.trail.models import TrailEntry  # the trail sits beside auth, below features
+
+    last_id = 0
+    while True:
+        rows = list(
+            session.scalars(
+                sa.select(Signature)
+                .where(Signature.id > last_id, Signature.voided_at.is_(None))
+                .order_by(Signature.id)
+                .limit(batch)
+            )
+        )
+        if not rows:
+            return
+        last_id = rows[-1].id
+        by_type: dict[str, list[Signature]] = {}
+        for signature in rows:
+            by_type.setdefault(signature.object_type, []).append(signature)
+        for object_type, signatures in by_type.items():
+            ids = sorted({s.object_id for s in signatures})
+            hasher = hashers.get(object_type)
+            contents = hasher(session, ids) if hasher else {}
+            recorded = {
+                tuple(row)
+                for row in session.execute(
+                    sa.select(
+                        TrailEntry.object_id,
+                        TrailEntry.field,
+                        TrailEntry.new_value,
+                        TrailEntry.actor_id,
+                    ).where(
+                        TrailEntry.action == "sign",
+                        TrailEntry.object_type == object_type,
+                        TrailEntry.object_id.in_(ids),
+                    )
+                )
+            }
+            for signature in signatures:
+                content = contents.get(signature.object_id)
+                trail_key = (
+                    signature.object_id,
+                    str(signature.meaning),
+                    signature.content_sha256,
+                    signature.user_id,
+                )
+                if signature.seal != signature.compute_seal():
+                    yield SignatureProblem(signature, "broken", content)
+                elif trail_key not in recorded:
+                    yield SignatureProblem(signature, "no_trail_record", content)
+                elif hasher is None:
+                    continue
+                elif content is None:
+                    yield SignatureProblem(signature, "content_missing", None)
+                elif content.current_sha256 != signature.content_sha256:
+                    yield SignatureProblem(signature, "content_changed", content)

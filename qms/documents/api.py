@@ -14,9 +14,10 @@ from qms.api import json_body, page_args
 from qms.api.openapi import PAGE_PARAMS, op
 from qms.auth.models import Department
 from qms.auth.permissions import Permission
-from qms.auth.signatures import status_of
+from qms.auth.signatures import STATUS_LABELS, status_of
 from qms.db import get_session
 from qms.documents import queries, service, transitions
+from qms.documents.integrity import current_content_hashes
 from qms.documents.models import Confidentiality, DocKind, Document, Family, Revision
 from qms.errors import Forbidden, Invalid, NotFound
 from qms.web import permission_required
@@ -58,14 +59,20 @@ def _revision_json(
         data["body"] = revision.body
         from qms.auth.signatures import signatures_for
 
+        # Statuses from the content as stored now, not from the stored hash.
+        current = current_content_hashes(session, [revision.id]).get(revision.id, "")
+        statuses = [
+            (s, status_of(s, current)) for s in signatures_for(session, "revision", [revision.id])
+        ]
         data["signatures"] = [
             {
                 "name": s.printed_name,
                 "meaning": str(s.meaning),
                 "signed_at": s.signed_at.isoformat(),
-                "status": str(status_of(s, revision.content_sha256)),
+                "status": str(status),
+                "status_text": str(STATUS_LABELS[status]),
             }
-            for s in signatures_for(session, "revision", [revision.id])
+            for s, status in statuses
         ]
     return data
 

@@ -24,13 +24,14 @@ from markupsafe import Markup
 from qms import clock
 from qms.auth.models import Department, User
 from qms.auth.permissions import Permission
-from qms.auth.signatures import MEANING_LABELS, status_of
+from qms.auth.signatures import MEANING_LABELS, STATUS_LABELS, status_of
 from qms.csvexport import csv_response
 from qms.db import get_session
 from qms.documents import diff as redline
 from qms.documents import pages, queries, service, transitions
 from qms.documents import panels as _panels  # noqa: F401 - registers home panels
 from qms.documents.forms import ApprovalRightForm, DraftForm, NewDocumentForm
+from qms.documents.integrity import current_content_hashes
 from qms.documents.lifecycle import RevState
 from qms.documents.models import (
     CONFIDENTIALITY_LABELS,
@@ -79,6 +80,7 @@ def _labels() -> dict[str, Any]:
         "STATE_LABELS": STATE_LABELS,
         "FAMILY_LABELS": FAMILY_LABELS,
         "MEANING_LABELS": MEANING_LABELS,
+        "SIGNATURE_STATUS_LABELS": STATUS_LABELS,
         "CONFIDENTIALITY_LABELS": CONFIDENTIALITY_LABELS,
     }
 
@@ -254,14 +256,17 @@ def show(number: str) -> str:
     revision = _revision_to_show(session, document)
     hist = queries.history(session, document)
     visible = [r for r in hist.revisions if _visible(session, r)]
+    # Statuses from each revision's content as stored now, not from its stored hash.
+    current = current_content_hashes(session, [r.id for r in visible if hist.signatures[r.id]])
     signatures = {
-        r.id: [(s, status_of(s, r.content_sha256)) for s in hist.signatures[r.id]] for r in visible
+        r.id: [(s, status_of(s, current.get(r.id, ""))) for s in hist.signatures[r.id]]
+        for r in visible
     }
     approved_by = next(
         (
             s.printed_name
-            for s, _st in reversed(signatures.get(revision.id, []))
-            if s.meaning == "approved" and s.voided_at is None
+            for s, st in reversed(signatures.get(revision.id, []))
+            if s.meaning == "approved" and st == "valid"  # not voided, not invalidated
         ),
         None,
     )

@@ -109,6 +109,7 @@ class SignatureLine:
     signed_at: str
     voided: bool = False
     comment: str = ""
+    invalid: str = ""  # why the signature no longer holds, printed on the approval page
 
 
 @dataclass
@@ -134,10 +135,16 @@ def export_revision(session: Session, revision: Revision, copy_number: str | Non
     """The .docx of one revision: header with number, title, revision, effective date and
     page X of Y on every page; 受控文件 with the copy number, or a 非受控/作废 watermark; an
     approval page; the body. The caller checks who may have it."""
-    from qms.auth.signatures import signatures_for
+    from qms.auth.signatures import SignatureStatus, signatures_for, status_of
+    from qms.documents.integrity import current_content_hashes
 
     zone = ZoneInfo(tz or _configured_zone())
     document = revision.document
+    current = current_content_hashes(session, [revision.id]).get(revision.id, "")
+    invalid = {
+        SignatureStatus.BROKEN: "签名无效：签名记录在签署后被改动",
+        SignatureStatus.CONTENT_CHANGED: "签名无效：签署后内容已被修改",
+    }
     lines = [
         SignatureLine(
             printed_name=s.printed_name,
@@ -145,6 +152,7 @@ def export_revision(session: Session, revision: Revision, copy_number: str | Non
             signed_at=_local(s, zone),
             voided=s.voided_at is not None,
             comment=s.comment,
+            invalid=invalid.get(status_of(s, current), ""),
         )
         for s in signatures_for(session, "revision", [revision.id])
     ]
@@ -418,6 +426,9 @@ def _write_cover(doc: Any, data: CopyData, marks: CopyMarks) -> None:
         _cell_text(sigs.cell(row, 0), meaning, strike=line.voided)
         _cell_text(sigs.cell(row, 1), line.printed_name, strike=line.voided)
         _cell_text(sigs.cell(row, 2), line.signed_at, strike=line.voided)
+        if line.invalid:
+            _cell_text(sigs.cell(row, 3), line.invalid + ("\n" if line.comment else ""),
+                       bold=True, color=RGBColor(0xC0, 0x00, 0x00))
         _cell_text(sigs.cell(row, 3), line.comment)
     end = doc.add_paragraph(style=COVER_STYLE)
     end.add_run().add_break(WD_BREAK.PAGE)

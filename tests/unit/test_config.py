@@ -11,6 +11,7 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
 
 def test_production_marks_cookies_secure(monkeypatch):
     monkeypatch.setenv("QMS_SECRET_KEY", "x" * 64)
+    monkeypatch.setenv("QMS_TRAIL_KEY", "t" * 64)
     cfg = config_for("production")
     assert cfg.SESSION_COOKIE_SECURE is True
     assert cfg.SECRET_KEY == "x" * 64
@@ -32,3 +33,29 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
 def test_unknown_environment_is_refused():
     with pytest.raises(RuntimeError, match="QMS_ENV"):
         config_for("staging")
+
+
+def test_production_refuses_to_start_without_a_trail_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("QMS_SECRET_KEY", "x" * 64)
+    monkeypatch.delenv("QMS_TRAIL_KEY", raising=False)
+    monkeypatch.setenv("QMS_DATA_DIR", str(tmp_path))
+    with pytest.raises(RuntimeError, match="QMS_TRAIL_KEY") as refused:
+        config_for("production")
+    assert str(tmp_path / "trail.key") in str(refused.value)
+    assert not (tmp_path / "trail.key").exists()  # production never makes one up
+
+
+def test_production_refuses_a_short_trail_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("QMS_SECRET_KEY", "x" * 64)
+    monkeypatch.setenv("QMS_TRAIL_KEY", "short")
+    monkeypatch.setenv("QMS_DATA_DIR", str(tmp_path))
+    with pytest.raises(RuntimeError, match="at least 32 characters"):
+        config_for("production")
+
+
+def test_production_takes_the_trail_key_file_of_its_data_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("QMS_SECRET_KEY", "x" * 64)
+    monkeypatch.delenv("QMS_TRAIL_KEY", raising=False)
+    monkeypatch.setenv("QMS_DATA_DIR", str(tmp_path))
+    (tmp_path / "trail.key").write_text("k" * 64 + "\n")
+    assert config_for("production").TRAIL_KEY_CREATE is False
