@@ -145,6 +145,7 @@ def verify_trail() -> None:
     from qms.auth.signatures import check_signatures
     from qms.distribution.integrity import periodic_review_content
     from qms.documents.integrity import revision_content
+    from qms.reviews.integrity import review_plan_content, review_report_content
     from qms.trail import service as trail
     from qms.trail.checkpoints import checkpoint_path
     from qms.trail.keys import current_key
@@ -158,7 +159,12 @@ def verify_trail() -> None:
         if report.count > len(report.findings):
             more = report.count - len(report.findings)
             click.echo(_("… and %(count)s more problems in the trail.", count=more), err=True)
-        hashers = {"revision": revision_content, "document_review": periodic_review_content}
+        hashers = {
+            "revision": revision_content,
+            "document_review": periodic_review_content,
+            "review_plan": review_plan_content,
+            "review_report": review_report_content,
+        }
         bad_signatures = 0
         for problem in check_signatures(session, hashers):
             bad_signatures += 1

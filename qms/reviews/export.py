@@ -55,8 +55,8 @@ def overall_rows(review: Review) -> list[tuple[str, str]]:
         (_("Department under review"), review.department.name),
         (_("Review type"), str(TYPE_LABELS[review.review_type])),
         (_("Review level"), str(LEVEL_LABELS[review.level])),
-        (_("Date"), _d(review.meeting_date)),
-        (_("Place"), review.meeting_place),
+        (_("Date"), _d(review.held_on)),
+        (_("Place"), review.place),
         (_("Main document"), f"{main.revision.document.number} {main.revision.title}"
          if main else ""),
         (_("Document revision"), f"{main.revision.label} (SHA-256 {main.content_sha256[:16]}…)"

@@ -4,7 +4,7 @@ their content hash, the checklist, and the defect log that outlives a re-submiss
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -190,6 +190,10 @@ class Review(Base):
     meeting_date: Mapped[date | None] = mapped_column(index=True)
     meeting_place: Mapped[str] = mapped_column(sa.String(200), default="")
     agenda: Mapped[str] = mapped_column(sa.Text, default="")
+    # Where and how the meeting was held, when that differs from the approved plan: the
+    # plan's own fields stay as signed.
+    held_place: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    held_agenda: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     meeting_started_at: Mapped[datetime | None]
     meeting_ended_at: Mapped[datetime | None]
     meeting_minutes: Mapped[int | None]
@@ -198,6 +202,25 @@ class Review(Base):
     conclusion_count: Mapped[int | None]
     conclusion_notes: Mapped[str] = mapped_column(sa.Text, default="")
     regression_needed: Mapped[bool | None]
+
+    @property
+    def place(self) -> str:
+        """Where the meeting was held, or where the plan puts it."""
+        return self.held_place or self.meeting_place
+
+    @property
+    def meeting_agenda(self) -> str:
+        return self.held_agenda or self.agenda
+
+    @property
+    def held_on(self) -> date | None:
+        """The day the meeting was held (in the company's zone), or the plan's day."""
+        if self.meeting_started_at is not None:
+            from qms import clock
+
+            started = self.meeting_started_at.replace(tzinfo=self.meeting_started_at.tzinfo or UTC)
+            return started.astimezone(clock.local_zone()).date()
+        return self.meeting_date
     regression_reason: Mapped[str] = mapped_column(sa.Text, default="")
     lessons_learned: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -475,17 +475,16 @@ def log_preparation(session: Session, actor: User, review: Review, minutes: int)
 def start_meeting(session: Session, actor: User, review: Review, *, place: str | None = None,
                   agenda: str | None = None) -> Review:
     new = _act(review, A.START_MEETING, actor)
-    if place is not None and place.strip():
-        trail.record(session, actor, "update", OBJECT_TYPE, review.ref, field="meeting_place",
+    # The approved plan is signed: the meeting's own place and agenda are kept beside it.
+    if place is not None and place.strip() and place.strip() != review.meeting_place:
+        trail.record(session, actor, "update", OBJECT_TYPE, review.ref, field="held_place",
                      old=review.meeting_place, new=place.strip())
-        review.meeting_place = place.strip()
-    if agenda is not None and agenda.strip():
-        review.agenda = agenda.strip()
+        review.held_place = place.strip()
+    if agenda is not None and agenda.strip() and agenda.strip() != review.agenda:
+        trail.record(session, actor, "update", OBJECT_TYPE, review.ref, field="held_agenda",
+                     old=review.agenda, new=agenda.strip())
+        review.held_agenda = agenda.strip()
     review.meeting_started_at = utcnow()
-    if review.meeting_date is None:
-        from qms import clock
-
-        review.meeting_date = clock.today()
     _set_state(session, actor, review, new)
     session.flush()
     return review

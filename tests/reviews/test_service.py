@@ -13,7 +13,7 @@ from qms.documents.lifecycle import RevState
 from qms.errors import Conflict, Forbidden, Invalid
 from qms.reviews import service
 from qms.reviews.lifecycle import ReviewState
-from qms.reviews.models import Category, Disposition, Phase, ReviewType, Severity
+from qms.reviews.models import Category, Disposition, Phase, Review, ReviewType, Severity
 from qms.trail.models import TrailEntry
 from tests.factories import TEST_PASSWORD, make_document, make_user
 from tests.reviews.conftest import advance, plan, raise_defect
@@ -306,3 +306,30 @@ def test_the_checklist_starts_from_the_effective_checklist_form(db, team):
     special = [t for t in items if t not in {text for _s, text in rows}]
     assert special and items.index(special[0]) == 15  # after the content section
     assert items != without_form
+
+
+def test_plan_and_report_signatures_hold_through_the_whole_flow_and_catch_a_database_edit(
+    db, team
+):
+    """The meeting's place and agenda no longer rewrite the signed plan: a whole review,
+    meeting and follow-up included, leaves both signatures matching; a raw UPDATE shows."""
+    from qms.auth.signatures import check_signatures
+    from qms.reviews.integrity import review_plan_content, review_report_content
+
+    hashers = {"review_plan": review_plan_content, "review_report": review_report_content}
+    review = plan(db, team, meeting_place="会议室 B", agenda="逐章评审")
+    advance(db, team, review, ReviewState.PRE_REVIEW)
+    service.log_preparation(db, team["reviewer"], review, 40)
+    defect = raise_defect(db, team, review, Severity.SERIOUS)
+    advance(db, team, review, ReviewState.MEETING)  # starts the meeting in 会议室 A
+    assert (review.meeting_place, review.place) == ("会议室 B", "会议室 A")
+    advance(db, team, review, ReviewState.FOLLOW_UP)
+    service.track(db, team["leader"], defect, owner=team["author"], fix_due=None)
+    service.mark_fixed(db, team["author"], defect)
+    service.verify(db, team["reviewer2"], defect)
+    db.commit()
+    assert list(check_signatures(db, hashers)) == []
+    db.execute(sa.update(Review).where(Review.id == review.id).values(title="改过的名称"))
+    db.commit()
+    problems = list(check_signatures(db, hashers))
+    assert {p.signature.object_type for p in problems} == {"review_plan", "review_report"}
