@@ -70,6 +70,15 @@ def w(tag: str) -> str:
     return f"{{{W}}}{tag}"
 
 
+# Tags read for every paragraph and run, built once.
+_P, _R, _T, _PPR, _RPR, _PSTYLE, _NUMPR, _OUTLINE_LVL, _INS, _VAL = (
+    w(tag) for tag in ("p", "r", "t", "pPr", "rPr", "pStyle", "numPr", "outlineLvl", "ins", "val")
+)
+_B, _I, _RSTYLE, _RFONTS, _U, _COLOR, _HIGHLIGHT, _VERTALIGN = (
+    w(tag) for tag in ("b", "i", "rStyle", "rFonts", "u", "color", "highlight", "vertAlign")
+)
+
+
 class UnsupportedType(DomainError):
     def __init__(self, message: Any, **kw: Any) -> None:
         kw.setdefault("code", "unsupported_type")
@@ -392,7 +401,7 @@ class _Converter:
 
     def _body_child(self, child: Any) -> None:
         tag = child.tag
-        if tag == w("p"):
+        if tag == _P:
             self._paragraph(child)
         elif tag == w("tbl"):
             self._close_list()
@@ -413,20 +422,22 @@ class _Converter:
     def _paragraph(self, p: Any) -> None:
         if not len(p):
             return  # an empty paragraph: nothing to convert, and a list goes on after it
-        p_pr = _child(p, w("pPr"))
+        p_pr = _leading(p, _PPR)
         style_id = ""
         num: tuple[int, int] | None = None
         outline: int | None = None
         if p_pr is not None:
-            style_el = _child(p_pr, w("pStyle"))
-            style_id = style_el.get(w("val"), "") if style_el is not None else ""
-            num_pr = _child(p_pr, w("numPr"))
+            props = _children_by_tag(p_pr)
+            style_el = props.get(_PSTYLE)
+            style_id = style_el.get(_VAL, "") if style_el is not None else ""
+            num_pr = props.get(_NUMPR)
             if num_pr is not None:
                 num = _num_pr(num_pr)
-            lvl = _child(p_pr, w("outlineLvl"))
+            lvl = props.get(_OUTLINE_LVL)
             if lvl is not None:
-                outline = _int(lvl.get(w("val")), 9)
-            if p_pr.find(f"{w('rPr')}/{w('ins')}") is not None:
+                outline = _int(lvl.get(_VAL), 9)
+            mark = props.get(_RPR)
+            if mark is not None and _child(mark, _INS) is not None:
                 self.report.add("tracked_change")
         name, style_outline, style_num = self.styles.get(style_id, ("", None, None))
         if style_id and not name:
@@ -580,7 +591,7 @@ class _Converter:
     def _inline_children(self, parent: Any, out: list[_Segment], link: str | None) -> None:
         for child in parent.iterchildren():
             tag = child.tag
-            if tag == w("r"):
+            if tag == _R:
                 self._run(child, out)
             elif tag == w("hyperlink"):
                 rel = self.rels.get(child.get(f"{{{R}}}id") or "")
@@ -609,40 +620,41 @@ class _Converter:
                 self.report.add("equation", "".join(child.itertext()))
 
     def _run(self, r: Any, out: list[_Segment]) -> None:
-        r_pr = _child(r, w("rPr"))
+        r_pr = _leading(r, _RPR)
         bold = italic = code = False
         if r_pr is not None:
-            bold = _on(_child(r_pr, w("b")))
-            italic = _on(_child(r_pr, w("i")))
-            style = _child(r_pr, w("rStyle"))
+            props = _children_by_tag(r_pr)
+            bold = _on(props.get(_B))
+            italic = _on(props.get(_I))
+            style = props.get(_RSTYLE)
             if style is not None:
-                name = self.styles.get(style.get(w("val"), ""), ("",))[0]
+                name = self.styles.get(style.get(_VAL, ""), ("",))[0]
                 bold = bold or name in ("strong", "bold")
                 italic = italic or name in ("emphasis", "intense emphasis")
-            fonts = _child(r_pr, w("rFonts"))
+            fonts = props.get(_RFONTS)
             if fonts is not None and (fonts.get(w("ascii")) or "").lower() in MONO_FONTS:
                 code = True
-            underline = _child(r_pr, w("u"))
-            color = _child(r_pr, w("color"))
+            underline = props.get(_U)
+            color = props.get(_COLOR)
             if (
-                (underline is not None and underline.get(w("val"), "single") != "none")
-                or _child(r_pr, w("highlight")) is not None
+                (underline is not None and underline.get(_VAL, "single") != "none")
+                or props.get(_HIGHLIGHT) is not None
                 or (
                     color is not None
-                    and color.get(w("val"), "auto").lower() not in ("auto", "000000", "0563c1")
+                    and color.get(_VAL, "auto").lower() not in ("auto", "000000", "0563c1")
                 )
             ):
                 self.format_lost += 1
-            vert = _child(r_pr, w("vertAlign"))
-            if vert is not None and vert.get(w("val")) in ("superscript", "subscript"):
-                tag = "sup" if vert.get(w("val")) == "superscript" else "sub"
-                text = "".join(t.text or "" for t in r.iterchildren(w("t")))
+            vert = props.get(_VERTALIGN)
+            if vert is not None and vert.get(_VAL) in ("superscript", "subscript"):
+                tag = "sup" if vert.get(_VAL) == "superscript" else "sub"
+                text = "".join(t.text or "" for t in r.iterchildren(_T))
                 if text:
                     out.append(_Segment(f"<{tag}>{_escape(text)}</{tag}>", raw=True))
                 return
         for child in r.iterchildren():
             tag = child.tag
-            if tag == w("t"):
+            if tag == _T:
                 if child.text:
                     out.append(_Segment(child.text, bold, italic, code))
             elif tag in (w("tab"), w("ptab")):
@@ -790,6 +802,17 @@ def _num_pr(num_pr: Any) -> tuple[int, int] | None:
     return (_int(ilvl.get(w("val")), 0) if ilvl is not None else 0, _int(num_id.get(w("val")), 0))
 
 
+def _children_by_tag(element: Any) -> dict[str, Any]:
+    """An element's children by tag (the first of each), read in one pass."""
+    return {child.tag: child for child in reversed(element)}
+
+
+def _leading(element: Any, tag: str) -> Any:
+    """The properties child, which the schema puts first (read for every paragraph/run)."""
+    first = element[0] if len(element) else None
+    return first if first is not None and first.tag == tag else None
+
+
 def _child(element: Any, tag: str) -> Any:
     """The first child with that tag (cheaper than `find`, which parses a path)."""
     return next(element.iterchildren(tag), None)
@@ -864,6 +887,8 @@ def _escape_url(url: str) -> str:
 
 
 def _render_segments(segments: list[_Segment]) -> str:
+    if not segments:
+        return ""
     merged: list[_Segment] = []
     for seg in segments:
         if not seg.text:
@@ -899,6 +924,9 @@ def _render_segments(segments: list[_Segment]) -> str:
             body = f"**{body}**"
         out.append(f"{lead}{body}{trail}")
     text = "".join(out)
+    first = text.lstrip()[:1]
+    if not first or (first not in "#>-+" and not first.isdigit()):
+        return text  # nothing Markdown would read as a block marker
     text = _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text, count=1)
     return _LINE_START_NUMBER.sub(
         lambda m: m.group(1) + m.group(2) + "\\" + m.group(3), text, count=1
