@@ -648,15 +648,16 @@ class _Converter:
             vert = props.get(_VERTALIGN)
             if vert is not None and vert.get(_VAL) in ("superscript", "subscript"):
                 tag = "sup" if vert.get(_VAL) == "superscript" else "sub"
-                text = "".join(t.text or "" for t in r.iterchildren(_T))
+                text = "".join(_text(t) for t in r.iterchildren(_T))
                 if text:
                     out.append(_Segment(f"<{tag}>{_escape(text)}</{tag}>", raw=True))
                 return
         for child in r.iterchildren():
             tag = child.tag
             if tag == _T:
-                if child.text:
-                    out.append(_Segment(child.text, bold, italic, code))
+                text = _text(child)
+                if text:
+                    out.append(_Segment(text, bold, italic, code))
             elif tag in (w("tab"), w("ptab")):
                 out.append(_Segment(" ", bold, italic, code))
             elif tag in (w("br"), w("cr")):
@@ -807,6 +808,12 @@ def _children_by_tag(element: Any) -> dict[str, Any]:
     return {child.tag: child for child in reversed(element)}
 
 
+def _text(t: Any) -> str:
+    """All the text of a text element. Word writes only text in `w:t`; anything else in
+    it (an element, whose tail holds the text after it) must not cut the text short."""
+    return (t.text or "") if not len(t) else "".join(t.itertext())
+
+
 def _leading(element: Any, tag: str) -> Any:
     """The properties child, which the schema puts first (read for every paragraph/run)."""
     first = element[0] if len(element) else None
@@ -855,12 +862,12 @@ def _on(element: Any) -> bool:
 
 def _all_text(element: Any, *, deleted: bool = False) -> str:
     tags = {w("t")} | ({w("delText")} if deleted else set())
-    return "".join(t.text or "" for t in element.iter() if t.tag in tags)
+    return "".join(_text(t) for t in element.iter() if t.tag in tags)
 
 
 def _field_free_text(p: Any) -> str:
     """A header paragraph's visible text, without cached PAGE/NUMPAGES results."""
-    return "".join(t.text or "" for t in p.iter(w("t"))).strip()
+    return "".join(_text(t) for t in p.iter(w("t"))).strip()
 
 
 _ESCAPE = re.compile(r"([\\`*_\[\]])")

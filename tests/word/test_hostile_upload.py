@@ -267,3 +267,47 @@ def test_limits_come_from_the_configuration(monkeypatch):
     assert limits.max_parts == 77
     assert limits.max_part_bytes == 3 * MB
     assert limits.max_upload_bytes == 20 * MB
+
+
+@pytest.mark.parametrize(
+    ("inside", "text"),
+    [
+        ("前面<w:x/>后面", "前面后面"),
+        ("前面<w:x>中</w:x>后面", "前面中后面"),
+        ("前面<!-- 注释 -->后面", "前面后面"),
+        ("前面<![CDATA[中]]>后面", "前面中后面"),
+    ],
+    ids=["empty-element", "element-with-text", "comment", "cdata"],
+)
+def test_nothing_inside_a_text_element_cuts_its_text_short(app, inside, text):
+    data = hostile.docx(
+        b"".join(hostile.body([f"<w:p><w:r><w:t>{inside}</w:t></w:r></w:p>".encode()]))
+    )
+    with app.test_request_context():
+        assert convert(data).markdown == text + "\n"
+
+
+def test_a_directory_that_understates_its_entries_is_still_counted(app):
+    """The end record says one part; the directory holds 63: zipfile reads them all, and
+    the count is checked again on what it read."""
+    from qms.errors import Invalid
+    from qms.word.import_docx import check_package
+
+    data = bytearray(hostile.many_parts(60))
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = (1).to_bytes(2, "little") * 2
+    with app.test_request_context(), pytest.raises(Invalid) as refused:
+        check_package(bytes(data), "x.docx", ImportLimits(max_parts=50))
+    assert "holds 63 parts; a Word file may hold at most 50" in str(refused.value)
+
+
+def test_a_directory_larger_than_the_parts_allow_is_refused_before_it_is_read(app):
+    from qms.errors import Invalid
+    from qms.word.package import check_end_of_directory
+
+    data = bytearray(hostile.normal())
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 12 : end + 16] = (10 * MB).to_bytes(4, "little")  # central directory size
+    with app.test_request_context(), pytest.raises(Invalid) as refused:
+        check_end_of_directory(bytes(data), ImportLimits(max_parts=50))
+    assert "a Word file may hold at most 50" in str(refused.value)
