@@ -267,7 +267,11 @@ class _Converter:
         self.heading_count = 0
         self.first_heading = ""
         self.styles = self._style_table()
+        # numId → (its abstract list, the levels it restarts): Word and LibreOffice give
+        # the items of one list different numIds that share an abstract list
+        self.num_lists: dict[int, tuple[str, frozenset[int]]] = {}
         self.numbering = self._numbering_table()
+        self.list_nums: dict[int, int] = {}
         self.list_counters: dict[int, int] = {}
         self.list_keys: dict[int, str] = {}
         self.list_level = -1
@@ -334,7 +338,14 @@ class _Converter:
         for num in root.iterchildren(w("num")):
             num_id = _int(num.get(w("numId")), 0)
             ref = _child(num, w("abstractNumId"))
-            levels = dict(abstract.get(ref.get(w("val")) if ref is not None else "", {}))
+            abstract_id = (ref.get(w("val")) if ref is not None else None) or f"#{num_id}"
+            levels = dict(abstract.get(abstract_id, {}))
+            restarts = frozenset(
+                _int(override.get(w("ilvl")), 0)
+                for override in num.iterchildren(w("lvlOverride"))
+                if _child(override, w("startOverride")) is not None
+            )
+            self.num_lists[num_id] = (abstract_id, restarts)
             for override in num.iterchildren(w("lvlOverride")):
                 lvl = _child(override, w("lvl"))
                 if lvl is not None:
@@ -483,6 +494,18 @@ class _Converter:
         self.blocks.append(text)
         self.blocks.append("")
 
+    def _in_cover_style(self, element: Any) -> bool:
+        """Whether the first paragraph inside is in the cover style, as every paragraph of
+        the tables this system prints on a copy's cover and in its header is: the style
+        survives LibreOffice and Word, which may drop the tables' captions."""
+        first = next(element.iter(_P), None)
+        props = _leading(first, _PPR) if first is not None else None
+        style = _child(props, _PSTYLE) if props is not None else None
+        if style is None:
+            return False
+        name = self.styles.get(style.get(_VAL, ""), ("",))[0] or style.get(_VAL, "").lower()
+        return name.startswith(COVER_STYLE.lower())
+
     def _skip_cover(self) -> None:
         if not self.report.counts["qms_cover"]:
             self.report.add("qms_cover")
@@ -497,14 +520,19 @@ class _Converter:
             num_id = -1 if "number" in name else -2
             ordered = "number" in name
         ilvl = max(0, min(ilvl, self.list_level + 1, 8))
-        key = f"{num_id}:{ordered}"
+        list_id, restarts = self.num_lists.get(num_id, (f"#{num_id}", frozenset()))
+        key = f"{list_id}:{ordered}"
         if self.list_level < 0:
             self.list_counters.clear()
             self.list_keys.clear()
+            self.list_nums.clear()
         for deeper in [lvl for lvl in self.list_counters if lvl > ilvl]:
             self.list_counters.pop(deeper)
             self.list_keys.pop(deeper, None)
-        if self.list_keys.get(ilvl) != key:
+            self.list_nums.pop(deeper, None)
+        restart = ilvl in restarts and self.list_nums.get(ilvl) != num_id
+        self.list_nums[ilvl] = num_id
+        if self.list_keys.get(ilvl) != key or restart:
             self.list_counters[ilvl] = 0
             if ilvl in self.list_keys and ilvl == 0:
                 # a different list at top level: end the old one so Markdown starts anew
@@ -522,10 +550,13 @@ class _Converter:
             self.list_level = -1
             self.list_counters.clear()
             self.list_keys.clear()
+            self.list_nums.clear()
 
     def _table(self, tbl: Any) -> None:
         caption = tbl.find(f"{w('tblPr')}/{w('tblCaption')}")
-        if caption is not None and caption.get(w("val")) in (COVER_TABLE, APPROVAL_TABLE):
+        if (
+            caption is not None and caption.get(w("val")) in (COVER_TABLE, APPROVAL_TABLE)
+        ) or self._in_cover_style(tbl):
             self._skip_cover()
             return
         rows: list[list[str]] = []
@@ -783,7 +814,9 @@ class _Converter:
             root = self.package.xml(rel.target)
             if root is None:
                 continue
-            ours = any(c.get(w("val")) == HEADER_TABLE for c in root.iter(w("tblCaption")))
+            ours = any(c.get(w("val")) == HEADER_TABLE for c in root.iter(w("tblCaption"))) or any(
+                self._in_cover_style(tbl) for tbl in root.iter(w("tbl"))
+            )
             for textpath in root.iter(f"{{{V}}}textpath"):
                 if not ours:
                     self.report.add("watermark", textpath.get("string", ""))
