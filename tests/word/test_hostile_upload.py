@@ -311,3 +311,19 @@ def test_a_directory_larger_than_the_parts_allow_is_refused_before_it_is_read(ap
     with app.test_request_context(), pytest.raises(Invalid) as refused:
         check_end_of_directory(bytes(data), ImportLimits(max_parts=50))
     assert "a Word file may hold at most 50" in str(refused.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-8-sig"])
+def test_a_document_type_is_found_in_any_encoding(app, encoding):
+    from qms.errors import Invalid
+
+    xml = (
+        f'<?xml version="1.0" encoding="{encoding.removesuffix("-sig").upper()}"?>\n'
+        f'<!DOCTYPE w:document [<!ENTITY foo "x">]><w:document xmlns:w="{hostile.W_NS}">'
+        "<w:body><w:p><w:r><w:t>前&foo;后</w:t></w:r></w:p></w:body></w:document>"
+    )
+    data = hostile.docx(xml.encode(encoding))
+    with app.test_request_context(), pytest.raises(Invalid) as refused:
+        convert(data)
+    assert refused.value.code == "xml_entities"
+    assert "&foo;" in str(refused.value)
