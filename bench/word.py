@@ -86,7 +86,7 @@ def main() -> int:
     app = Flask(__name__)  # lazy_gettext messages need an app context only when shown
 
     def do_import() -> None:
-        check_package(exported, "procedure.docx", 20 * 1024 * 1024)
+        check_package(exported, "procedure.docx")
         with app.app_context():
             convert(exported)
 

@@ -14,6 +14,16 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+WORD_IMPORT_LIMITS = (
+    "WORD_MAX_UNPACKED_MB",
+    "WORD_MAX_PART_MB",
+    "WORD_MAX_RATIO",
+    "WORD_MAX_PARTS",
+    "WORD_MAX_XML_ELEMENTS",
+    "WORD_MAX_BLOCK_MB",
+)
+
+
 class Config:
     """Shared defaults; every value may be overridden by a QMS_* variable."""
 
@@ -29,6 +39,15 @@ class Config:
     MAX_UPLOAD_MB = _env_int("QMS_MAX_UPLOAD_MB", 20)
     # Markdown bodies above this size are refused (issue: "a body over 2 MB").
     MAX_BODY_BYTES = 2 * 1024 * 1024
+    # Word (.docx) import: what an uploaded file may unpack to, checked from the zip
+    # directory before anything is parsed and while parsing, so that no upload within
+    # MAX_UPLOAD_MB can exhaust a worker. Each may be set by QMS_<NAME>.
+    WORD_MAX_UNPACKED_MB = 100  # all parts together
+    WORD_MAX_PART_MB = 50  # any one part
+    WORD_MAX_RATIO = 200  # unpacked ÷ packed size of a part over 1 MB
+    WORD_MAX_PARTS = 2000
+    WORD_MAX_XML_ELEMENTS = 300_000  # all XML parts together (a 50-page file has 30,000)
+    WORD_MAX_BLOCK_MB = 8  # one paragraph or table of the body, as Word XML
     LOCKOUT_ATTEMPTS = 5
     LOCKOUT_MINUTES = 15
     BABEL_DEFAULT_LOCALE = "zh_CN"
@@ -63,6 +82,8 @@ class Config:
         self.SMTP_USER = env.get("QMS_SMTP_USER", "")
         self.SMTP_PASSWORD = env.get("QMS_SMTP_PASSWORD", "")
         self.SMTP_SENDER = env.get("QMS_SMTP_SENDER", "qms@localhost")
+        for name in WORD_IMPORT_LIMITS:
+            setattr(self, name, _env_int(f"QMS_{name}", getattr(type(self), name)))
         if not self.DATABASE_URL:
             self.DATABASE_URL = f"sqlite:///{Path(self.DATA_DIR) / 'qms.sqlite3'}"
 

@@ -315,6 +315,7 @@ def _write_header(doc: Any, data: CopyData, marks: CopyMarks) -> None:
     pages = table.cell(1, 2).paragraphs[0]
     pages.alignment = WD_ALIGN_PARAGRAPH.CENTER
     _page_x_of_y(pages)
+    _in_cover_style(table, doc)
     # The header's own empty first paragraph carries the watermark (anchored to the page).
     first = header.paragraphs[0]
     if marks.watermark:
@@ -430,8 +431,20 @@ def _write_cover(doc: Any, data: CopyData, marks: CopyMarks) -> None:
             _cell_text(sigs.cell(row, 3), line.invalid + ("\n" if line.comment else ""),
                        bold=True, color=RGBColor(0xC0, 0x00, 0x00))
         _cell_text(sigs.cell(row, 3), line.comment)
+    _in_cover_style(table, doc)
+    _in_cover_style(sigs, doc)
     end = doc.add_paragraph(style=COVER_STYLE)
     end.add_run().add_break(WD_BREAK.PAGE)
+
+
+def _in_cover_style(table: Table, doc: Any) -> None:
+    """Every paragraph of the table in the cover style: the table caption marks it for the
+    import, but LibreOffice drops captions; paragraph styles survive it and Word."""
+    style = doc.styles[COVER_STYLE]
+    for row in table.rows:
+        for cell in row.cells:
+            for paragraph in cell.paragraphs:
+                paragraph.style = style
 
 
 def _mark_table(table: Table, name: str) -> None:

@@ -1,38 +1,45 @@
 """A Word (.docx) file as a Markdown body.
 
 Two steps, both pure (no database, no files written):
-- `check_package(data, filename, max_bytes)` refuses, before anything is parsed, a file
+- `check_package(data, filename, limits)` refuses, before anything is parsed, a file
   that is not a .docx, is renamed, broken, encrypted, too large or a zip bomb;
-- `convert(data)` turns headings, lists, tables, emphasis and links into Markdown, returns
+- `convert(data, limits)` turns headings, lists, tables, emphasis and links into Markdown, returns
   images for the caller to store as attachments, and lists every piece of content it could
   not convert (text boxes, footnotes, comments, equations, SmartArt, tracked changes …)
   so that nothing is silently dropped.
+
+Both read the file through `qms.word.package`, which bounds what a hostile file can cost:
+the body is parsed one paragraph or table at a time, and the Markdown is refused as soon
+as it grows past what a document body may hold.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import io
+import posixpath
 import re
-import zipfile
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from lxml import etree
 
 from qms.errors import DomainError, Invalid, TooLarge
 from qms.word.export_docx import APPROVAL_TABLE, COVER_STYLE, COVER_TABLE, HEADER_TABLE
+from qms.word.package import (
+    ImportLimits,
+    Package,
+    Relationship,
+    collector_paused,
+    megabytes,
+)
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")
-MAX_MEMBERS = 5000
-MAX_RATIO = 200  # a normal .docx compresses 3-20×; bombs compress 1000× and more
-RATIO_FLOOR = 4 * 1024 * 1024  # small parts may compress well without harm
-UNCOMPRESSED_FACTOR = 10  # total unpacked size allowed, as a multiple of the upload limit
 WORD_MAIN = "wordprocessingml.document.main"
+LIST_LEVELS = 9  # Word's list levels 0-8
+MAX_COLUMNS = 63  # Word's widest table
 MACRO_MAIN = "ms-word.document.macroenabled.main"
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -42,18 +49,34 @@ WP = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
 M = "http://schemas.openxmlformats.org/officeDocument/2006/math"
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 V = "urn:schemas-microsoft-com:vml"
+DC = "http://purl.org/dc/elements/1.1/"
 NS = {"w": W, "r": R, "a": A, "wp": WP, "m": M, "mc": MC, "v": V}
 
-SHOWN_IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif",
-                     "image/bmp": "bmp", "image/webp": "webp"}
+SHOWN_IMAGE_TYPES = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/gif": "gif",
+    "image/bmp": "bmp",
+    "image/webp": "webp",
+}
 MONO_FONTS = {"consolas", "courier new", "courier", "menlo", "monaco"}
 DIAGRAM_URI = "http://schemas.openxmlformats.org/drawingml/2006/diagram"
 CHART_URI = "http://schemas.openxmlformats.org/drawingml/2006/chart"
 PICTURE_URI = "http://schemas.openxmlformats.org/drawingml/2006/picture"
 
 
+@functools.cache
 def w(tag: str) -> str:
     return f"{{{W}}}{tag}"
+
+
+# Tags read for every paragraph and run, built once.
+_P, _R, _T, _PPR, _RPR, _PSTYLE, _NUMPR, _OUTLINE_LVL, _INS, _VAL = (
+    w(tag) for tag in ("p", "r", "t", "pPr", "rPr", "pStyle", "numPr", "outlineLvl", "ins", "val")
+)
+_B, _I, _RSTYLE, _RFONTS, _U, _COLOR, _HIGHLIGHT, _VERTALIGN = (
+    w(tag) for tag in ("b", "i", "rStyle", "rFonts", "u", "color", "highlight", "vertAlign")
+)
 
 
 class UnsupportedType(DomainError):
@@ -108,106 +131,93 @@ class Conversion:
 
 # -- refusing bad files ---------------------------------------------------------------
 
-def check_package(data: bytes, filename: str, max_bytes: int) -> None:
+
+def check_package(data: bytes, filename: str, limits: ImportLimits | None = None) -> None:
     """Refuse anything that is not a sound, unencrypted .docx within the limits, reading
-    only the zip directory and streaming each part once (never trusting declared sizes)."""
-    if len(data) > max_bytes:
-        raise TooLarge(_l("The file is larger than the limit of %(mb)d MB.",
-                          mb=max_bytes // (1024 * 1024)))
+    only the zip directory and unpacking each part once into nothing (never trusting
+    declared sizes)."""
+    limits = limits or ImportLimits()
+    if len(data) > limits.max_upload_bytes:
+        raise TooLarge(
+            _l(
+                "The file is larger than the limit of %(mb)s MB.",
+                mb=megabytes(limits.max_upload_bytes),
+            )
+        )
     if not data:
         raise Invalid(_l("The file is empty."), code="empty_file")
     if not filename.lower().endswith(".docx"):
-        raise UnsupportedType(_l("Only Word .docx files can be imported. Save the file as "
-                                 "“Word Document (*.docx)” and upload it again."))
+        raise UnsupportedType(
+            _l(
+                "Only Word .docx files can be imported. Save the file as "
+                "“Word Document (*.docx)” and upload it again."
+            )
+        )
     if data.startswith(OLE_SIGNATURE):
         if ENCRYPTION_STREAM in data:
-            raise Invalid(_l("The file is password-protected (encrypted). Remove the password "
-                             "in Word (File › Info › Protect Document) and upload it again."),
-                          code="encrypted")
-        raise UnsupportedType(_l("This is an old Word 97–2003 file renamed to .docx. Open it "
-                                 "in Word and save it as “Word Document (*.docx)”."))
+            raise Invalid(
+                _l(
+                    "The file is password-protected (encrypted). Remove the password "
+                    "in Word (File › Info › Protect Document) and upload it again."
+                ),
+                code="encrypted",
+            )
+        raise UnsupportedType(
+            _l(
+                "This is an old Word 97–2003 file renamed to .docx. Open it "
+                "in Word and save it as “Word Document (*.docx)”."
+            )
+        )
     if not data.startswith(b"PK"):
-        raise UnsupportedType(_l("This file is not a Word document, although its name ends in "
-                                 ".docx."))
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
-        raise Invalid(_l("The file is damaged: it cannot be opened as a .docx."),
-                      code="damaged") from None
-    with archive:
-        members = archive.infolist()
-        _check_directory(members, max_bytes)
-        names = {m.filename for m in members}
-        if "[Content_Types].xml" not in names:
-            raise UnsupportedType(_l("This file is not a Word document, although its name ends "
-                                     "in .docx."))
-        types = _read_member(archive, archive.getinfo("[Content_Types].xml")).decode(
-            "utf-8", "replace").lower()
-        if MACRO_MAIN in types:
-            raise UnsupportedType(_l("This is a macro-enabled Word file (.docm). Save it as a "
-                                     "plain .docx without macros."))
-        if WORD_MAIN not in types:
-            raise UnsupportedType(_l("This file is not a Word document (it may be a "
-                                     "spreadsheet or presentation renamed to .docx)."))
-        for member in members:
-            _read_member(archive, member)
+        raise UnsupportedType(
+            _l("This file is not a Word document, although its name ends in .docx.")
+        )
+    with collector_paused(), Package(data, limits) as package:
+        if not package.has("[Content_Types].xml"):
+            raise UnsupportedType(
+                _l("This file is not a Word document, although its name ends in .docx.")
+            )
+        main = _main_part(package)
+        content_type = package.content_type(main).lower() if main else ""
+        if MACRO_MAIN in content_type:
+            raise UnsupportedType(
+                _l(
+                    "This is a macro-enabled Word file (.docm). Save it as a "
+                    "plain .docx without macros."
+                )
+            )
+        if WORD_MAIN not in content_type:
+            raise UnsupportedType(
+                _l(
+                    "This file is not a Word document (it may be a "
+                    "spreadsheet or presentation renamed to .docx)."
+                )
+            )
+        package.verify_all()
 
 
-def _check_directory(members: list[zipfile.ZipInfo], max_bytes: int) -> None:
-    if len(members) > MAX_MEMBERS:
-        raise Invalid(_l("The file holds too many parts to be a normal Word document."),
-                      code="zip_bomb")
-    total = sum(m.file_size for m in members)
-    if total > max_bytes * UNCOMPRESSED_FACTOR:
-        raise TooLarge(_l("The file unpacks to %(mb)d MB, more than the %(limit)d MB allowed.",
-                          mb=total // (1024 * 1024),
-                          limit=max_bytes * UNCOMPRESSED_FACTOR // (1024 * 1024)),
-                       code="zip_bomb")
-    for member in members:
-        if member.flag_bits & 0x1:
-            raise Invalid(_l("The file is password-protected (encrypted). Remove the password "
-                             "and upload it again."), code="encrypted")
-        if member.file_size > RATIO_FLOOR and (
-                member.compress_size == 0 or member.file_size / member.compress_size > MAX_RATIO):
-            raise Invalid(_l("The file is refused: it expands far more than a Word document "
-                             "does (a “zip bomb”)."), code="zip_bomb")
-
-
-def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
-    """Read one part in chunks, stopping as soon as it exceeds its declared size."""
-    chunks = []
-    size = 0
-    try:
-        with archive.open(member) as stream:
-            while True:
-                chunk = stream.read(1 << 16)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > member.file_size:
-                    raise Invalid(_l("The file is refused: a part unpacks to more than it "
-                                     "declares (a “zip bomb”)."), code="zip_bomb")
-                chunks.append(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
-            ValueError, OSError):
-        raise Invalid(_l("The file is damaged: part %(name)s cannot be read.",
-                         name=member.filename), code="damaged") from None
-    return b"".join(chunks)
+def _main_part(package: Package) -> str:
+    """The name of the main document part, from the package relationships."""
+    for rel in package.relationships("").values():
+        if rel.rel_type.endswith("/officeDocument") and rel.target and package.has(rel.target):
+            return rel.target
+    return ""
 
 
 # -- converting -------------------------------------------------------------------------
 
-def convert(data: bytes) -> Conversion:
-    """The Markdown body of a checked .docx, its images and what could not be converted."""
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
 
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, etree.XMLSyntaxError, zipfile.BadZipFile):
-        raise Invalid(_l("The file is damaged: it cannot be read as a Word document."),
-                      code="damaged") from None
-    return _Converter(document).run()
+def convert(data: bytes, limits: ImportLimits | None = None) -> Conversion:
+    """The Markdown body of a checked .docx, its images and what could not be converted.
+    The zip directory is checked again, and every part is parsed within the limits."""
+    limits = limits or ImportLimits()
+    with collector_paused(), Package(data, limits) as package:
+        main = _main_part(package)
+        if not main:
+            raise Invalid(
+                _l("The file is damaged: it cannot be read as a Word document."), code="damaged"
+            )
+        return _Converter(package, main).run()
 
 
 class _Report:
@@ -225,8 +235,10 @@ class _Report:
 
     def items(self) -> list[dict[str, Any]]:
         order = list(KIND_LABELS)
-        return [{"kind": kind, "count": self.counts[kind], "samples": self.samples.get(kind, [])}
-                for kind in sorted(self.counts, key=lambda k: order.index(k) if k in order else 99)]
+        return [
+            {"kind": kind, "count": self.counts[kind], "samples": self.samples.get(kind, [])}
+            for kind in sorted(self.counts, key=lambda k: order.index(k) if k in order else 99)
+        ]
 
 
 @dataclass
@@ -239,16 +251,27 @@ class _Segment:
 
 
 class _Converter:
-    def __init__(self, document: Any) -> None:
-        self.document = document
-        self.part = document.part
+    def __init__(self, package: Package, main: str) -> None:
+        self.package = package
+        self.main = main
+        self.rels = package.relationships(main)
+        self.limits = package.limits
+        self.parsed: dict[str, Any] = {}  # parts read more than once (notes)
+        self.images_by_part: dict[str, Image | None] = {}
+        self.notes: dict[str, dict[str | None, str]] = {}
+        self.measured = 0  # blocks counted into `length` so far
+        self.length = 0  # UTF-8 bytes of the Markdown so far
         self.report = _Report()
         self.images: dict[str, Image] = {}
         self.blocks: list[str] = []
         self.heading_count = 0
         self.first_heading = ""
         self.styles = self._style_table()
+        # numId → (its abstract list, the levels it restarts): Word and LibreOffice give
+        # the items of one list different numIds that share an abstract list
+        self.num_lists: dict[int, tuple[str, frozenset[int]]] = {}
         self.numbering = self._numbering_table()
+        self.list_nums: dict[int, int] = {}
         self.list_counters: dict[int, int] = {}
         self.list_keys: dict[int, str] = {}
         self.list_level = -1
@@ -258,67 +281,88 @@ class _Converter:
     def _style_table(self) -> dict[str, tuple[str, int | None, tuple[int, int] | None]]:
         table: dict[str, tuple[str, int | None, tuple[int, int] | None]] = {}
         raw: dict[str, Any] = {}
-        try:
-            root = self.part.styles.element
-        except (KeyError, AttributeError):
+        root = self._related_xml("styles")
+        if root is None:
             return table
         for style in root.iterchildren(w("style")):
             raw[style.get(w("styleId"))] = style
         for style_id in raw:
-            name, outline, num = "", None, None
-            seen: set[str] = set()
+            chain: list[str] = []
+            in_chain: set[str] = set()
             current: str | None = style_id
-            while current and current in raw and current not in seen:
-                seen.add(current)
-                element = raw[current]
-                if not name:
-                    name_el = element.find(w("name"))
-                    name = (name_el.get(w("val")) if name_el is not None else current) or ""
-                p_pr = element.find(w("pPr"))
-                if p_pr is not None:
-                    lvl = p_pr.find(w("outlineLvl"))
-                    if outline is None and lvl is not None:
-                        outline = int(lvl.get(w("val"), "9"))
-                    num_pr = p_pr.find(w("numPr"))
-                    if num is None and num_pr is not None:
-                        num = _num_pr(num_pr)
-                based = element.find(w("basedOn"))
+            while current and current in raw and current not in table and current not in in_chain:
+                chain.append(current)
+                in_chain.add(current)
+                based = raw[current].find(w("basedOn"))
                 current = based.get(w("val")) if based is not None else None
-            table[style_id] = (name.lower(), outline, num)
+            # a style based on itself (a loop) inherits nothing
+            inherited = (
+                ("", None, None)
+                if current in in_chain
+                else table.get(current or "", ("", None, None))
+            )
+            for link in reversed(chain):
+                element = raw[link]
+                name_el = _child(element, w("name"))
+                name = (name_el.get(w("val")) or "") if name_el is not None else link
+                outline, num = None, None
+                p_pr = _child(element, w("pPr"))
+                if p_pr is not None:
+                    lvl = _child(p_pr, w("outlineLvl"))
+                    outline = _int(lvl.get(w("val")), 9) if lvl is not None else None
+                    num_pr = _child(p_pr, w("numPr"))
+                    num = _num_pr(num_pr) if num_pr is not None else None
+                inherited = (
+                    name.lower() or inherited[0],
+                    outline if outline is not None else inherited[1],
+                    num if num is not None else inherited[2],
+                )
+                table[link] = inherited
         return table
 
     def _numbering_table(self) -> dict[tuple[int, int], bool]:
         ordered: dict[tuple[int, int], bool] = {}
-        try:
-            root = self.part.numbering_part.element
-        except (KeyError, AttributeError, NotImplementedError):
+        root = self._related_xml("numbering")
+        if root is None:
             return ordered
         abstract: dict[str, dict[int, bool]] = {}
         for element in root.iterchildren(w("abstractNum")):
             levels: dict[int, bool] = {}
             for lvl in element.iterchildren(w("lvl")):
-                fmt = lvl.find(w("numFmt"))
+                fmt = _child(lvl, w("numFmt"))
                 value = fmt.get(w("val")) if fmt is not None else "decimal"
-                levels[int(lvl.get(w("ilvl"), "0"))] = value not in ("bullet", "none")
+                ilvl = _int(lvl.get(w("ilvl")), 0)
+                if 0 <= ilvl < LIST_LEVELS:
+                    levels[ilvl] = value not in ("bullet", "none")
             abstract[element.get(w("abstractNumId"))] = levels
         for num in root.iterchildren(w("num")):
-            num_id = int(num.get(w("numId"), "0"))
-            ref = num.find(w("abstractNumId"))
-            levels = dict(abstract.get(ref.get(w("val")) if ref is not None else "", {}))
+            num_id = _int(num.get(w("numId")), 0)
+            ref = _child(num, w("abstractNumId"))
+            abstract_id = (ref.get(w("val")) if ref is not None else None) or f"#{num_id}"
+            levels = dict(abstract.get(abstract_id, {}))
+            restarts = frozenset(
+                _int(override.get(w("ilvl")), 0)
+                for override in num.iterchildren(w("lvlOverride"))
+                if _child(override, w("startOverride")) is not None
+            )
+            self.num_lists[num_id] = (abstract_id, restarts)
             for override in num.iterchildren(w("lvlOverride")):
-                lvl = override.find(w("lvl"))
+                lvl = _child(override, w("lvl"))
                 if lvl is not None:
-                    fmt = lvl.find(w("numFmt"))
+                    fmt = _child(lvl, w("numFmt"))
                     value = fmt.get(w("val")) if fmt is not None else "decimal"
-                    levels[int(override.get(w("ilvl"), "0"))] = value not in ("bullet", "none")
+                    ilvl = _int(override.get(w("ilvl")), 0)
+                    if 0 <= ilvl < LIST_LEVELS:
+                        levels[ilvl] = value not in ("bullet", "none")
             for ilvl, is_ordered in levels.items():
                 ordered[(num_id, ilvl)] = is_ordered
         return ordered
 
     # the walk
     def run(self) -> Conversion:
-        body = self.document.element.body
-        self._body_children(body)
+        for block in self.package.body_blocks(self.main):
+            self._body_child(block)
+            self._check_length()
         self._close_list()
         self._headers_and_footers()
         self._notes_and_comments()
@@ -326,47 +370,85 @@ class _Converter:
             self.report.add("formatting", count=self.format_lost)
         markdown = "\n".join(self.blocks).strip() + "\n" if self.blocks else ""
         markdown = re.sub(r"\n{3,}", "\n\n", markdown)
-        title = (self.document.core_properties.title or "").strip() or self.first_heading
-        return Conversion(markdown=markdown, images=list(self.images.values()),
-                          unconverted=self.report.items(), title=title[:200],
-                          heading_count=self.heading_count)
+        title = self._core_title() or self.first_heading
+        return Conversion(
+            markdown=markdown,
+            images=list(self.images.values()),
+            unconverted=self.report.items(),
+            title=title[:200],
+            heading_count=self.heading_count,
+        )
+
+    def _check_length(self) -> None:
+        """Refuse as soon as the Markdown outgrows a document body, not after the whole
+        file has been converted."""
+        for block in self.blocks[self.measured :]:
+            self.length += len(block.encode("utf-8")) + 1
+        self.measured = len(self.blocks)
+        if self.length > self.limits.max_body_bytes:
+            raise self._body_too_large()
+
+    def _body_too_large(self) -> TooLarge:
+        return TooLarge(
+            _l(
+                "The text of the file comes to more than %(limit)s MB, the most one document "
+                "may hold. Split the document or move material into attachments.",
+                limit=megabytes(self.limits.max_body_bytes),
+            ),
+            code="body_too_large",
+        )
+
+    def _core_title(self) -> str:
+        for rel in self.package.relationships("").values():
+            if rel.rel_type.endswith("/core-properties") and rel.target:
+                root = self.package.xml(rel.target)
+                title = root.find(f"{{{DC}}}title") if root is not None else None
+                return (title.text or "").strip() if title is not None else ""
+        return ""
 
     def _body_children(self, parent: Any) -> None:
         for child in parent.iterchildren():
-            tag = child.tag
-            if tag == w("p"):
-                self._paragraph(child)
-            elif tag == w("tbl"):
-                self._close_list()
-                self._table(child)
-            elif tag == w("sdt"):
-                content = child.find(w("sdtContent"))
-                if content is not None:
-                    self._body_children(content)
-            elif tag in (w("customXml"), w("ins"), w("moveTo")):
-                if tag != w("customXml"):
-                    self.report.add("tracked_change")
-                self._body_children(child)
-            elif tag in (w("del"), w("moveFrom")):
-                self.report.add("tracked_change", _all_text(child))
-            elif tag == w("altChunk"):
-                self.report.add("alt_chunk")
+            self._body_child(child)
+
+    def _body_child(self, child: Any) -> None:
+        tag = child.tag
+        if tag == _P:
+            self._paragraph(child)
+        elif tag == w("tbl"):
+            self._close_list()
+            self._table(child)
+        elif tag == w("sdt"):
+            content = _child(child, w("sdtContent"))
+            if content is not None:
+                self._body_children(content)
+        elif tag in (w("customXml"), w("ins"), w("moveTo")):
+            if tag != w("customXml"):
+                self.report.add("tracked_change")
+            self._body_children(child)
+        elif tag in (w("del"), w("moveFrom")):
+            self.report.add("tracked_change", _all_text(child))
+        elif tag == w("altChunk"):
+            self.report.add("alt_chunk")
 
     def _paragraph(self, p: Any) -> None:
-        p_pr = p.find(w("pPr"))
+        if not len(p):
+            return  # an empty paragraph: nothing to convert, and a list goes on after it
+        p_pr = _leading(p, _PPR)
         style_id = ""
         num: tuple[int, int] | None = None
         outline: int | None = None
         if p_pr is not None:
-            style_el = p_pr.find(w("pStyle"))
-            style_id = style_el.get(w("val"), "") if style_el is not None else ""
-            num_pr = p_pr.find(w("numPr"))
+            props = _children_by_tag(p_pr)
+            style_el = props.get(_PSTYLE)
+            style_id = style_el.get(_VAL, "") if style_el is not None else ""
+            num_pr = props.get(_NUMPR)
             if num_pr is not None:
                 num = _num_pr(num_pr)
-            lvl = p_pr.find(w("outlineLvl"))
+            lvl = props.get(_OUTLINE_LVL)
             if lvl is not None:
-                outline = int(lvl.get(w("val"), "9"))
-            if p_pr.find(f"{w('rPr')}/{w('ins')}") is not None:
+                outline = _int(lvl.get(_VAL), 9)
+            mark = props.get(_RPR)
+            if mark is not None and _child(mark, _INS) is not None:
                 self.report.add("tracked_change")
         name, style_outline, style_num = self.styles.get(style_id, ("", None, None))
         if style_id and not name:
@@ -412,6 +494,18 @@ class _Converter:
         self.blocks.append(text)
         self.blocks.append("")
 
+    def _in_cover_style(self, element: Any) -> bool:
+        """Whether the first paragraph inside is in the cover style, as every paragraph of
+        the tables this system prints on a copy's cover and in its header is: the style
+        survives LibreOffice and Word, which may drop the tables' captions."""
+        first = next(element.iter(_P), None)
+        props = _leading(first, _PPR) if first is not None else None
+        style = _child(props, _PSTYLE) if props is not None else None
+        if style is None:
+            return False
+        name = self.styles.get(style.get(_VAL, ""), ("",))[0] or style.get(_VAL, "").lower()
+        return name.startswith(COVER_STYLE.lower())
+
     def _skip_cover(self) -> None:
         if not self.report.counts["qms_cover"]:
             self.report.add("qms_cover")
@@ -426,14 +520,19 @@ class _Converter:
             num_id = -1 if "number" in name else -2
             ordered = "number" in name
         ilvl = max(0, min(ilvl, self.list_level + 1, 8))
-        key = f"{num_id}:{ordered}"
+        list_id, restarts = self.num_lists.get(num_id, (f"#{num_id}", frozenset()))
+        key = f"{list_id}:{ordered}"
         if self.list_level < 0:
             self.list_counters.clear()
             self.list_keys.clear()
+            self.list_nums.clear()
         for deeper in [lvl for lvl in self.list_counters if lvl > ilvl]:
             self.list_counters.pop(deeper)
             self.list_keys.pop(deeper, None)
-        if self.list_keys.get(ilvl) != key:
+            self.list_nums.pop(deeper, None)
+        restart = ilvl in restarts and self.list_nums.get(ilvl) != num_id
+        self.list_nums[ilvl] = num_id
+        if self.list_keys.get(ilvl) != key or restart:
             self.list_counters[ilvl] = 0
             if ilvl in self.list_keys and ilvl == 0:
                 # a different list at top level: end the old one so Markdown starts anew
@@ -451,10 +550,13 @@ class _Converter:
             self.list_level = -1
             self.list_counters.clear()
             self.list_keys.clear()
+            self.list_nums.clear()
 
     def _table(self, tbl: Any) -> None:
         caption = tbl.find(f"{w('tblPr')}/{w('tblCaption')}")
-        if caption is not None and caption.get(w("val")) in (COVER_TABLE, APPROVAL_TABLE):
+        if (
+            caption is not None and caption.get(w("val")) in (COVER_TABLE, APPROVAL_TABLE)
+        ) or self._in_cover_style(tbl):
             self._skip_cover()
             return
         rows: list[list[str]] = []
@@ -462,12 +564,13 @@ class _Converter:
         for tr in tbl.iterchildren(w("tr")):
             cells: list[str] = []
             for tc in _row_cells(tr):
-                tc_pr = tc.find(w("tcPr"))
+                tc_pr = _child(tc, w("tcPr"))
                 span = 1
                 if tc_pr is not None:
-                    grid = tc_pr.find(w("gridSpan"))
-                    span = int(grid.get(w("val"), "1")) if grid is not None else 1
-                    vmerge = tc_pr.find(w("vMerge"))
+                    grid = _child(tc_pr, w("gridSpan"))
+                    span = _int(grid.get(w("val")), 1) if grid is not None else 1
+                    span = max(1, min(span, MAX_COLUMNS))
+                    vmerge = _child(tc_pr, w("vMerge"))
                     if vmerge is not None and vmerge.get(w("val"), "continue") == "continue":
                         merged += 1
                         cells.append("")
@@ -485,6 +588,8 @@ class _Converter:
         if not rows:
             return
         width = max(len(r) for r in rows) or 1
+        if len(rows) * (width * 3 + 4) > self.limits.max_body_bytes:
+            raise self._body_too_large()  # padded to its widest row, it could not fit
         lines = []
         for i, row in enumerate(rows):
             row = row + [""] * (width - len(row))
@@ -517,13 +622,11 @@ class _Converter:
     def _inline_children(self, parent: Any, out: list[_Segment], link: str | None) -> None:
         for child in parent.iterchildren():
             tag = child.tag
-            if tag == w("r"):
+            if tag == _R:
                 self._run(child, out)
             elif tag == w("hyperlink"):
-                rel = child.get(f"{{{R}}}id")
-                url = ""
-                if rel and rel in self.part.rels and self.part.rels[rel].is_external:
-                    url = self.part.rels[rel].target_ref
+                rel = self.rels.get(child.get(f"{{{R}}}id") or "")
+                url = rel.target_ref if rel is not None and rel.is_external else ""
                 inner: list[_Segment] = []
                 lost = self.format_lost  # a link's own underline and colour are not lost
                 self._inline_children(child, inner, url)
@@ -541,45 +644,51 @@ class _Converter:
             elif tag in (w("smartTag"), w("customXml"), w("fldSimple")):
                 self._inline_children(child, out, link)
             elif tag == w("sdt"):
-                content = child.find(w("sdtContent"))
+                content = _child(child, w("sdtContent"))
                 if content is not None:
                     self._inline_children(content, out, link)
             elif tag in (f"{{{M}}}oMath", f"{{{M}}}oMathPara"):
                 self.report.add("equation", "".join(child.itertext()))
 
     def _run(self, r: Any, out: list[_Segment]) -> None:
-        r_pr = r.find(w("rPr"))
+        r_pr = _leading(r, _RPR)
         bold = italic = code = False
         if r_pr is not None:
-            bold = _on(r_pr.find(w("b")))
-            italic = _on(r_pr.find(w("i")))
-            style = r_pr.find(w("rStyle"))
+            props = _children_by_tag(r_pr)
+            bold = _on(props.get(_B))
+            italic = _on(props.get(_I))
+            style = props.get(_RSTYLE)
             if style is not None:
-                name = self.styles.get(style.get(w("val"), ""), ("",))[0]
+                name = self.styles.get(style.get(_VAL, ""), ("",))[0]
                 bold = bold or name in ("strong", "bold")
                 italic = italic or name in ("emphasis", "intense emphasis")
-            fonts = r_pr.find(w("rFonts"))
+            fonts = props.get(_RFONTS)
             if fonts is not None and (fonts.get(w("ascii")) or "").lower() in MONO_FONTS:
                 code = True
-            underline = r_pr.find(w("u"))
-            color = r_pr.find(w("color"))
-            if (underline is not None and underline.get(w("val"), "single") != "none") or \
-                    r_pr.find(w("highlight")) is not None or (
-                    color is not None and color.get(w("val"), "auto").lower()
-                    not in ("auto", "000000", "0563c1")):
+            underline = props.get(_U)
+            color = props.get(_COLOR)
+            if (
+                (underline is not None and underline.get(_VAL, "single") != "none")
+                or props.get(_HIGHLIGHT) is not None
+                or (
+                    color is not None
+                    and color.get(_VAL, "auto").lower() not in ("auto", "000000", "0563c1")
+                )
+            ):
                 self.format_lost += 1
-            vert = r_pr.find(w("vertAlign"))
-            if vert is not None and vert.get(w("val")) in ("superscript", "subscript"):
-                tag = "sup" if vert.get(w("val")) == "superscript" else "sub"
-                text = "".join(t.text or "" for t in r.iterchildren(w("t")))
+            vert = props.get(_VERTALIGN)
+            if vert is not None and vert.get(_VAL) in ("superscript", "subscript"):
+                tag = "sup" if vert.get(_VAL) == "superscript" else "sub"
+                text = "".join(_text(t) for t in r.iterchildren(_T))
                 if text:
                     out.append(_Segment(f"<{tag}>{_escape(text)}</{tag}>", raw=True))
                 return
         for child in r.iterchildren():
             tag = child.tag
-            if tag == w("t"):
-                if child.text:
-                    out.append(_Segment(child.text, bold, italic, code))
+            if tag == _T:
+                text = _text(child)
+                if text:
+                    out.append(_Segment(text, bold, italic, code))
             elif tag in (w("tab"), w("ptab")):
                 out.append(_Segment(" ", bold, italic, code))
             elif tag in (w("br"), w("cr")):
@@ -627,24 +736,34 @@ class _Converter:
         alt = ""
         if doc_pr is not None:
             alt = doc_pr.get("descr") or doc_pr.get("title") or ""
-        rel = blip.get(f"{{{R}}}embed")
-        try:
-            image_part = self.part.related_parts[rel]
-        except KeyError:
+        rel = self.rels.get(blip.get(f"{{{R}}}embed") or "")
+        if rel is None or rel.is_external or not self.package.has(rel.target):
             self.report.add("image_missing", alt)
             return
-        content_type = image_part.content_type
+        content_type = self.package.content_type(rel.target)
         if content_type not in SHOWN_IMAGE_TYPES:
             self.report.add("image_format", f"{alt} ({content_type})".strip())
             return
-        blob = image_part.blob
-        sha = hashlib.sha256(blob).hexdigest()
-        if sha not in self.images:
-            name = str(image_part.partname).rsplit("/", 1)[-1]
-            self.images[sha] = Image(sha256=sha, data=blob, content_type=content_type,
-                                     filename=name, alt=alt)
+        image = self._image(rel.target, content_type, alt)
         label = _escape(alt.replace("\n", " ")) or "image"
-        out.append(_Segment(f"![{label}](/attachments/{sha})", raw=True))
+        out.append(_Segment(f"![{label}](/attachments/{image.sha256})", raw=True))
+
+    def _image(self, part: str, content_type: str, alt: str) -> Image:
+        """Each image part unpacked once, however often the body shows it."""
+        image = self.images_by_part.get(part)
+        if image is None:
+            blob = self.package.read(part)
+            sha = hashlib.sha256(blob).hexdigest()
+            image = self.images.get(sha) or Image(
+                sha256=sha,
+                data=blob,
+                content_type=content_type,
+                filename=posixpath.basename(part),
+                alt=alt,
+            )
+            self.images.setdefault(sha, image)
+            self.images_by_part[part] = image
+        return image
 
     def _vml(self, pict: Any) -> None:
         if pict.find(f".//{w('txbxContent')}") is not None:
@@ -657,62 +776,94 @@ class _Converter:
             self.report.add("shape")
 
     # notes, comments, headers: parts other than the body
-    def _other_part(self, suffix: str) -> Any:
-        for rel in self.part.rels.values():
-            if not rel.is_external and rel.reltype.endswith("/" + suffix):
-                return rel.target_part
+    def _related(self, suffix: str) -> list[Relationship]:
+        return [
+            rel
+            for rel in self.rels.values()
+            if not rel.is_external and rel.target and rel.rel_type.endswith("/" + suffix)
+        ]
+
+    def _related_xml(self, suffix: str) -> Any:
+        """The first part of that relationship type, parsed once."""
+        for rel in self._related(suffix):
+            if rel.target not in self.parsed:
+                self.parsed[rel.target] = self.package.xml(rel.target)
+            return self.parsed[rel.target]
         return None
 
     def _note_text(self, ref: Any) -> str:
         kind = "footnotes" if ref.tag == w("footnoteReference") else "endnotes"
-        part = self._other_part(kind)
-        if part is None:
-            return ""
-        root = etree.fromstring(part.blob, parser=_PARSER)
-        note_id = ref.get(w("id"))
-        tag = "footnote" if kind == "footnotes" else "endnote"
-        for note in root.iterchildren(w(tag)):
-            if note.get(w("id")) == note_id:
-                return _all_text(note)
-        return ""
+        notes = self.notes.get(kind)
+        if notes is None:
+            root = self._related_xml(kind)
+            tag = w("footnote") if kind == "footnotes" else w("endnote")
+            notes = self.notes[kind] = {}
+            for note in root.iterchildren(tag) if root is not None else ():
+                notes.setdefault(note.get(w("id")), _all_text(note))
+        return notes.get(ref.get(w("id")), "")
 
     def _notes_and_comments(self) -> None:
-        part = self._other_part("comments")
-        if part is not None:
-            root = etree.fromstring(part.blob, parser=_PARSER)
+        root = self._related_xml("comments")
+        if root is not None:
             for comment in root.iterchildren(w("comment")):
                 author = comment.get(w("author"), "")
                 self.report.add("comment", f"{author}: {_all_text(comment)}")
 
     def _headers_and_footers(self) -> None:
-        for rel in self.part.rels.values():
-            if rel.is_external or not rel.reltype.endswith(("/header", "/footer")):
+        for rel in self._related("header") + self._related("footer"):
+            root = self.package.xml(rel.target)
+            if root is None:
                 continue
-            root = etree.fromstring(rel.target_part.blob, parser=_PARSER)
-            ours = any(c.get(w("val")) == HEADER_TABLE
-                       for c in root.iter(w("tblCaption")))
+            ours = any(c.get(w("val")) == HEADER_TABLE for c in root.iter(w("tblCaption"))) or any(
+                self._in_cover_style(tbl) for tbl in root.iter(w("tbl"))
+            )
             for textpath in root.iter(f"{{{V}}}textpath"):
                 if not ours:
                     self.report.add("watermark", textpath.get("string", ""))
             if ours:
                 self._skip_cover()
                 continue
-            text = " ".join(
-                t for t in (_field_free_text(p) for p in root.iter(w("p"))) if t)
+            text = " ".join(t for t in (_field_free_text(p) for p in root.iter(w("p"))) if t)
             if text.strip():
                 self.report.add("header_footer", text)
 
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-
-
 def _num_pr(num_pr: Any) -> tuple[int, int] | None:
-    ilvl = num_pr.find(w("ilvl"))
-    num_id = num_pr.find(w("numId"))
+    ilvl = _child(num_pr, w("ilvl"))
+    num_id = _child(num_pr, w("numId"))
     if num_id is None:
         return None
-    return (int(ilvl.get(w("val"), "0")) if ilvl is not None else 0,
-            int(num_id.get(w("val"), "0")))
+    return (_int(ilvl.get(w("val")), 0) if ilvl is not None else 0, _int(num_id.get(w("val")), 0))
+
+
+def _children_by_tag(element: Any) -> dict[str, Any]:
+    """An element's children by tag (the first of each), read in one pass."""
+    return {child.tag: child for child in reversed(element)}
+
+
+def _text(t: Any) -> str:
+    """All the text of a text element. Word writes only text in `w:t`; anything else in
+    it (an element, whose tail holds the text after it) must not cut the text short."""
+    return (t.text or "") if not len(t) else "".join(t.itertext())
+
+
+def _leading(element: Any, tag: str) -> Any:
+    """The properties child, which the schema puts first (read for every paragraph/run)."""
+    first = element[0] if len(element) else None
+    return first if first is not None and first.tag == tag else None
+
+
+def _child(element: Any, tag: str) -> Any:
+    """The first child with that tag (cheaper than `find`, which parses a path)."""
+    return next(element.iterchildren(tag), None)
+
+
+def _int(value: str | None, default: int) -> int:
+    """An attribute as a number; Word's own files always have one, others may not."""
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
 
 
 def _heading_level(name: str, outline: int | None) -> int:
@@ -730,7 +881,7 @@ def _row_cells(tr: Any) -> list[Any]:
         if child.tag == w("tc"):
             cells.append(child)
         elif child.tag in (w("sdt"), w("customXml")):
-            content = child.find(w("sdtContent")) if child.tag == w("sdt") else child
+            content = _child(child, w("sdtContent")) if child.tag == w("sdt") else child
             if content is not None:
                 cells.extend(content.iterchildren(w("tc")))
     return cells
@@ -744,12 +895,12 @@ def _on(element: Any) -> bool:
 
 def _all_text(element: Any, *, deleted: bool = False) -> str:
     tags = {w("t")} | ({w("delText")} if deleted else set())
-    return "".join(t.text or "" for t in element.iter() if t.tag in tags)
+    return "".join(_text(t) for t in element.iter() if t.tag in tags)
 
 
 def _field_free_text(p: Any) -> str:
     """A header paragraph's visible text, without cached PAGE/NUMPAGES results."""
-    return "".join(t.text or "" for t in p.iter(w("t"))).strip()
+    return "".join(_text(t) for t in p.iter(w("t"))).strip()
 
 
 _ESCAPE = re.compile(r"([\\`*_\[\]])")
@@ -776,13 +927,21 @@ def _escape_url(url: str) -> str:
 
 
 def _render_segments(segments: list[_Segment]) -> str:
+    if not segments:
+        return ""
     merged: list[_Segment] = []
     for seg in segments:
         if not seg.text:
             continue
         last = merged[-1] if merged else None
-        if (last is not None and not last.raw and not seg.raw and last.bold == seg.bold
-                and last.italic == seg.italic and last.code == seg.code):
+        if (
+            last is not None
+            and not last.raw
+            and not seg.raw
+            and last.bold == seg.bold
+            and last.italic == seg.italic
+            and last.code == seg.code
+        ):
             last.text += seg.text
         else:
             merged.append(_Segment(seg.text, seg.bold, seg.italic, seg.code, seg.raw))
@@ -797,7 +956,7 @@ def _render_segments(segments: list[_Segment]) -> str:
             out.append(_escape(text))
             continue
         lead = text[: len(text) - len(text.lstrip())]
-        trail = text[len(text.rstrip()):]
+        trail = text[len(text.rstrip()) :]
         body = f"`{core.replace('`', '')}`" if seg.code else _escape(core)
         if seg.italic:
             body = f"*{body}*"
@@ -805,6 +964,10 @@ def _render_segments(segments: list[_Segment]) -> str:
             body = f"**{body}**"
         out.append(f"{lead}{body}{trail}")
     text = "".join(out)
+    first = text.lstrip()[:1]
+    if not first or (first not in "#>-+" and not first.isdigit()):
+        return text  # nothing Markdown would read as a block marker
     text = _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text, count=1)
-    return _LINE_START_NUMBER.sub(lambda m: m.group(1) + m.group(2) + "\\" + m.group(3), text,
-                                  count=1)
+    return _LINE_START_NUMBER.sub(
+        lambda m: m.group(1) + m.group(2) + "\\" + m.group(3), text, count=1
+    )

@@ -25,6 +25,7 @@ from qms.trail import service as trail
 from qms.word import import_docx
 from qms.word.export_docx import export_revision
 from qms.word.models import Attachment, WordImport
+from qms.word.package import ImportLimits
 
 COPY_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,15}$")
 COPYABLE = (RevState.EFFECTIVE, RevState.APPROVED)
@@ -78,12 +79,12 @@ def controlled_copy(session: Session, user: User, revision: Revision, copy_numbe
 
 def import_as_new_document(
     session: Session, actor: User, upload: Upload, *, title: str, kind: DocKind,
-    department: Department, family: Family, attachment_dir: Path, max_bytes: int,
+    department: Department, family: Family, attachment_dir: Path, limits: ImportLimits,
 ) -> WordImport:
     """A new document whose first draft is the converted body of the file."""
     if not actor.can(Permission.DRAFT_DOCUMENTS):
         raise Forbidden(_l("You may not draft documents."))
-    conversion = _convert(upload, max_bytes)
+    conversion = _convert(upload, limits)
     title = title.strip() or conversion.title or Path(upload.filename).stem
     document = documents.create_document(
         session, actor, title=title, kind=kind, department=department, family=family,
@@ -96,11 +97,11 @@ def import_as_new_document(
 
 def import_as_revision(
     session: Session, actor: User, document: Document, upload: Upload, *, change_summary: str,
-    major_change: bool, base_hash: str | None, attachment_dir: Path, max_bytes: int,
+    major_change: bool, base_hash: str | None, attachment_dir: Path, limits: ImportLimits,
 ) -> WordImport:
     """The file becomes the body of the draft in work (if the actor may edit it), or of a
     new revision started from the effective one."""
-    conversion = _convert(upload, max_bytes)
+    conversion = _convert(upload, limits)
     working = document.working_revision
     if working is not None and working.state in IN_WORK:
         if not base_hash:
@@ -118,9 +119,9 @@ def import_as_revision(
     return _record(session, actor, upload, conversion, document, revision, attachment_dir)
 
 
-def _convert(upload: Upload, max_bytes: int) -> import_docx.Conversion:
-    import_docx.check_package(upload.data, upload.filename, max_bytes)
-    conversion = import_docx.convert(upload.data)
+def _convert(upload: Upload, limits: ImportLimits) -> import_docx.Conversion:
+    import_docx.check_package(upload.data, upload.filename, limits)
+    conversion = import_docx.convert(upload.data, limits)
     if not conversion.markdown.strip() and not conversion.images:
         raise Invalid(_l("The file holds no text that could be imported."), code="empty_file",
                       details={"unconverted": conversion.unconverted})

@@ -29,6 +29,7 @@ from qms.word import service
 from qms.word.forms import ImportDocumentForm, ImportRevisionForm
 from qms.word.import_docx import KIND_LABELS
 from qms.word.models import WordImport
+from qms.word.package import ImportLimits
 
 bp = Blueprint("word", __name__)
 
@@ -45,6 +46,10 @@ def block_history() -> bool:
 
 def max_bytes() -> int:
     return int(current_app.config["MAX_CONTENT_LENGTH"])
+
+
+def import_limits() -> ImportLimits:
+    return ImportLimits.from_config(current_app.config)
 
 
 def docx_response(data: bytes, filename: str) -> Any:
@@ -87,7 +92,7 @@ def import_document() -> Any:
                 db, current_user, uploaded(form), title=form.title.data or "",
                 kind=DocKind(form.kind.data), family=Family(form.family.data),
                 department=next(d for d in departments if d.code == form.department.data),
-                attachment_dir=attachment_dir(), max_bytes=max_bytes())
+                attachment_dir=attachment_dir(), limits=import_limits())
             db.commit()
             return redirect(url_for("word.import_result", import_id=record.id))
         except DomainError as err:
@@ -112,7 +117,7 @@ def import_revision(number: str) -> Any:
                 db, current_user, document, uploaded(form),
                 change_summary=form.change_summary.data or "",
                 major_change=bool(form.major_change.data), base_hash=form.base_hash.data or None,
-                attachment_dir=attachment_dir(), max_bytes=max_bytes())
+                attachment_dir=attachment_dir(), limits=import_limits())
             db.commit()
             return redirect(url_for("word.import_result", import_id=record.id))
         except DomainError as err:
