@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
+from werkzeug.exceptions import Forbidden
 
 from qms import clock
 from qms.auth.models import Department, User
@@ -45,7 +46,7 @@ from qms.documents.models import (
     Revision,
 )
 from qms.documents.periodic import DUE_WINDOW_DAYS, review_status_of
-from qms.errorhandlers import refused
+from qms.errorhandlers import error_response, refused
 from qms.errors import DomainError
 from qms.markup import render
 from qms.nav import NavEntry
@@ -354,7 +355,10 @@ def _page_after_refusal(session: Any, number: str, err: DomainError, action: str
     if action not in ("withdraw", "revise") and working is not None and _visible(session, working):
         revision = working  # the text the refused step was about, as it is now
     else:
-        revision = _revision_to_show(session, document)
+        try:
+            revision = _revision_to_show(session, document)
+        except Forbidden:  # nothing here they may read: the refusal alone
+            return error_response(err.status, err.code, refusal["message"])
     return _document_page(session, document, revision, refusal), err.status
 
 

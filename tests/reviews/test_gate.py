@@ -47,6 +47,7 @@ def test_a_review_in_pre_review_with_an_undecided_serious_defect_blocks(db, team
     err = refused.value
     message = str(err.message)
     assert err.code == "review_in_progress"
+    assert message.startswith("修订版 A/0 暂不能批准。")  # in the user's language (zh_CN)
     assert review.ref in message and "客户服务体系" in message  # review number and title
     assert "预审" in message  # the review's step, in the user's language
     assert f"{review.ref}#{defect.number}" in message
