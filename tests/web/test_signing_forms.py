@@ -198,6 +198,12 @@ def test_a_signing_form_is_only_offered_beside_the_text_it_signs(app, client_as,
     assert 'id="review-form"' in draft
 
 
+def test_the_task_list_opens_the_revision_to_sign(app, client_as, reviewed):
+    html = client_as("approver").get("/tasks/").get_data(as_text=True)
+    assert f'data-kind="approve" data-subject="{reviewed}"' in html
+    assert f"/documents/{reviewed}?revision=A" in html  # the text beside the approve form
+
+
 # -- item 4: the named approver, and reassignment ------------------------------------------------
 
 
