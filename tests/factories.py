@@ -105,18 +105,30 @@ def make_document(
     if not service.has_approval_right(session, approver, document.kind, document.department_id):
         grant_all_approval(session, approver)
     service.submit_for_review(
-        session, author, revision, reviewers=[reviewer], approver=approver, password=TEST_PASSWORD
+        session,
+        author,
+        revision,
+        reviewers=[reviewer],
+        approver=approver,
+        password=TEST_PASSWORD,
+        content_sha256=revision.content_sha256,
     )
     if state == "in_review":
         return document
-    service.review(session, reviewer, revision, password=TEST_PASSWORD)
+    service.review(
+        session, reviewer, revision, password=TEST_PASSWORD, content_sha256=revision.content_sha256
+    )
     if state == "reviewed":
         return document
-    service.approve(session, approver, revision, password=TEST_PASSWORD)
+    service.approve(
+        session, approver, revision, password=TEST_PASSWORD, content_sha256=revision.content_sha256
+    )
     if state == "approved":
         return document
     clerk = clerk or _get_or_make(session, "clerk1", Role.QUALITY_CLERK)
-    service.issue(session, clerk, revision, password=TEST_PASSWORD)
+    service.issue(
+        session, clerk, revision, password=TEST_PASSWORD, content_sha256=revision.content_sha256
+    )
     assert state == "effective", state
     return document
 

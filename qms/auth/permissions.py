@@ -46,6 +46,7 @@ class Permission(enum.StrEnum):
     MANAGE_APPROVAL_MATRIX = "manage_approval_matrix"
     VIEW_TRAIL = "view_trail"
     LEAD_REVIEWS = "lead_reviews"  # plan and run review meetings (评审组长)
+    REASSIGN_APPROVERS = "reassign_approvers"  # name another approver of a submitted revision
 
 
 _EVERYONE = {Permission.READ_DOCUMENTS, Permission.VIEW_OWN_TASKS}
@@ -73,6 +74,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.BREAK_LOCKS,
             Permission.VIEW_TRAIL,
             Permission.LEAD_REVIEWS,
+            Permission.REASSIGN_APPROVERS,
         }
     ),
     Role.QUALITY_CLERK: frozenset(

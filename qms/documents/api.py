@@ -217,6 +217,27 @@ def post_transition(number: str) -> Any:
     )
 
 
+@bp.route("/documents/<number>/approver", methods=["POST"])
+@permission_required(Permission.REASSIGN_APPROVERS)
+def reassign_approver(number: str) -> Any:
+    session = get_session()
+    document = service.get_document(session, number)
+    data = json_body()
+    previous = document.working_revision.approver if document.working_revision else None
+    previous_name = previous.username if previous else None
+    revision = transitions.reassign(session, current_user, document, data)
+    session.commit()
+    return jsonify(
+        {
+            "number": document.number,
+            "revision": revision.label,
+            "status": str(revision.state),
+            "approver": revision.approver.username if revision.approver else None,
+            "previous_approver": previous_name,
+        }
+    )
+
+
 @bp.route("/documents/<number>/trail", methods=["GET"])
 @permission_required(Permission.READ_DOCUMENTS)
 def document_trail(number: str) -> Any:
@@ -332,6 +353,20 @@ OPENAPI_PATHS = {
                 "required": ["action"],
                 "properties": {
                     "action": {"type": "string", "enum": list(transitions.ACTIONS)},
+                    "revision_id": {
+                        "type": "integer",
+                        "description": "The revision in work the client shows; 409 when "
+                        "another revision is in work now",
+                    },
+                    "content_sha256": {
+                        "type": "string",
+                        "pattern": "^[0-9a-f]{64}$",
+                        "description": "Required by the signing actions (submit, review, "
+                        "approve, issue, withdraw): the content_sha256 of the text the "
+                        "signer read. Missing: 422 content_sha256_required. Another text "
+                        "now: 409 content_changed with details.sent_content_sha256 and "
+                        "details.current_content_sha256; nothing is signed.",
+                    },
                     "comment": {"type": "string"},
                     "password": {"type": "string"},
                     "meaning": {"type": "string"},
@@ -339,6 +374,27 @@ OPENAPI_PATHS = {
                     "reviewers": {"type": "array", "items": {"type": "string"}},
                     "approver": {"type": "string"},
                     "major": {"type": "boolean"},
+                },
+            },
+        )
+    },
+    "/api/v1/documents/{number}/approver": {
+        "post": op(
+            "Name another approver of the revision in review (quality manager only); "
+            "the trail keeps the old and new approver and the reason",
+            400,
+            403,
+            404,
+            409,
+            422,
+            params=_NUMBER,
+            body={
+                "type": "object",
+                "required": ["approver", "reason"],
+                "properties": {
+                    "approver": {"type": "string", "description": "username"},
+                    "reason": {"type": "string", "minLength": 1},
+                    "revision_id": {"type": "integer"},
                 },
             },
         )

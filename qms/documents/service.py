@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import date
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from qms.documents import labels
 from qms.documents.lifecycle import FROZEN, IN_WORK, Action, Actor, RevState, TransitionError
 from qms.documents.lifecycle import transition as lifecycle_transition
 from qms.documents.models import (
+    STATE_LABELS,
     ApprovalRight,
     Confidentiality,
     DocKind,
@@ -36,6 +38,7 @@ from qms.documents.models import (
 )
 from qms.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from qms.trail import service as trail
+from qms.trail.models import TrailEntry
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 FULL_TEXT_IN_TRAIL = 64 * 1024
@@ -195,11 +198,101 @@ def actors_for(session: Session, user: User, revision: Revision) -> frozenset[Ac
         a.reviewer_id == user.id and a.decision == ReviewDecision.PENDING for a in revision.reviews
     ):
         held.add(Actor.REVIEWER)
-    if revision.author_id != user.id and has_approval_right(
-        session, user, document.kind, document.department_id
+    if (
+        revision.approver_id == user.id
+        and revision.author_id != user.id
+        and has_approval_right(session, user, document.kind, document.department_id)
     ):
         held.add(Actor.APPROVER)
     return frozenset(held)
+
+
+# -- separation of duties and what the signer saw -------------------------------------------
+
+# Trail entries that change what a revision says: its text (and title, change summary) and
+# the structure kept beside it (a procedure's links, lanes and steps).
+_CONTENT_TRAIL = (("revision", ("create", "update")), ("revision_links", ("update",)))
+
+
+def editors_of(session: Session, revision: Revision) -> set[int]:
+    """Everyone who changed the content of this revision: its author and every editor the
+    trail records (a save in the editor, a .docx upload, a change of structure)."""
+    ref = _ref(revision)
+    changed_by = sa.or_(
+        *(
+            sa.and_(TrailEntry.object_type == kind, TrailEntry.action.in_(actions))
+            for kind, actions in _CONTENT_TRAIL
+        )
+    )
+    ids = session.scalars(
+        sa.select(TrailEntry.actor_id)
+        .where(TrailEntry.object_id == ref, TrailEntry.actor_id.is_not(None), changed_by)
+        .distinct()
+    ).all()
+    return {revision.author_id, *(i for i in ids if i is not None)}
+
+
+def review_signers(session: Session, revision: Revision) -> set[int]:
+    """Everyone who signed this revision as reviewed, voided signatures included: an edit
+    or a rejection voids the signature, not the fact that they reviewed it."""
+    return {
+        s.user_id
+        for s in signatures_for(session, "revision", [revision.id])
+        if s.meaning == Meaning.REVIEWED
+    }
+
+
+def reviewers_of(session: Session, revision: Revision) -> set[int]:
+    """The reviewers named on the submission and everyone who ever reviewed it."""
+    return {a.reviewer_id for a in revision.reviews} | review_signers(session, revision)
+
+
+def _check_seen(revision: Revision, content_sha256: str) -> None:
+    """A signature applies to the text the signer read: the content_sha256 their page or
+    client was given. A text changed since then is refused, and nothing is signed."""
+    sent = (content_sha256 or "").strip().lower()
+    if not sent:
+        raise Invalid(
+            _l(
+                "The signature does not say which text you read (content_sha256 is missing). "
+                "Reload the document, read it and sign again."
+            ),
+            code="content_sha256_required",
+        )
+    if sent != revision.content_sha256:
+        raise Conflict(
+            _l(
+                "The text changed after you opened it; reload and read it again. "
+                "Nothing was signed."
+            ),
+            code="content_changed",
+            details={
+                "sent_content_sha256": sent,
+                "current_content_sha256": revision.content_sha256,
+            },
+        )
+
+
+def _refuse_editor(session: Session, user: User, revision: Revision, *, approving: bool) -> None:
+    if user.id not in editors_of(session, revision):
+        return
+    if approving:
+        raise Forbidden(
+            _l(
+                "You changed the text of revision %(label)s; someone who did not write it "
+                "must approve it.",
+                label=revision.label,
+            ),
+            code="editor_as_approver",
+        )
+    raise Forbidden(
+        _l(
+            "You changed the text of revision %(label)s; someone who did not write it "
+            "must review it.",
+            label=revision.label,
+        ),
+        code="editor_as_reviewer",
+    )
 
 
 def can_view(
@@ -224,8 +317,6 @@ def _apply(revision: Revision, action: Action, actors: frozenset[Actor] | Actor)
     try:
         return lifecycle_transition(revision.state, action, actors)
     except TransitionError as err:
-        from qms.documents.models import STATE_LABELS
-
         if err.reason == "state":
             raise Conflict(
                 _l(
@@ -416,6 +507,7 @@ def save_draft(
 ) -> Revision:
     """Save the text of a draft. A stale base is refused with both texts; an edit to a
     revision in review sends it back to draft and voids its signatures."""
+    revision = _lock_revision(session, revision)
     if revision.state in FROZEN:
         raise Conflict(
             _l(
@@ -582,6 +674,45 @@ def break_lock(session: Session, actor: User, revision: Revision, reason: str) -
 # -- review and approval -----------------------------------------------------------------
 
 
+def _lock_revision(session: Session, revision: Revision) -> Revision:
+    """Read the revision again under a row lock (on PostgreSQL), so that a signature and a
+    concurrent edit of the same revision are serialised: the hash compared is the hash
+    signed."""
+    locked = session.scalar(
+        sa.select(Revision)
+        .where(Revision.id == revision.id)
+        .with_for_update(of=Revision)
+        .execution_options(populate_existing=True)
+    )
+    if locked is None:
+        raise NotFound(_l("This document has no such revision."))
+    return locked
+
+
+def _check_approver_is_independent(
+    session: Session, revision: Revision, approver: User, reviewer_ids: set[int]
+) -> None:
+    """The approver neither changed the text nor reviews (or reviewed) this revision."""
+    if approver.id in editors_of(session, revision):
+        raise Forbidden(
+            _(
+                "%(name)s changed the text of this revision and so cannot approve it; "
+                "name an approver who did not write it.",
+                name=approver.display_name,
+            ),
+            code="editor_as_approver",
+        )
+    if approver.id in reviewer_ids | review_signers(session, revision):
+        raise Invalid(
+            _(
+                "%(name)s is a reviewer of this revision and cannot also approve it; "
+                "one person is not both reviewer and approver.",
+                name=approver.display_name,
+            ),
+            code="reviewer_as_approver",
+        )
+
+
 def submit_for_review(
     session: Session,
     actor: User,
@@ -590,15 +721,27 @@ def submit_for_review(
     reviewers: Sequence[User],
     approver: User,
     password: str,
+    content_sha256: str,
 ) -> Revision:
+    revision = _lock_revision(session, revision)
     new_state = _apply(revision, Action.SUBMIT, actors_for(session, actor, revision))
     document = revision.document
     reviewers = list({r.id: r for r in reviewers}.values())
     if not reviewers:
         raise Invalid(_l("Name at least one reviewer."))
+    editors = editors_of(session, revision)
     for reviewer in reviewers:
         if reviewer.id == revision.author_id:
             raise Invalid(_l("The author cannot review their own revision."))
+        if reviewer.id in editors:
+            raise Invalid(
+                _(
+                    "%(name)s changed the text of this revision and so cannot review it; "
+                    "name someone who did not write it.",
+                    name=reviewer.display_name,
+                ),
+                code="editor_as_reviewer",
+            )
         if not reviewer.active or not reviewer.can(Permission.REVIEW_DOCUMENTS):
             raise Invalid(_l("%(name)s may not review documents.", name=reviewer.display_name))
     if approver.id == revision.author_id:
@@ -606,6 +749,7 @@ def submit_for_review(
             _l("The author can never approve their own revision; name another approver."),
             code="self_approval",
         )
+    _check_approver_is_independent(session, revision, approver, {r.id for r in reviewers})
     if not has_approval_right(session, approver, document.kind, document.department_id):
         raise Forbidden(
             _l(
@@ -614,6 +758,7 @@ def submit_for_review(
             ),
             code="no_approval_right",
         )
+    _check_seen(revision, content_sha256)
     sign(
         session,
         actor,
@@ -664,9 +809,27 @@ def submit_for_review(
 
 
 def review(
-    session: Session, actor: User, revision: Revision, *, password: str, comment: str = ""
+    session: Session,
+    actor: User,
+    revision: Revision,
+    *,
+    password: str,
+    content_sha256: str,
+    comment: str = "",
 ) -> Revision:
+    revision = _lock_revision(session, revision)
     _apply(revision, Action.REVIEW, actors_for(session, actor, revision))
+    _refuse_editor(session, actor, revision, approving=False)
+    if revision.approver_id == actor.id:
+        raise Forbidden(
+            _l(
+                "You are the approver of revision %(label)s; one person is not both reviewer "
+                "and approver. Ask the quality manager to name another approver or reviewer.",
+                label=revision.label,
+            ),
+            code="approver_as_reviewer",
+        )
+    _check_seen(revision, content_sha256)
     sign(
         session,
         actor,
@@ -707,11 +870,30 @@ def pending_reviewers(revision: Revision) -> list[User]:
 
 
 def approve(
-    session: Session, actor: User, revision: Revision, *, password: str, comment: str = ""
+    session: Session,
+    actor: User,
+    revision: Revision,
+    *,
+    password: str,
+    content_sha256: str,
+    comment: str = "",
 ) -> Revision:
+    revision = _lock_revision(session, revision)
     if revision.author_id == actor.id:
         raise Forbidden(
             _l("You drafted this revision; someone else must approve it."), code="self_approval"
+        )
+    if revision.state == RevState.IN_REVIEW and revision.approver_id != actor.id:
+        named = revision.approver
+        raise Forbidden(
+            _(
+                "Revision %(label)s is to be approved by %(name)s, who was named when it was "
+                "submitted; you are not. The quality manager can name another approver.",
+                label=revision.label,
+                name=named.display_name if named else "—",
+            ),
+            code="not_named_approver",
+            details={"approver": named.username if named else None},
         )
     document = revision.document
     if revision.state == RevState.IN_REVIEW and not has_approval_right(
@@ -726,6 +908,17 @@ def approve(
             code="no_approval_right",
         )
     new_state = _apply(revision, Action.APPROVE, actors_for(session, actor, revision))
+    _refuse_editor(session, actor, revision, approving=True)
+    if actor.id in reviewers_of(session, revision):
+        raise Forbidden(
+            _l(
+                "You are a reviewer of revision %(label)s; one person is not both reviewer "
+                "and approver. Ask the quality manager to name another approver.",
+                label=revision.label,
+            ),
+            code="reviewer_as_approver",
+        )
+    _check_seen(revision, content_sha256)
     waiting = pending_reviewers(revision)
     if waiting:
         raise Conflict(
@@ -753,6 +946,80 @@ def approve(
     return revision
 
 
+def reassign_approver(
+    session: Session, actor: User, revision: Revision, *, approver: User, reason: str
+) -> Revision:
+    """The quality manager names another approver of a submitted revision (the named one is
+    away, has left, or turns out not to be independent). The trail keeps who, whom and why."""
+    if not actor.can(Permission.REASSIGN_APPROVERS):
+        raise Forbidden(
+            _l("Only the quality manager may name another approver."),
+            code="not_quality_manager",
+        )
+    revision = _lock_revision(session, revision)
+    if revision.state != RevState.IN_REVIEW:
+        raise Conflict(
+            _l(
+                "Revision %(label)s is %(state)s; only a revision submitted for review and "
+                "not yet approved gets another approver.",
+                label=revision.label,
+                state=STATE_LABELS[revision.state],
+            ),
+            code="transition_not_allowed",
+        )
+    reason = reason.strip()
+    if not reason:
+        raise Invalid(_l("Say why the approver is changed."), code="reason_required")
+    previous = revision.approver
+    if previous is not None and previous.id == approver.id:
+        raise Invalid(
+            _(
+                "%(name)s is already the approver of this revision.",
+                name=approver.display_name,
+            ),
+            code="same_approver",
+        )
+    if not approver.active:
+        raise Invalid(
+            _("%(name)s is not an active user.", name=approver.display_name),
+            code="inactive_user",
+        )
+    if approver.id == revision.author_id:
+        raise Forbidden(
+            _l("The author can never approve their own revision; name another approver."),
+            code="self_approval",
+        )
+    _check_approver_is_independent(session, revision, approver, reviewers_of(session, revision))
+    document = revision.document
+    if not has_approval_right(session, approver, document.kind, document.department_id):
+        raise Forbidden(
+            _(
+                "%(name)s has no approval right for this kind of document in this department.",
+                name=approver.display_name,
+            ),
+            code="no_approval_right",
+        )
+    revision.approver_id = approver.id
+    revision.approver = approver
+    trail.record(
+        session,
+        actor,
+        "reassign",
+        "revision",
+        _ref(revision),
+        field="approver",
+        old=previous.username if previous else None,
+        new=approver.username,
+        reason=reason,
+    )
+    _refresh_status(document)
+    session.flush()
+    if not pending_reviewers(revision):
+        # every reviewer has agreed: the new approver is told it waits for them
+        events.publish(session, events.REVISION_CHANGED, revision=revision)
+    return revision
+
+
 # -- issue, supersede, withdraw -------------------------------------------------------------
 
 
@@ -762,6 +1029,7 @@ def issue(
     revision: Revision,
     *,
     password: str,
+    content_sha256: str,
     effective_date: date | None = None,
     today: date | None = None,
 ) -> Revision:
@@ -771,6 +1039,7 @@ def issue(
     document = get_document(session, revision.document.number, for_update=True)
     session.refresh(revision)
     _apply(revision, Action.ISSUE, actors_for(session, actor, revision))
+    _check_seen(revision, content_sha256)
     if revision.issued_at is not None:
         raise Conflict(
             _l(
@@ -867,7 +1136,13 @@ def activate_due(session: Session, today: date | None = None) -> list[Revision]:
 
 
 def withdraw(
-    session: Session, actor: User, document: Document, *, reason: str, password: str
+    session: Session,
+    actor: User,
+    document: Document,
+    *,
+    reason: str,
+    password: str,
+    content_sha256: str,
 ) -> Document:
     document = get_document(session, document.number, for_update=True)
     current = document.current_revision
@@ -879,6 +1154,7 @@ def withdraw(
     new_state = _apply(current, Action.WITHDRAW, actors_for(session, actor, current))
     if not reason.strip():
         raise Invalid(_l("Say why the document is withdrawn."))
+    _check_seen(current, content_sha256)
     sign(
         session,
         actor,

@@ -60,10 +60,24 @@ def _target(document: Document, revision_id: Any) -> Revision:
     return working
 
 
+def _seen(data: Mapping[str, Any]) -> str:
+    """The content_sha256 of the text the signer's page or client showed them."""
+    value = data.get("content_sha256")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Invalid(
+            _l("content_sha256 is the SHA-256 of the text you read, as 64 hexadecimal digits."),
+            code="content_sha256_invalid",
+        )
+    return value
+
+
 def apply(session: Session, actor: User, document: Document, data: Mapping[str, Any]) -> Revision:
     action = str(data.get("action") or "")
     password = str(data.get("password") or "")
     comment = str(data.get("comment") or "")
+    seen = _seen(data)
     if action not in ACTIONS:
         raise Invalid(_l("Unknown action %(action)s.", action=action or "—"))
     if action == "revise":
@@ -76,7 +90,9 @@ def apply(session: Session, actor: User, document: Document, data: Mapping[str, 
             change_summary=comment,
         )
     if action == "withdraw":
-        service.withdraw(session, actor, document, reason=comment, password=password)
+        service.withdraw(
+            session, actor, document, reason=comment, password=password, content_sha256=seen
+        )
         latest = session.scalar(
             sa.select(Revision)
             .where(Revision.document_id == document.id)
@@ -98,19 +114,40 @@ def apply(session: Session, actor: User, document: Document, data: Mapping[str, 
             reviewers=_users(session, data.get("reviewers") or []),
             approver=approver,
             password=password,
+            content_sha256=seen,
         )
     if action == "review":
-        return service.review(session, actor, revision, password=password, comment=comment)
+        return service.review(
+            session, actor, revision, password=password, content_sha256=seen, comment=comment
+        )
     if action == "reject":
         return service.reject(session, actor, revision, comment=comment)
     if action == "approve":
-        return service.approve(session, actor, revision, password=password, comment=comment)
+        return service.approve(
+            session, actor, revision, password=password, content_sha256=seen, comment=comment
+        )
     if action == "issue":
         return service.issue(
             session,
             actor,
             revision,
             password=password,
+            content_sha256=seen,
             effective_date=_date(data.get("effective_date")),
         )
     return service.cancel(session, actor, revision, reason=comment)
+
+
+def reassign(
+    session: Session, actor: User, document: Document, data: Mapping[str, Any]
+) -> Revision:
+    """The quality manager names another approver of the revision in review."""
+    revision = _target(document, data.get("revision_id"))
+    name = data.get("approver")
+    if not isinstance(name, str) or not name.strip():
+        raise Invalid(_l("Name the new approver."), code="approver_required")
+    reason = data.get("reason")
+    if not isinstance(reason, str):
+        reason = ""
+    approver = _users(session, [name.strip()])[0]
+    return service.reassign_approver(session, actor, revision, approver=approver, reason=reason)

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
+from werkzeug.exceptions import Forbidden
 
 from qms import clock
 from qms.auth.models import Department, User
@@ -46,7 +47,7 @@ from qms.documents.models import (
     Revision,
 )
 from qms.documents.periodic import DUE_WINDOW_DAYS, review_status_of
-from qms.errorhandlers import refused
+from qms.errorhandlers import error_response, refused
 from qms.errors import DomainError
 from qms.markup import render
 from qms.nav import NavEntry
@@ -253,7 +254,12 @@ def _revision_to_show(session: Any, document: Document) -> Revision:
 def show(number: str) -> str:
     session = get_session()
     document = service.get_document(session, number)
-    revision = _revision_to_show(session, document)
+    return _document_page(session, document, _revision_to_show(session, document))
+
+
+def _document_page(
+    session: Any, document: Document, revision: Revision, refusal: dict[str, Any] | None = None
+) -> str:
     hist = queries.history(session, document)
     visible = [r for r in hist.revisions if _visible(session, r)]
     # Statuses from each revision's content as stored now, not from its stored hash.
@@ -270,10 +276,9 @@ def show(number: str) -> str:
         ),
         None,
     )
+    working = document.working_revision
     actors = (
-        service.actors_for(session, current_user, document.working_revision)
-        if document.working_revision is not None
-        else frozenset()
+        service.actors_for(session, current_user, working) if working is not None else frozenset()
     )
     extra = Markup("").join(
         Markup(render_template(template, **context))  # noqa: S704 - rendered by Jinja
@@ -289,24 +294,29 @@ def show(number: str) -> str:
         signatures=signatures,
         approved_by=approved_by,
         actors=actors,
-        working=document.working_revision,
+        working=working,
         reviewers=_reviewer_choices(session, document),
         approvers=_approver_choices(session, document),
+        new_approvers=_new_approver_choices(session, document),
+        refusal=refusal,
         today=clock.today(),
     )
 
 
+def _editors(session: Any, document: Document) -> set[int]:
+    working = document.working_revision
+    return service.editors_of(session, working) if working is not None else set()
+
+
 def _reviewer_choices(session: Any, document: Document) -> list[User]:
+    """Who may be named to review: never anyone who changed the text."""
     users = session.scalars(sa.select(User).where(User.active).order_by(User.username)).all()
-    return [
-        u
-        for u in users
-        if u.can(Permission.REVIEW_DOCUMENTS)
-        and (document.working_revision is None or u.id != document.working_revision.author_id)
-    ]
+    editors = _editors(session, document)
+    return [u for u in users if u.can(Permission.REVIEW_DOCUMENTS) and u.id not in editors]
 
 
 def _approver_choices(session: Any, document: Document) -> list[User]:
+    """Who may be named to approve: an approval right for this document, and not an editor."""
     rights = session.scalars(
         sa.select(ApprovalRight).where(
             sa.or_(ApprovalRight.kind.is_(None), ApprovalRight.kind == document.kind),
@@ -320,8 +330,41 @@ def _approver_choices(session: Any, document: Document) -> list[User]:
     for right in rights:
         if right.user.active and right.user.can(Permission.APPROVE_DOCUMENTS):
             seen[right.user.id] = right.user
-    author = document.working_revision.author_id if document.working_revision else None
-    return sorted((u for u in seen.values() if u.id != author), key=lambda u: u.username)
+    editors = _editors(session, document)
+    return sorted((u for u in seen.values() if u.id not in editors), key=lambda u: u.username)
+
+
+def _new_approver_choices(session: Any, document: Document) -> list[User]:
+    """For the quality manager: approvers who could take over the revision in review."""
+    working = document.working_revision
+    if (
+        working is None
+        or working.state != RevState.IN_REVIEW
+        or not current_user.can(Permission.REASSIGN_APPROVERS)
+    ):
+        return []
+    taken = service.reviewers_of(session, working) | {working.approver_id}
+    return [u for u in _approver_choices(session, document) if u.id not in taken]
+
+
+def _refusal(err: DomainError) -> dict[str, Any]:
+    """What the document page shows of a refused step: the message and, for a changed text
+    or an open review, the facts behind it."""
+    return {**err.details, "message": refused(err), "code": err.code, "status": err.status}
+
+
+def _page_after_refusal(session: Any, number: str, err: DomainError, action: str) -> Any:
+    refusal = _refusal(err)
+    document = service.get_document(session, number)
+    working = document.working_revision
+    if action not in ("withdraw", "revise") and working is not None and _visible(session, working):
+        revision = working  # the text the refused step was about, as it is now
+    else:
+        try:
+            revision = _revision_to_show(session, document)
+        except Forbidden:  # nothing here they may read: the refusal alone
+            return error_response(err.status, err.code, refusal["message"])
+    return _document_page(session, document, revision, refusal), err.status
 
 
 @bp.route("/<number>/transition", methods=["POST"])
@@ -331,7 +374,10 @@ def transition(number: str) -> Any:
     document = service.get_document(session, number)
     data: dict[str, Any] = request.form.to_dict()
     data["reviewers"] = request.form.getlist("reviewers")
-    revision = transitions.apply(session, current_user, document, data)
+    try:
+        revision = transitions.apply(session, current_user, document, data)
+    except DomainError as err:
+        return _page_after_refusal(session, number, err, str(data.get("action") or ""))
     session.commit()
     flash(
         _(
@@ -344,6 +390,28 @@ def transition(number: str) -> Any:
     )
     if data.get("action") == "revise":
         return redirect(url_for("documents.edit", number=number, revision_id=revision.id))
+    return redirect(url_for("documents.show", number=number, revision=revision.label))
+
+
+@bp.route("/<number>/approver", methods=["POST"])
+@permission_required(Permission.REASSIGN_APPROVERS)
+def reassign_approver(number: str) -> Any:
+    session = get_session()
+    document = service.get_document(session, number)
+    try:
+        revision = transitions.reassign(session, current_user, document, request.form.to_dict())
+    except DomainError as err:
+        return _page_after_refusal(session, number, err, "reassign")
+    session.commit()
+    flash(
+        _(
+            "%(name)s now approves %(number)s revision %(label)s.",
+            name=revision.approver.display_name if revision.approver else "—",
+            number=document.number,
+            label=revision.label,
+        ),
+        "success",
+    )
     return redirect(url_for("documents.show", number=number, revision=revision.label))
 
 

@@ -1,30 +1,87 @@
-"""The gate: a revision under review is not approved while accepted serious or general
-defects against it are open or unverified. Imported by qms/reviews/views.py."""
+"""The gate: a revision is not approved while a review meeting of it is still under way
+(its report not yet approved), nor while a serious or general defect against it is
+undecided, or accepted and not yet verified. Imported by qms/reviews/views.py.
+
+The refusal names each review and defect as a clerk reads them on the review pages; the
+same facts go into the error's details for API clients."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+import re
+from typing import Any
+
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from qms import events
 from qms.documents.models import Revision
 from qms.errors import Conflict
+from qms.reviews.models import SEVERITY_LABELS, STATE_LABELS, Defect, Disposition, Review
+
+EXCERPT_CHARS = 80
+_TRAILING = "。．.，,；;：:！!？? \t\r\n"
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """One line of user text, without its own closing punctuation (the sentence around it
+    brings its own, so a clerk never reads "。。")."""
+    line = re.sub(r"\s+", " ", text or "").strip()
+    if len(line) > limit:
+        line = line[:limit].rstrip() + "…"
+    return line.rstrip(_TRAILING) or "—"
+
+
+def _review_line(review: Review) -> str:
+    return _(
+        "Review %(ref)s “%(title)s” is at the step “%(state)s”; its report must be approved "
+        "first.",
+        ref=review.ref,
+        title=excerpt(review.title),
+        state=STATE_LABELS[review.state],
+    )
+
+
+def _defect_line(defect: Defect) -> str:
+    values = {
+        "ref": f"{defect.review.ref}#{defect.number}",
+        "severity": SEVERITY_LABELS[defect.severity],
+        "text": excerpt(defect.description),
+    }
+    if defect.disposition == Disposition.OPEN:
+        return _("Defect %(ref)s (%(severity)s) has no decision yet: “%(text)s”.", **values)
+    if defect.fixed_at is None:
+        return _("Defect %(ref)s (%(severity)s) is accepted and not fixed yet: “%(text)s”.",
+                 **values)
+    return _("Defect %(ref)s (%(severity)s) is fixed but the fix is not verified yet: "
+             "“%(text)s”.", **values)
+
+
+def _defect_details(defect: Defect) -> dict[str, Any]:
+    return {"review": defect.review.ref, "review_id": defect.review_id,
+            "number": defect.number, "severity": str(defect.severity),
+            "severity_label": str(SEVERITY_LABELS[defect.severity]),
+            "disposition": str(defect.disposition), "text": defect.description,
+            "summary": _defect_line(defect)}
 
 
 @events.subscribe(events.BEFORE_APPROVE)
-def refuse_with_open_defects(session: Session, revision: Revision, **_: object) -> None:
-    from qms.reviews.service import blocking_defects
+def refuse_while_reviews_are_open(session: Session, revision: Revision, **_kw: object) -> None:
+    from qms.reviews.service import blocking_defects, open_reviews_of, undisposed_defects
 
-    blocking = blocking_defects(session, revision.id)
-    if not blocking:
+    reviews = open_reviews_of(session, revision.id)
+    defects = undisposed_defects(session, revision.id) + blocking_defects(session, revision.id)
+    if not reviews and not defects:
         return
-    names = "; ".join(
-        f"{d.review.ref}#{d.number} ({d.severity}) {d.description[:60]}" for d in blocking)
+    lines = [_review_line(r) for r in reviews] + [_defect_line(d) for d in defects]
+    message = " ".join(
+        [_("Revision %(label)s cannot be approved yet.", label=revision.label), *lines])
     raise Conflict(
-        _l("Revision %(label)s cannot be approved: accepted defects are still open or "
-           "unverified: %(defects)s.", label=revision.label, defects=names),
-        code="open_review_defects",
-        details={"defects": [{"review": d.review.ref, "review_id": d.review_id,
-                              "number": d.number, "severity": str(d.severity)}
-                             for d in blocking]},
+        message,
+        code="open_review_defects" if defects and not reviews else "review_in_progress",
+        details={
+            "reviews": [{"review": r.ref, "review_id": r.id, "title": r.title,
+                         "state": str(r.state), "state_label": str(STATE_LABELS[r.state]),
+                         "summary": _review_line(r)} for r in reviews],
+            "defects": [_defect_details(d) for d in defects],
+        },
     )

@@ -909,6 +909,34 @@ def blocking_defects(session: Session, revision_id: int) -> list[Defect]:
         .order_by(Defect.review_id, Defect.number)))
 
 
+# Review states in which the review of a revision is still under way: its report has not
+# been approved yet (follow-up, archive and cancellation come after or instead).
+REPORT_PENDING = frozenset({ReviewState.PLANNING, ReviewState.PLAN_SUBMITTED,
+                            ReviewState.PLAN_APPROVED, ReviewState.PRE_REVIEW,
+                            ReviewState.MEETING, ReviewState.REPORTING,
+                            ReviewState.REPORT_SUBMITTED})
+
+
+def open_reviews_of(session: Session, revision_id: int) -> list[Review]:
+    """Reviews of this revision whose report is not approved yet."""
+    return list(session.scalars(
+        sa.select(Review).join(ReviewObject, ReviewObject.review_id == Review.id)
+        .where(ReviewObject.revision_id == revision_id, Review.state.in_(REPORT_PENDING))
+        .order_by(Review.id)).unique())
+
+
+def undisposed_defects(session: Session, revision_id: int) -> list[Defect]:
+    """Serious or general defects against this revision nobody has decided on yet."""
+    return list(session.scalars(
+        sa.select(Defect).join(Review, Review.id == Defect.review_id)
+        .where(Defect.revision_id == revision_id,
+               Defect.disposition == Disposition.OPEN,
+               Defect.severity.in_([Severity.SERIOUS, Severity.GENERAL]),
+               Defect.carried_to_id.is_(None),
+               Review.state != ReviewState.CANCELLED)
+        .order_by(Defect.review_id, Defect.number)))
+
+
 # -- counts ----------------------------------------------------------------------------------
 
 def counts(review: Review) -> dict[str, Any]:

@@ -27,6 +27,11 @@ def document_url(number: str) -> str:
     return url_for("documents.show", number=number)
 
 
+def revision_url(revision: Revision) -> str:
+    """The page of the revision to sign, where its signing form sits beside its text."""
+    return url_for("documents.show", number=revision.document.number, revision=revision.label)
+
+
 @task_provider
 def to_review(session: Session, user: User) -> list[Task]:
     rows = session.scalars(sa.select(Revision).join(ReviewerAssignment).where(
@@ -35,7 +40,7 @@ def to_review(session: Session, user: User) -> list[Task]:
         Revision.state == RevState.IN_REVIEW).order_by(Revision.submitted_at)).unique().all()
     return [_waiting(Task("review", _l("Review %(number)s %(label)s: %(title)s",
                                        number=r.document.number, label=r.label, title=r.title),
-                          document_url(r.document.number), r.document.number), r)
+                          revision_url(r), r.document.number), r)
             for r in rows]
 
 
@@ -51,7 +56,7 @@ def to_approve(session: Session, user: User) -> list[Task]:
     ).order_by(Revision.submitted_at)).all()
     return [_waiting(Task("approve", _l("Approve %(number)s %(label)s: %(title)s",
                                         number=r.document.number, label=r.label, title=r.title),
-                          document_url(r.document.number), r.document.number), r)
+                          revision_url(r), r.document.number), r)
             for r in rows]
 
 

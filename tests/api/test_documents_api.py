@@ -38,6 +38,12 @@ def _create(api, **overrides):
     return api("POST", "/api/v1/documents", "clerk", json=body)
 
 
+def _seen(api, number, username, label="A/0"):
+    """The content_sha256 a client shows its user before they sign, read from the API."""
+    revision = api("GET", f"/api/v1/documents/{number}?revision={label}", username).get_json()
+    return revision["content_sha256"]
+
+
 def _drive_to_effective(api, number):
     assert (
         api(
@@ -49,6 +55,7 @@ def _drive_to_effective(api, number):
                 "reviewers": ["reviewer"],
                 "approver": "approver",
                 "password": TEST_PASSWORD,
+                "content_sha256": _seen(api, number, "clerk"),
             },
         ).status_code
         == 200
@@ -58,7 +65,11 @@ def _drive_to_effective(api, number):
             "POST",
             f"/api/v1/documents/{number}/transitions",
             "reviewer",
-            json={"action": "review", "password": TEST_PASSWORD},
+            json={
+                "action": "review",
+                "password": TEST_PASSWORD,
+                "content_sha256": _seen(api, number, "reviewer"),
+            },
         ).status_code
         == 200
     )
@@ -67,7 +78,11 @@ def _drive_to_effective(api, number):
             "POST",
             f"/api/v1/documents/{number}/transitions",
             "approver",
-            json={"action": "approve", "password": TEST_PASSWORD},
+            json={
+                "action": "approve",
+                "password": TEST_PASSWORD,
+                "content_sha256": _seen(api, number, "approver"),
+            },
         ).status_code
         == 200
     )
@@ -75,7 +90,11 @@ def _drive_to_effective(api, number):
         "POST",
         f"/api/v1/documents/{number}/transitions",
         "clerk",
-        json={"action": "issue", "password": TEST_PASSWORD},
+        json={
+            "action": "issue",
+            "password": TEST_PASSWORD,
+            "content_sha256": _seen(api, number, "clerk"),
+        },
     )
     assert response.status_code == 200, response.get_json()
     return response.get_json()
@@ -151,7 +170,11 @@ def test_refused_transitions(api, username, action, status, code):
         "POST",
         f"/api/v1/documents/{number}/transitions",
         username,
-        json={"action": action, "password": TEST_PASSWORD},
+        json={
+            "action": action,
+            "password": TEST_PASSWORD,
+            "content_sha256": _seen(api, number, "clerk"),
+        },
     )
     assert response.status_code == status
     if code:
@@ -169,6 +192,7 @@ def test_wrong_password_is_403_and_recorded(api, app):
             "reviewers": ["reviewer"],
             "approver": "approver",
             "password": "not-my-password",
+            "content_sha256": _seen(api, number, "clerk"),
         },
     )
     assert response.status_code == 403
@@ -197,6 +221,7 @@ def test_approver_without_right_and_self_approval(api):
             "reviewers": ["reviewer"],
             "approver": "approver",
             "password": TEST_PASSWORD,
+            "content_sha256": _seen(api, number, "clerk"),
         },
     )
     assert response.status_code == 403

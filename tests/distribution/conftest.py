@@ -43,8 +43,12 @@ def make_next_effective(db, people, document, *, major: bool = True, body: str |
         service.save_draft(db, people["clerk"], revision, body=body, change_summary="修订",
                            base_hash=revision.content_sha256)
     service.submit_for_review(db, people["clerk"], revision, reviewers=[people["reviewer"]],
-                              approver=people["approver"], password=TEST_PASSWORD)
-    service.review(db, people["reviewer"], revision, password=TEST_PASSWORD)
-    service.approve(db, people["approver"], revision, password=TEST_PASSWORD)
-    service.issue(db, people["clerk"], revision, password=TEST_PASSWORD)
+                              approver=people["approver"], password=TEST_PASSWORD,
+                              content_sha256=revision.content_sha256)
+    service.review(db, people["reviewer"], revision, password=TEST_PASSWORD,
+                   content_sha256=revision.content_sha256)
+    service.approve(db, people["approver"], revision, password=TEST_PASSWORD,
+                    content_sha256=revision.content_sha256)
+    service.issue(db, people["clerk"], revision, password=TEST_PASSWORD,
+                  content_sha256=revision.content_sha256)
     return revision

@@ -110,7 +110,8 @@ def test_withdrawal_recalls_every_outstanding_copy(db, people):
     a = copies.issue_copy(db, people["clerk"], rev, holder_user=people["staff"])
     b = copies.issue_copy(db, people["clerk"], rev, holder_department=department(db, "BA"))
     copies.record_recall(db, people["clerk"], b, RecallOutcome.RETURNED)
-    service.withdraw(db, people["clerk"], document, reason="不再适用", password=TEST_PASSWORD)
+    service.withdraw(db, people["clerk"], document, reason="不再适用", password=TEST_PASSWORD,
+                     content_sha256=document.current_revision.content_sha256)
     assert [c.id for c in _outstanding(db)] == [a.id]
     assert "withdrawn" in a.recall_reason
 

@@ -29,10 +29,14 @@ def _setup(live_app):
                            body=revision.body + "\n## 回访\n\n三日内回访。\n",
                            change_summary="增加回访要求", base_hash=revision.content_sha256)
         service.submit_for_review(db, who["clerk"], revision, reviewers=[who["reviewer"]],
-                                  approver=who["approver"], password=TEST_PASSWORD)
-        service.review(db, who["reviewer"], revision, password=TEST_PASSWORD)
-        service.approve(db, who["approver"], revision, password=TEST_PASSWORD)
-        service.issue(db, who["clerk"], revision, password=TEST_PASSWORD)
+                                  approver=who["approver"], password=TEST_PASSWORD,
+                                  content_sha256=revision.content_sha256)
+        service.review(db, who["reviewer"], revision, password=TEST_PASSWORD,
+                       content_sha256=revision.content_sha256)
+        service.approve(db, who["approver"], revision, password=TEST_PASSWORD,
+                        content_sha256=revision.content_sha256)
+        service.issue(db, who["clerk"], revision, password=TEST_PASSWORD,
+                      content_sha256=revision.content_sha256)
         db.commit()
         return document.number, revision.id
 

@@ -60,7 +60,8 @@ def test_submitting_for_review_mails_the_reviewer_once_committed(smtp_db, smtp_s
     assert document.number in _text(inbox.messages[0])[0]
     from qms.documents import service
 
-    service.review(smtp_db, reviewer, document.working_revision, password=TEST_PASSWORD)
+    service.review(smtp_db, reviewer, document.working_revision, password=TEST_PASSWORD,
+                   content_sha256=document.working_revision.content_sha256)
     smtp_db.commit()
     assert inbox.messages[-1].rcpt_tos == ["approver1@example.com"]
 

@@ -100,7 +100,8 @@ def test_a_revised_regulation_puts_its_procedures_on_the_review_list(db, importe
 def test_a_withdrawn_regulation_flags_its_procedures_as_without_basis(db, imported, users):
     clerk = auth.user_by_username(db, "clerk")
     documents.withdraw(db, clerk, _doc(db, "ZD-KF-007"), reason="并入新制度",
-                       password=TEST_PASSWORD)
+                       password=TEST_PASSWORD,
+                       content_sha256=_doc(db, "ZD-KF-007").current_revision.content_sha256)
     db.commit()
     flagged = sorted(f.document.number for f in db.scalars(service.needs_review_select()))
     assert flagged == ["LC-KF-004", "LC-KF-006"]

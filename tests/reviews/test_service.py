@@ -179,7 +179,8 @@ def test_the_gate_refuses_approval_until_the_defects_are_verified(db, team):
     assert suggestion.disposition == Disposition.ACCEPTED
 
     with pytest.raises(Conflict) as err:
-        documents.approve(db, team["doc_approver"], revision, password=TEST_PASSWORD)
+        documents.approve(db, team["doc_approver"], revision, password=TEST_PASSWORD,
+                          content_sha256=revision.content_sha256)
     assert err.value.code == "open_review_defects"
     assert f"{review.ref}#{serious.number}" in str(err.value.message)
     assert f"#{suggestion.number}" not in str(err.value.message)  # suggestions do not block
@@ -188,9 +189,11 @@ def test_the_gate_refuses_approval_until_the_defects_are_verified(db, team):
     service.track(db, team["leader"], serious, owner=team["author"], fix_due=None)
     service.mark_fixed(db, team["author"], serious)
     with pytest.raises(Conflict):  # fixed but not verified still blocks
-        documents.approve(db, team["doc_approver"], revision, password=TEST_PASSWORD)
+        documents.approve(db, team["doc_approver"], revision, password=TEST_PASSWORD,
+                          content_sha256=revision.content_sha256)
     service.verify(db, team["leader"], serious)
-    documents.approve(db, team["doc_approver"], revision, password=TEST_PASSWORD)
+    documents.approve(db, team["doc_approver"], revision, password=TEST_PASSWORD,
+                      content_sha256=revision.content_sha256)
     assert revision.state == RevState.APPROVED
 
 
@@ -199,7 +202,9 @@ def test_rejected_defects_do_not_block(db, team):
     advance(db, team, review, ReviewState.MEETING)
     defect = raise_defect(db, team, review, Severity.SERIOUS)
     service.dispose(db, team["leader"], defect, "rejected", "误解")
-    documents.approve(db, team["doc_approver"], team["revision"], password=TEST_PASSWORD)
+    advance(db, team, review, ReviewState.FOLLOW_UP)  # the report is approved
+    documents.approve(db, team["doc_approver"], team["revision"], password=TEST_PASSWORD,
+                      content_sha256=team["revision"].content_sha256)
 
 
 # -- carry-over ----------------------------------------------------------------------------
@@ -226,7 +231,8 @@ def test_a_regression_review_of_the_next_revision_starts_with_the_open_defects(d
                          change_summary="按评审修改", base_hash=revision.content_sha256)
     # (a different reviewer: re-assigning the same one trips reviewer_assignment's unique key)
     documents.submit_for_review(db, team["author"], revision, reviewers=[team["reviewer2"]],
-                                approver=team["doc_approver"], password=TEST_PASSWORD)
+                                approver=team["doc_approver"], password=TEST_PASSWORD,
+                                content_sha256=revision.content_sha256)
     second = plan(db, team, review_type=ReviewType.REGRESSION)
     assert second.previous_review_id == first.id
     carried = list(second.defects)

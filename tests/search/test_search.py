@@ -98,7 +98,8 @@ def test_latin_words_are_typo_tolerant(db, publish, staff):
 def test_an_obsolete_revision_is_absent_by_default_and_marked_when_asked_for(
         db, publish, staff, clerk):
     doc = publish(title="失物招领流程", body="拾到物品交保安部登记。")
-    documents.withdraw(db, clerk, doc, reason="合并到保安管理制度", password=TEST_PASSWORD)
+    documents.withdraw(db, clerk, doc, reason="合并到保安管理制度", password=TEST_PASSWORD,
+                       content_sha256=doc.current_revision.content_sha256)
     db.commit()
     assert service.search(db, staff, "失物招领").total == 0
     result = service.search(db, staff, "失物招领", all_revisions=True)
@@ -149,7 +150,8 @@ def test_an_issue_is_searchable_right_after_commit(db, staff, clerk):
     doc = make_document(db, state="approved", title="电梯运行管理流程", body="电梯每日巡查。")
     db.commit()
     assert service.search(db, staff, "电梯").total == 0
-    documents.issue(db, clerk, doc.working_revision, password=TEST_PASSWORD)
+    documents.issue(db, clerk, doc.working_revision, password=TEST_PASSWORD,
+                    content_sha256=doc.working_revision.content_sha256)
     db.commit()
     assert db.scalar(sa.select(sa.func.count()).select_from(SearchOutbox)) == 0
     assert numbers(service.search(db, staff, "电梯")) == [doc.number]

@@ -81,7 +81,13 @@ def test_two_issuers_at_once_leave_one_effective_revision(app):
     def issue(session, i):
         clerk = session.scalar(sa.select(User).where(User.username == ("clerk", "manager")[i]))
         document = service.get_document(session, number)
-        return service.issue(session, clerk, document.working_revision, password=TEST_PASSWORD)
+        return service.issue(
+            session,
+            clerk,
+            document.working_revision,
+            password=TEST_PASSWORD,
+            content_sha256=document.working_revision.content_sha256,
+        )
 
     results = _run_in_threads(app, issue, 2)
     errors = [r for r in results if isinstance(r, DomainError)]

@@ -114,27 +114,34 @@ def test_all_reviewers_must_agree_before_approval(db, people):
         reviewers=[people["reviewer"], people["reviewer2"]],
         approver=people["approver"],
         password=TEST_PASSWORD,
+        content_sha256=rev.content_sha256,
     )
-    service.review(db, people["reviewer"], rev, password=TEST_PASSWORD)
+    service.review(db, people["reviewer"], rev, password=TEST_PASSWORD,
+                   content_sha256=rev.content_sha256)
     with pytest.raises(Conflict) as refused:
-        service.approve(db, people["approver"], rev, password=TEST_PASSWORD)
+        service.approve(db, people["approver"], rev, password=TEST_PASSWORD,
+                        content_sha256=rev.content_sha256)
     assert "Reviewer2" in str(refused.value.message)
-    service.review(db, people["reviewer2"], rev, password=TEST_PASSWORD)
-    service.approve(db, people["approver"], rev, password=TEST_PASSWORD)
+    service.review(db, people["reviewer2"], rev, password=TEST_PASSWORD,
+                   content_sha256=rev.content_sha256)
+    service.approve(db, people["approver"], rev, password=TEST_PASSWORD,
+                    content_sha256=rev.content_sha256)
     assert rev.state == RevState.APPROVED
 
 
 def test_transition_not_allowed(db, people):
     doc = make_document(db, state="draft", author=people["clerk"])
     with pytest.raises(Conflict) as refused:
-        service.approve(db, people["approver"], doc.working_revision, password=TEST_PASSWORD)
+        service.approve(db, people["approver"], doc.working_revision, password=TEST_PASSWORD,
+                        content_sha256=doc.working_revision.content_sha256)
     assert refused.value.code == "transition_not_allowed"
 
 
 def test_wrong_password_when_signing(db, people):
     doc = _doc(db, people, "in_review")
     with pytest.raises(Forbidden) as refused:
-        service.review(db, people["reviewer"], doc.working_revision, password="wrong-password")
+        service.review(db, people["reviewer"], doc.working_revision, password="wrong-password",
+                       content_sha256=doc.working_revision.content_sha256)
     assert refused.value.failed_attempt is not None
 
 
@@ -149,6 +156,7 @@ def test_approver_without_the_right(db, people):
             reviewers=[people["reviewer"]],
             approver=other,
             password=TEST_PASSWORD,
+            content_sha256=doc.working_revision.content_sha256,
         )
     assert refused.value.code == "no_approval_right"
 
@@ -165,6 +173,7 @@ def test_self_approval_is_refused(db, people):
             reviewers=[people["reviewer"]],
             approver=author,
             password=TEST_PASSWORD,
+            content_sha256=doc.working_revision.content_sha256,
         )
     assert refused.value.code == "self_approval"
     service.submit_for_review(
@@ -174,10 +183,13 @@ def test_self_approval_is_refused(db, people):
         reviewers=[people["reviewer"]],
         approver=people["approver"],
         password=TEST_PASSWORD,
+        content_sha256=doc.working_revision.content_sha256,
     )
-    service.review(db, people["reviewer"], doc.working_revision, password=TEST_PASSWORD)
+    service.review(db, people["reviewer"], doc.working_revision, password=TEST_PASSWORD,
+                   content_sha256=doc.working_revision.content_sha256)
     with pytest.raises(Forbidden) as refused:
-        service.approve(db, author, doc.working_revision, password=TEST_PASSWORD)
+        service.approve(db, author, doc.working_revision, password=TEST_PASSWORD,
+                        content_sha256=doc.working_revision.content_sha256)
     assert refused.value.code == "self_approval"
 
 
@@ -289,10 +301,14 @@ def test_revise_keeps_the_effective_revision_until_the_new_one_is_issued(db, peo
         reviewers=[people["reviewer"]],
         approver=people["approver"],
         password=TEST_PASSWORD,
+        content_sha256=new.content_sha256,
     )
-    service.review(db, people["reviewer"], new, password=TEST_PASSWORD)
-    service.approve(db, people["approver"], new, password=TEST_PASSWORD)
-    service.issue(db, people["clerk"], new, password=TEST_PASSWORD)
+    service.review(db, people["reviewer"], new, password=TEST_PASSWORD,
+                   content_sha256=new.content_sha256)
+    service.approve(db, people["approver"], new, password=TEST_PASSWORD,
+                    content_sha256=new.content_sha256)
+    service.issue(db, people["clerk"], new, password=TEST_PASSWORD,
+                  content_sha256=new.content_sha256)
     assert first.state == RevState.SUPERSEDED
     assert new.state == RevState.EFFECTIVE
     assert doc.current_revision is new
@@ -316,9 +332,12 @@ def test_future_effective_date_is_honoured(db, people):
         reviewers=[people["reviewer"]],
         approver=people["approver"],
         password=TEST_PASSWORD,
+        content_sha256=new.content_sha256,
     )
-    service.review(db, people["reviewer"], new, password=TEST_PASSWORD)
-    service.approve(db, people["approver"], new, password=TEST_PASSWORD)
+    service.review(db, people["reviewer"], new, password=TEST_PASSWORD,
+                   content_sha256=new.content_sha256)
+    service.approve(db, people["approver"], new, password=TEST_PASSWORD,
+                    content_sha256=new.content_sha256)
     today = date(2026, 11, 27)
     service.issue(
         db,
@@ -327,6 +346,7 @@ def test_future_effective_date_is_honoured(db, people):
         password=TEST_PASSWORD,
         effective_date=today + timedelta(days=5),
         today=today,
+        content_sha256=new.content_sha256,
     )
     assert new.state == RevState.APPROVED and first.state == RevState.EFFECTIVE
     assert service.activate_due(db, today + timedelta(days=4)) == []
@@ -338,7 +358,8 @@ def test_second_effective_revision_is_impossible(db, people):
     doc = _doc(db, people, "effective")
     rev = doc.current_revision
     with pytest.raises(Conflict):
-        service.issue(db, people["clerk"], rev, password=TEST_PASSWORD)
+        service.issue(db, people["clerk"], rev, password=TEST_PASSWORD,
+                      content_sha256=rev.content_sha256)
     # and the database refuses it even if the code were bypassed
     extra = Revision(
         document_id=doc.id,
@@ -360,10 +381,13 @@ def test_second_effective_revision_is_impossible(db, people):
 def test_withdrawal_needs_reason_and_signature(db, people):
     doc = _doc(db, people, "effective")
     with pytest.raises(Invalid):
-        service.withdraw(db, people["clerk"], doc, reason="", password=TEST_PASSWORD)
+        service.withdraw(db, people["clerk"], doc, reason="", password=TEST_PASSWORD,
+                         content_sha256=doc.current_revision.content_sha256)
     with pytest.raises(Forbidden):
-        service.withdraw(db, people["staff"], doc, reason="不再适用", password=TEST_PASSWORD)
-    service.withdraw(db, people["clerk"], doc, reason="业务已取消", password=TEST_PASSWORD)
+        service.withdraw(db, people["staff"], doc, reason="不再适用", password=TEST_PASSWORD,
+                         content_sha256=doc.current_revision.content_sha256)
+    service.withdraw(db, people["clerk"], doc, reason="业务已取消", password=TEST_PASSWORD,
+                     content_sha256=doc.current_revision.content_sha256)
     assert doc.status == RevState.OBSOLETE
     assert doc.current_revision is None
     last = db.scalar(sa.select(Revision).where(Revision.document_id == doc.id))
@@ -404,11 +428,15 @@ def test_resubmission_after_rejection_to_the_same_reviewer(db, people):
     service.reject(db, people["reviewer"], rev, comment="补充附件")
     service.submit_for_review(db, people["clerk"], rev,
                               reviewers=[people["reviewer"], people["reviewer2"]],
-                              approver=people["approver"], password=TEST_PASSWORD)
+                              approver=people["approver"], password=TEST_PASSWORD,
+                              content_sha256=rev.content_sha256)
     db.flush()
     assert rev.state == RevState.IN_REVIEW
     assert sorted(a.decision for a in rev.reviews) == ["pending", "pending"]
-    service.review(db, people["reviewer"], rev, password=TEST_PASSWORD)
-    service.review(db, people["reviewer2"], rev, password=TEST_PASSWORD)
-    service.approve(db, people["approver"], rev, password=TEST_PASSWORD)
+    service.review(db, people["reviewer"], rev, password=TEST_PASSWORD,
+                   content_sha256=rev.content_sha256)
+    service.review(db, people["reviewer2"], rev, password=TEST_PASSWORD,
+                   content_sha256=rev.content_sha256)
+    service.approve(db, people["approver"], rev, password=TEST_PASSWORD,
+                    content_sha256=rev.content_sha256)
     assert rev.state == RevState.APPROVED

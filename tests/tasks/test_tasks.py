@@ -21,16 +21,19 @@ def test_tasks_follow_the_revision_through_its_lifecycle(db, people):
     assert _kinds(db, people["reviewer"]) == [("review", number)]
     assert _kinds(db, people["approver"]) == []  # waits for the reviewers
 
-    service.review(db, people["reviewer"], revision, password=TEST_PASSWORD)
+    service.review(db, people["reviewer"], revision, password=TEST_PASSWORD,
+                   content_sha256=revision.content_sha256)
     assert _kinds(db, people["reviewer"]) == []
     assert _kinds(db, people["approver"]) == [("approve", number)]
 
-    service.approve(db, people["approver"], revision, password=TEST_PASSWORD)
+    service.approve(db, people["approver"], revision, password=TEST_PASSWORD,
+                    content_sha256=revision.content_sha256)
     assert _kinds(db, people["approver"]) == []
     assert _kinds(db, people["clerk"]) == [("issue", number)]
     assert _kinds(db, people["staff"]) == []
 
-    service.issue(db, people["clerk"], revision, password=TEST_PASSWORD)
+    service.issue(db, people["clerk"], revision, password=TEST_PASSWORD,
+                  content_sha256=revision.content_sha256)
     assert _kinds(db, people["clerk"]) == []
     assert _kinds(db, people["staff"]) == [("acknowledge", number)]
 
@@ -44,7 +47,8 @@ def test_copy_holders_sign_for_receipt_and_clerks_recall(db, people):
     assert _kinds(db, people["staff"]) == [("receive", document.number)]
     copies.confirm_receipt(db, people["staff"], copy)
     assert _kinds(db, people["staff"]) == []
-    service.withdraw(db, people["clerk"], document, reason="作废", password=TEST_PASSWORD)
+    service.withdraw(db, people["clerk"], document, reason="作废", password=TEST_PASSWORD,
+                     content_sha256=document.current_revision.content_sha256)
     recall = [t for t in tasks_for(db, people["clerk"]) if t.kind == "recall"]
     assert len(recall) == 1 and recall[0].subject == document.number
     assert _kinds(db, people["staff"]) == []

@@ -69,10 +69,14 @@ def _revise_and_issue(app, number, body):
             reviewers=[p["reviewer"]],
             approver=p["approver"],
             password=TEST_PASSWORD,
+            content_sha256=rev.content_sha256,
         )
-        service.review(db, p["reviewer"], rev, password=TEST_PASSWORD)
-        service.approve(db, p["approver"], rev, password=TEST_PASSWORD)
-        service.issue(db, p["clerk"], rev, password=TEST_PASSWORD)
+        service.review(db, p["reviewer"], rev, password=TEST_PASSWORD,
+                       content_sha256=rev.content_sha256)
+        service.approve(db, p["approver"], rev, password=TEST_PASSWORD,
+                        content_sha256=rev.content_sha256)
+        service.issue(db, p["clerk"], rev, password=TEST_PASSWORD,
+                      content_sha256=rev.content_sha256)
         db.commit()
 
 

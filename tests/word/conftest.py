@@ -74,10 +74,14 @@ def supersede(db: Any, doc: Document) -> None:
     manager, clerk = user(db, "manager"), user(db, "clerk")
     revision = service.revise(db, manager, doc, major_change=True, change_summary="改版")
     service.submit_for_review(db, manager, revision, reviewers=[user(db, "reviewer")],
-                              approver=user(db, "approver"), password=TEST_PASSWORD)
-    service.review(db, user(db, "reviewer"), revision, password=TEST_PASSWORD)
-    service.approve(db, user(db, "approver"), revision, password=TEST_PASSWORD)
-    service.issue(db, clerk, revision, password=TEST_PASSWORD)
+                              approver=user(db, "approver"), password=TEST_PASSWORD,
+                              content_sha256=revision.content_sha256)
+    service.review(db, user(db, "reviewer"), revision, password=TEST_PASSWORD,
+                   content_sha256=revision.content_sha256)
+    service.approve(db, user(db, "approver"), revision, password=TEST_PASSWORD,
+                    content_sha256=revision.content_sha256)
+    service.issue(db, clerk, revision, password=TEST_PASSWORD,
+                  content_sha256=revision.content_sha256)
     db.commit()
 
 
