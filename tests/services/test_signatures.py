@@ -108,12 +108,19 @@ def test_signatures_of_ordinary_work_all_check_out_then_a_database_edit_shows(db
         change_summary="首次发布",
         base_hash=revision.content_sha256,
     )
+    seen = revision.content_sha256  # what each signer read
     service.submit_for_review(
-        db, clerk, revision, reviewers=[reviewer], approver=approver, password=TEST_PASSWORD
+        db,
+        clerk,
+        revision,
+        reviewers=[reviewer],
+        approver=approver,
+        password=TEST_PASSWORD,
+        content_sha256=seen,
     )
-    service.review(db, reviewer, revision, password=TEST_PASSWORD)
-    service.approve(db, approver, revision, password=TEST_PASSWORD)
-    service.issue(db, clerk, revision, password=TEST_PASSWORD)
+    service.review(db, reviewer, revision, password=TEST_PASSWORD, content_sha256=seen)
+    service.approve(db, approver, revision, password=TEST_PASSWORD, content_sha256=seen)
+    service.issue(db, clerk, revision, password=TEST_PASSWORD, content_sha256=seen)
     document.next_review_date = clock.today() - timedelta(days=1)
     db.flush()
     periodic.review_without_change(db, clerk, document, password=TEST_PASSWORD)
