@@ -5,6 +5,7 @@ becomes a link the reader may follow, a raw HTML one loses its address."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
 
@@ -90,8 +91,12 @@ class _RemoteImages(Extension):
         md.treeprocessors.register(_RemoteImagesAsLinks(md), "qms_remote_images", 1)
 
 
-def _drop_remote_image_sources(tag: str, attribute: str, value: str) -> str | None:
-    if tag == "img" and attribute == "src" and is_remote(value):
+# The only images a body shows are its own attachments (a Word import stores them there).
+_OWN_IMAGE = re.compile(r"^/attachments/[0-9a-f]{64}$")
+
+
+def _only_own_image_sources(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "img" and attribute == "src" and not _OWN_IMAGE.match(value):
         return None
     return value
 
@@ -109,7 +114,7 @@ def render(text: str) -> str:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
-        attribute_filter=_drop_remote_image_sources,
+        attribute_filter=_only_own_image_sources,
     )
 
 

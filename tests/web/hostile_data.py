@@ -109,6 +109,8 @@ class Hostile:
     # endpoint → full argument sets, for routes whose arguments must agree with each other
     endpoint_fillers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     usernames: list[str] = field(default_factory=list)
+    # the main objects by name, for tests that visit particular pages
+    named: dict[str, Any] = field(default_factory=dict)
 
 
 def _user(session: Any, username: str) -> Any:
@@ -156,7 +158,11 @@ def build(app: Flask) -> Hostile:  # noqa: PLR0915 - one story, told in order
     out = Hostile()
     with app.test_request_context():
         db = get_session()
-        ids = make_role_users()
+        from qms.demo import DEMO_USERS
+
+        if db.scalar(sa.select(User).where(User.username == DEMO_USERS[0][0])) is None:
+            make_role_users()
+        ids = [username for username, *_rest in DEMO_USERS]
         out.usernames = list(ids)
         for d in db.scalars(sa.select(Department)):
             d.name = hostile(f"dept{d.code}", 100)
@@ -299,6 +305,12 @@ def build(app: Flask) -> Hostile:  # noqa: PLR0915 - one story, told in order
             "sha256": list(db.scalars(sa.select(Attachment.sha256)))[:1],
             "import_id": [record.id],
             "message_id": list(db.scalars(sa.select(MailMessage.id).order_by(MailMessage.id)))[:3],
+        }
+        out.named = {
+            "effective": effective.number, "draft_id": draft.id, "in_review": in_review.number,
+            "procedure": procedure.number, "external": ext.document.number,
+            "withdrawn": withdrawn.number, "review_id": review.id, "import_id": record.id,
+            "imported": imported.number, "in_force_id": in_force.id,
         }
         out.endpoint_fillers = {
             "documents.edit": [
