@@ -25,7 +25,7 @@ def _lazy_text_as_html(self: LazyString) -> Markup:
     return escape(str(self))
 
 
-LazyString.__html__ = _lazy_text_as_html  # type: ignore[method-assign]
+LazyString.__html__ = _lazy_text_as_html
 
 
 def select_locale() -> str:

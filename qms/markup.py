@@ -87,7 +87,7 @@ class _RemoteImagesAsLinks(Treeprocessor):
 
 
 class _RemoteImages(Extension):
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - Markdown's API
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
         md.treeprocessors.register(_RemoteImagesAsLinks(md), "qms_remote_images", 1)
 
 

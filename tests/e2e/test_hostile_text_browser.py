@@ -14,23 +14,39 @@ from tests.web.hostile_data import build, hostile
 def _pages(named: dict[str, Any]) -> dict[str, list[str]]:
     doc, query = named["effective"], quote(hostile("query", 120))
     common = [
-        "/", "/tasks/", "/documents/", f"/documents/{doc}", f"/documents/{doc}/trail",
-        f"/procedures/{named['procedure']}", "/procedures/",
-        f"/distribution/external/{named['external']}", "/distribution/external",
+        "/",
+        "/tasks/",
+        "/documents/",
+        f"/documents/{doc}",
+        f"/documents/{doc}/trail",
+        f"/procedures/{named['procedure']}",
+        "/procedures/",
+        f"/distribution/external/{named['external']}",
+        "/distribution/external",
         "/reviews/",
         f"/search?q={query}&kind={query}&status={query}&department={query}",
         f"/documents/?q={query}&department={query}",
     ]
     return {
         "clerk": [
-            *common, f"/documents/{doc}/diff", f"/documents/{doc}/edit/{named['draft_id']}",
-            f"/word/imports/{named['import_id']}", f"/documents/{named['imported']}",
-            f"/distribution/copies/{doc}", "/distribution/recalls", "/distribution/reading",
-            f"/distribution/read/{named['in_force_id']}", "/trail/", "/mail/",
+            *common,
+            f"/documents/{doc}/diff",
+            f"/documents/{doc}/edit/{named['draft_id']}",
+            f"/word/imports/{named['import_id']}",
+            f"/documents/{named['imported']}",
+            f"/distribution/copies/{doc}",
+            "/distribution/recalls",
+            "/distribution/reading",
+            f"/distribution/read/{named['in_force_id']}",
+            "/trail/",
+            "/mail/",
             f"/documents/{named['withdrawn']}",
         ],
-        "leader": [f"/reviews/{named['review_id']}", f"/reviews/{named['review_id']}/meeting",
-                   "/reviews/metrics"],
+        "leader": [
+            f"/reviews/{named['review_id']}",
+            f"/reviews/{named['review_id']}/meeting",
+            "/reviews/metrics",
+        ],
         "reviewer": ["/tasks/", f"/documents/{named['in_review']}"],
         "staff": [*common, "/distribution/my-copies", f"/distribution/read/{named['in_force_id']}"],
         "admin": ["/admin/departments", "/admin/users", "/account"],
@@ -63,8 +79,10 @@ def test_hostile_text_runs_nothing_in_the_browser(browser, live_app, live_server
 
         page.on("dialog", on_dialog)
         page.on("console", on_console)
-        page.on("pageerror", lambda err, where=where: trouble.append(
-            f"script error {err} on {where['url']}"))
+        page.on(
+            "pageerror",
+            lambda err, where=where: trouble.append(f"script error {err} on {where['url']}"),
+        )
         page.on("request", on_request)
         sign_in(page, live_server, username)
         for path in paths:

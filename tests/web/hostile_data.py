@@ -47,7 +47,7 @@ def hostile_body(tag: str) -> str:
         f"## {hostile(tag + 'h')}\n\n"
         f"{hostile(tag)}\n\n"
         f"[link](javascript:alert('{tag}')) <a href=\"javascript:alert('{tag}')\">a</a>\n\n"
-        f"![pixel](https://tracker.example/{tag}.png) <img src=\"https://tracker.example/p.png\">\n\n"
+        f'![pixel](https://tracker.example/{tag}.png) <img src="https://tracker.example/p.png">\n\n'
         f"<iframe src=\"https://evil.example/\"></iframe><svg onload=alert('{tag}')></svg>\n\n"
         f"| {hostile(tag + 'c', 40)} | b |\n|---|---|\n| 1 | {TEMPLATE_MARK} |\n"
     )
@@ -76,8 +76,9 @@ class _Scanner(HTMLParser):
             if name.startswith("on"):
                 self.found.append(f"<{tag} {name}={value!r}>")
             cleaned = re.sub(r"[\x00-\x20]", "", value or "").lower()
-            if name in URL_ATTRIBUTES and cleaned.startswith(("javascript:", "vbscript:",
-                                                              "data:text/html")):
+            if name in URL_ATTRIBUTES and cleaned.startswith(
+                ("javascript:", "vbscript:", "data:text/html")
+            ):
                 self.found.append(f"<{tag} {name}={value!r}>")
             if tag == "img" and name == "src" and cleaned.startswith(("http:", "https:", "//")):
                 self.found.append(f"remote image <img src={value!r}>")
@@ -94,7 +95,7 @@ def problems(text: str) -> list[str]:
     for raw in ("<script>alert(", "Q49Q"):  # an escaped "onerror=" is harmless text
         at = text.find(raw)
         if at >= 0:
-            found.append(f"raw {raw!r} in …{text[max(0, at - 80):at + 80]}…")
+            found.append(f"raw {raw!r} in …{text[max(0, at - 80) : at + 80]}…")
     return found
 
 
@@ -140,7 +141,7 @@ def _docx(tag: str) -> bytes:
     return out.getvalue()
 
 
-def build(app: Flask) -> Hostile:  # noqa: PLR0915 - one story, told in order
+def build(app: Flask) -> Hostile:
     from qms.auth.models import Department, User
     from qms.auth.permissions import Role
     from qms.db import get_session
@@ -174,92 +175,181 @@ def build(app: Flask) -> Hostile:  # noqa: PLR0915 - one story, told in order
         clerk, staff = people["clerk"], people["staff"]
 
         # who must read: everyone on staff, so the read page and the matrix have rows
-        reading.save_rule(db, clerk, kind=None, department=None, roles=[Role.STAFF],
-                          departments=[], people=[])
+        reading.save_rule(
+            db, clerk, kind=None, department=None, roles=[Role.STAFF], departments=[], people=[]
+        )
 
         effective = make_document(
-            db, state="effective", title=hostile("title"), body=hostile_body("body"),
-            author=clerk, reviewer=people["reviewer"], approver=people["approver"],
-            clerk=clerk, department="KF")
+            db,
+            state="effective",
+            title=hostile("title"),
+            body=hostile_body("body"),
+            author=clerk,
+            reviewer=people["reviewer"],
+            approver=people["approver"],
+            clerk=clerk,
+            department="KF",
+        )
         in_force = effective.current_revision
-        draft = documents.revise(db, clerk, effective, major_change=True,
-                                 change_summary=hostile("summary"))
-        documents.save_draft(db, clerk, draft, body=hostile_body("draftbody"),
-                             change_summary=hostile("summary2"), base_hash=draft.content_sha256,
-                             title=hostile("drafttitle"))
+        draft = documents.revise(
+            db, clerk, effective, major_change=True, change_summary=hostile("summary")
+        )
+        documents.save_draft(
+            db,
+            clerk,
+            draft,
+            body=hostile_body("draftbody"),
+            change_summary=hostile("summary2"),
+            base_hash=draft.content_sha256,
+            title=hostile("drafttitle"),
+        )
 
         in_review = make_document(
-            db, state="in_review", title=hostile("tasktitle"), body=hostile_body("rb"),
-            author=clerk, reviewer=people["reviewer"], approver=people["gm"], department="KF")
+            db,
+            state="in_review",
+            title=hostile("tasktitle"),
+            body=hostile_body("rb"),
+            author=clerk,
+            reviewer=people["reviewer"],
+            approver=people["gm"],
+            department="KF",
+        )
         reviewed = make_document(
-            db, state="reviewed", title=hostile("reviewed"), body=hostile_body("rvb"),
-            author=clerk, reviewer=people["reviewer"], approver=people["approver"],
-            department="KF")
+            db,
+            state="reviewed",
+            title=hostile("reviewed"),
+            body=hostile_body("rvb"),
+            author=clerk,
+            reviewer=people["reviewer"],
+            approver=people["approver"],
+            department="KF",
+        )
         withdrawn = make_document(
-            db, state="effective", title=hostile("withdrawn"), author=clerk,
-            reviewer=people["reviewer"], approver=people["approver"], clerk=clerk)
-        documents.withdraw(db, clerk, withdrawn, reason=hostile("withdrawreason"),
-                           password=TEST_PASSWORD)
+            db,
+            state="effective",
+            title=hostile("withdrawn"),
+            author=clerk,
+            reviewer=people["reviewer"],
+            approver=people["approver"],
+            clerk=clerk,
+        )
+        documents.withdraw(
+            db, clerk, withdrawn, reason=hostile("withdrawreason"), password=TEST_PASSWORD
+        )
 
         # a procedure with hostile lanes, steps and links
         procedure = documents.create_document(
-            db, clerk, title=hostile("proc"), kind=DocKind.PROCESS,
-            department=_department(db, "KF"), body=hostile_body("procbody"),
-            change_summary=hostile("procsummary"))
+            db,
+            clerk,
+            title=hostile("proc"),
+            kind=DocKind.PROCESS,
+            department=_department(db, "KF"),
+            body=hostile_body("procbody"),
+            change_summary=hostile("procsummary"),
+        )
         lane_a, lane_b = hostile("laneA", 60), hostile("laneB", 60)
         step = {"lane": lane_a, "explanation": hostile("stepwhy")}
         procedures.set_structure(
-            db, procedure.working_revision,
-            links={LinkKind.CONTROLLED_BY: [effective.number],
-                   LinkKind.REFERENCES: [hostile("ref", 32)]},
-            iso_clauses=["8.5.1"], gap_note=hostile("gap"), lanes=[lane_a, lane_b],
+            db,
+            procedure.working_revision,
+            links={
+                LinkKind.CONTROLLED_BY: [effective.number],
+                LinkKind.REFERENCES: [hostile("ref", 32)],
+            },
+            iso_clauses=["8.5.1"],
+            gap_note=hostile("gap"),
+            lanes=[lane_a, lane_b],
             steps=[
-                {**step, "number": 1, "type": StepType.START, "title": hostile("s1", 100),
-                 "next_steps": [2]},
-                {**step, "number": 2, "lane": lane_b, "type": StepType.DECISION,
-                 "title": hostile("s2", 100), "if_yes": 3, "if_no": 1,
-                 "forms_used": [hostile("form", 32)]},
+                {
+                    **step,
+                    "number": 1,
+                    "type": StepType.START,
+                    "title": hostile("s1", 100),
+                    "next_steps": [2],
+                },
+                {
+                    **step,
+                    "number": 2,
+                    "lane": lane_b,
+                    "type": StepType.DECISION,
+                    "title": hostile("s2", 100),
+                    "if_yes": 3,
+                    "if_no": 1,
+                    "forms_used": [hostile("form", 32)],
+                },
                 {**step, "number": 3, "type": StepType.END, "title": hostile("s3", 100)},
             ],
-            actor=clerk)
+            actor=clerk,
+        )
         rev = procedure.working_revision
-        documents.submit_for_review(db, clerk, rev, reviewers=[people["reviewer"]],
-                                    approver=people["approver"], password=TEST_PASSWORD)
+        documents.submit_for_review(
+            db,
+            clerk,
+            rev,
+            reviewers=[people["reviewer"]],
+            approver=people["approver"],
+            password=TEST_PASSWORD,
+        )
         documents.review(db, people["reviewer"], rev, password=TEST_PASSWORD)
         documents.approve(db, people["approver"], rev, password=TEST_PASSWORD)
         documents.issue(db, clerk, rev, password=TEST_PASSWORD)
 
         # external documents
         ext = external.register_external(
-            db, clerk, title=hostile("exttitle"), category=ExternalCategory.NATIONAL_STANDARD,
-            source=hostile("source"), reference=hostile("reference", 100),
+            db,
+            clerk,
+            title=hostile("exttitle"),
+            category=ExternalCategory.NATIONAL_STANDARD,
+            source=hostile("source"),
+            reference=hostile("reference", 100),
             edition=hostile("edition", 100),
             url="https://std.example/?q=\"><script>alert('url')</script>",
-            notes=hostile_body("extnotes"), department=_department(db, "PZ"), owner=staff)
+            notes=hostile_body("extnotes"),
+            department=_department(db, "PZ"),
+            owner=staff,
+        )
         external.check_currency(db, clerk, ext, note=hostile("currency"))
 
         # controlled copies: one held, one recalled, one waiting for its recall
-        held = copies.issue_copy(db, clerk, in_force, holder_user=staff,
-                                 location=hostile("location"))
-        recalled = copies.issue_copy(db, clerk, in_force, holder_department=_department(db, "KF"),
-                                     location=hostile("location2"))
-        waiting = copies.issue_copy(db, clerk, in_force, holder_user=people["auditor"],
-                                    location=hostile("location3"))
+        held = copies.issue_copy(
+            db, clerk, in_force, holder_user=staff, location=hostile("location")
+        )
+        recalled = copies.issue_copy(
+            db,
+            clerk,
+            in_force,
+            holder_department=_department(db, "KF"),
+            location=hostile("location2"),
+        )
+        waiting = copies.issue_copy(
+            db, clerk, in_force, holder_user=people["auditor"], location=hostile("location3")
+        )
         copies.request_recall(db, clerk, recalled, reason=hostile("recallreason"))
-        copies.record_recall(db, clerk, recalled, next(iter(RecallOutcome)),
-                             note=hostile("recallnote"))
+        copies.record_recall(
+            db, clerk, recalled, next(iter(RecallOutcome)), note=hostile("recallnote")
+        )
         copies.request_recall(db, clerk, waiting, reason=hostile("recallreason2"))
         del held
 
         # a review meeting with defects, comments and a conclusion
         review = reviews.create_review(
-            db, people["leader"], title=hostile("reviewtitle"), department=_department(db, "KF"),
+            db,
+            people["leader"],
+            title=hostile("reviewtitle"),
+            department=_department(db, "KF"),
             objects=[reviews.ObjectSpec(reviewed.working_revision, pages=10)],
-            reviewers=[people["reviewer"]], approver=people["gm"], recorder=people["manager"],
-            system_version=hostile("ver", 40), strategy=hostile("strategy"),
-            deliverables=hostile("deliverables"), regression_criteria=hostile("regression"),
-            meeting_place=hostile("place"), agenda=hostile("agenda"),
-            checklist=[hostile("check", 200)], planned_pages_per_hour=5)
+            reviewers=[people["reviewer"]],
+            approver=people["gm"],
+            recorder=people["manager"],
+            system_version=hostile("ver", 40),
+            strategy=hostile("strategy"),
+            deliverables=hostile("deliverables"),
+            regression_criteria=hostile("regression"),
+            meeting_place=hostile("place"),
+            agenda=hostile("agenda"),
+            checklist=[hostile("check", 200)],
+            planned_pages_per_hour=5,
+        )
         leader = people["leader"]
         reviews.submit_plan(db, leader, review)
         reviews.approve_plan(db, people["gm"], review, password=TEST_PASSWORD)
@@ -268,26 +358,45 @@ def build(app: Flask) -> Hostile:  # noqa: PLR0915 - one story, told in order
                 reviews.confirm_participation(db, person, review)
         reviews.publish(db, leader, review)
         defect = reviews.add_defect(
-            db, people["reviewer"], review, description=hostile("defect"),
-            severity=Severity.GENERAL, category=Category.WRONG,
-            chapter=hostile("chapter", 40), section=hostile("section", 40),
-            page=hostile("page", 20))
+            db,
+            people["reviewer"],
+            review,
+            description=hostile("defect"),
+            severity=Severity.GENERAL,
+            category=Category.WRONG,
+            chapter=hostile("chapter", 40),
+            section=hostile("section", 40),
+            page=hostile("page", 20),
+        )
         reviews.respond(db, clerk, defect, hostile("response"))
-        reviews.start_meeting(db, leader, review, place=hostile("place2"),
-                              agenda=hostile("agenda2"))
-        reviews.add_defect(db, leader, review, description=hostile("defect2"),
-                           severity=Severity.SERIOUS, category=Category.MISSING,
-                           raised_by=people["reviewer"])
+        reviews.start_meeting(
+            db, leader, review, place=hostile("place2"), agenda=hostile("agenda2")
+        )
+        reviews.add_defect(
+            db,
+            leader,
+            review,
+            description=hostile("defect2"),
+            severity=Severity.SERIOUS,
+            category=Category.MISSING,
+            raised_by=people["reviewer"],
+        )
         reviews.close_meeting(db, leader, review, minutes=60)
         reviews.dispose(db, leader, defect, "accepted", reason=hostile("disposition"))
         reviews.conclude(db, leader, review, Conclusion.MINOR, notes=hostile("conclusion"))
 
         # a Word import whose file name, heading and text are hostile
         record = word.import_as_new_document(
-            db, clerk, word.Upload(filename=hostile("file", 200) + ".docx", data=_docx("docx")),
-            title="", kind=DocKind.REGULATION, department=_department(db, "KF"),
-            family=Family.STANDARD, attachment_dir=Path(app.config["DATA_DIR"]) / "attachments",
-            max_bytes=10 * 1024 * 1024)
+            db,
+            clerk,
+            word.Upload(filename=hostile("file", 200) + ".docx", data=_docx("docx")),
+            title="",
+            kind=DocKind.REGULATION,
+            department=_department(db, "KF"),
+            family=Family.STANDARD,
+            attachment_dir=Path(app.config["DATA_DIR"]) / "attachments",
+            max_bytes=10 * 1024 * 1024,
+        )
         assert isinstance(record, WordImport)
         imported = record.revision.document
         db.commit()
@@ -307,10 +416,16 @@ def build(app: Flask) -> Hostile:  # noqa: PLR0915 - one story, told in order
             "message_id": list(db.scalars(sa.select(MailMessage.id).order_by(MailMessage.id)))[:3],
         }
         out.named = {
-            "effective": effective.number, "draft_id": draft.id, "in_review": in_review.number,
-            "procedure": procedure.number, "external": ext.document.number,
-            "withdrawn": withdrawn.number, "review_id": review.id, "import_id": record.id,
-            "imported": imported.number, "in_force_id": in_force.id,
+            "effective": effective.number,
+            "draft_id": draft.id,
+            "in_review": in_review.number,
+            "procedure": procedure.number,
+            "external": ext.document.number,
+            "withdrawn": withdrawn.number,
+            "review_id": review.id,
+            "import_id": record.id,
+            "imported": imported.number,
+            "in_force_id": in_force.id,
         }
         out.endpoint_fillers = {
             "documents.edit": [

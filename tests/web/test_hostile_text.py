@@ -24,16 +24,23 @@ from tests.web.hostile_data import Hostile, build, hostile, problems
 # only these, which need no hostile-text scan: static files are ours.
 NOT_PAGES = {"static"}
 
-CHECKED_TYPES = ("text/html", "image/svg+xml", "application/xhtml+xml", "text/xml",
-                 "application/xml")
+CHECKED_TYPES = (
+    "text/html",
+    "image/svg+xml",
+    "application/xhtml+xml",
+    "text/xml",
+    "application/xml",
+)
 
 
 def query_parameters() -> list[str]:
     """Every query parameter a view or template reads, found in the source."""
     names: set[str] = set()
     pattern = re.compile(r"""args\.get(?:list)?\(\s*["'](\w+)["']""")
-    for path in [*(PROJECT_ROOT / "qms").rglob("*.py"), *(PROJECT_ROOT / "templates").rglob(
-            "*.html")]:
+    for path in [
+        *(PROJECT_ROOT / "qms").rglob("*.py"),
+        *(PROJECT_ROOT / "templates").rglob("*.html"),
+    ]:
         names.update(pattern.findall(path.read_text(encoding="utf-8")))
     names.update(re.findall(r'"(\w+)"', 'PARAMS = ("q", "kind", "department", "status", "all")'))
     return sorted(names)
@@ -54,11 +61,14 @@ def _urls(app: Flask, data: Hostile) -> tuple[list[tuple[str, str]], list[str]]:
                 unfillable.append(
                     f"{rule.rule} ({rule.endpoint}): the hostile-text fixture cannot fill "
                     f"{', '.join(missing)}. Add a filler to Hostile.fillers (or "
-                    f"Hostile.endpoint_fillers) in tests/web/hostile_data.py.")
+                    f"Hostile.endpoint_fillers) in tests/web/hostile_data.py."
+                )
                 continue
             names = sorted(rule.arguments)
-            argument_sets = [dict(zip(names, values, strict=True)) for values in
-                             itertools.product(*(data.fillers[a] for a in names))]
+            argument_sets = [
+                dict(zip(names, values, strict=True))
+                for values in itertools.product(*(data.fillers[a] for a in names))
+            ]
         with app.test_request_context():
             from flask import url_for
 
@@ -76,7 +86,8 @@ def _scan(response: Any, url: str) -> list[str]:
     text = response.get_data(as_text=True)
     found = problems(text)
     if "svg" in content_type:
-        ET.fromstring(text.split("?>", 1)[-1])  # well-formed: no text broke out
+        # well-formed: no text broke out of an element or attribute
+        ET.fromstring(text.split("?>", 1)[-1])  # noqa: S314 - our own output
     return found
 
 
@@ -89,7 +100,7 @@ def test_no_page_runs_hostile_text_for_any_role(app: Flask, hostile_data: Hostil
     urls, unfillable = _urls(app, hostile_data)
     assert unfillable == [], "\n".join(unfillable)
     evil = hostile("query", 120)
-    query = {name: evil for name in query_parameters()}
+    query = dict.fromkeys(query_parameters(), evil)
     found: list[str] = []
     opened: dict[str, int] = {endpoint: 0 for endpoint, _url in urls}
     for username in [None, *hostile_data.usernames]:  # None: signed out (public pages)
@@ -105,24 +116,29 @@ def test_no_page_runs_hostile_text_for_any_role(app: Flask, hostile_data: Hostil
             if endpoint not in seen_with_query:  # hostile filters and search words, once
                 seen_with_query.add(endpoint)
                 with client.get(url, query_string=query) as response:
-                    found += [f"{username} GET {url}?<hostile>: {p}"
-                              for p in _scan(response, url)]
+                    found += [f"{username} GET {url}?<hostile>: {p}" for p in _scan(response, url)]
     assert found == [], "\n".join(found[:40])
     never = sorted(e for e, n in opened.items() if n == 0)
     assert never == [], (
         f"No role could open {never} with the hostile data: make its filler name something "
-        "that exists, so the page is rendered with hostile text.")
+        "that exists, so the page is rendered with hostile text."
+    )
 
 
 def test_the_scanner_finds_what_a_browser_would_run() -> None:
     assert problems("<p>&lt;script&gt;alert(1)&lt;/script&gt; Q{{7*7}}Q</p>") == []
-    for bad in ("<script>alert(1)</script>", '<img src=x onerror="alert(1)">',
-                '<a href=" javascript:alert(1)">x</a>', "<iframe src=/x></iframe>",
-                '<img src="https://tracker.example/p.png">', "<p>Q49Q</p>",
-                "<svg><g onload=alert(1)></g></svg>"):
+    for bad in (
+        "<script>alert(1)</script>",
+        '<img src=x onerror="alert(1)">',
+        '<a href=" javascript:alert(1)">x</a>',
+        "<iframe src=/x></iframe>",
+        '<img src="https://tracker.example/p.png">',
+        "<p>Q49Q</p>",
+        "<svg><g onload=alert(1)></g></svg>",
+    ):
         assert problems(bad), bad
 
 
 def test_a_route_the_fixture_cannot_fill_fails_with_advice(app: Flask) -> None:
-    urls, unfillable = _urls(app, Hostile(fillers={}))
+    _urls_made, unfillable = _urls(app, Hostile(fillers={}))
     assert any("Add a filler" in m and "<int:review_id>" in m for m in unfillable)

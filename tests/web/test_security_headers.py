@@ -38,8 +38,16 @@ def _assert_secure(response, path: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/login", "/", "/documents/", "/no-such-page", "/api/v1/me", "/healthz",
-     "/static/qms.css", "/search?q=a"],
+    [
+        "/login",
+        "/",
+        "/documents/",
+        "/no-such-page",
+        "/api/v1/me",
+        "/healthz",
+        "/static/qms.css",
+        "/search?q=a",
+    ],
 )
 def test_every_kind_of_response_carries_the_security_headers(client_as, client, path):
     for c in (client, client_as("staff")):  # signed out: sign-in page, redirects, 401
