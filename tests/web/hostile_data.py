@@ -145,7 +145,7 @@ def build(app: Flask) -> Hostile:
     from qms.auth.models import Department, User
     from qms.auth.permissions import Role
     from qms.db import get_session
-    from qms.distribution import copies, external, reading
+    from qms.distribution import copies, external, periodic, reading
     from qms.distribution.models import ExternalCategory, RecallOutcome
     from qms.documents import service as documents
     from qms.documents.models import DocKind, Family
@@ -294,6 +294,23 @@ def build(app: Flask) -> Hostile:
         documents.approve(db, people["approver"], rev, password=TEST_PASSWORD)
         documents.issue(db, clerk, rev, password=TEST_PASSWORD)
 
+        # a rejected draft (the reviewer's comment) and a periodic review's comment
+        rejected = make_document(
+            db,
+            state="in_review",
+            title=hostile("rejected"),
+            author=clerk,
+            reviewer=people["reviewer"],
+            approver=people["approver"],
+            department="KF",
+        )
+        documents.reject(
+            db, people["reviewer"], rejected.working_revision, comment=hostile("rejectcomment")
+        )
+        periodic.review_without_change(
+            db, clerk, procedure, password=TEST_PASSWORD, comment=hostile("periodiccomment")
+        )
+
         # external documents
         ext = external.register_external(
             db,
@@ -404,7 +421,16 @@ def build(app: Flask) -> Hostile:
         from qms.mail.models import MailMessage
         from qms.word.models import Attachment
 
-        numbers = [effective, in_review, reviewed, withdrawn, procedure, ext.document, imported]
+        numbers = [
+            effective,
+            in_review,
+            reviewed,
+            withdrawn,
+            procedure,
+            ext.document,
+            imported,
+            rejected,
+        ]
         out.fillers = {
             "number": [d.number for d in numbers],
             "review_id": [review.id],
