@@ -322,3 +322,24 @@ def test_every_place_that_marks_text_as_markup_is_reviewed():
         f"{unreviewed} mark text as safe markup: escape user data before it meets markup, "
         "test it in tests/web/test_escaping.py and list the place in REVIEWED_MARKUP."
     )
+
+
+def test_the_register_form_refuses_a_script_address_and_stores_nothing(app, users, client_as):
+    from qms.documents.models import Document
+
+    client = client_as("clerk")
+    response = client.post(
+        "/distribution/external/new",
+        data={
+            "title": "GB/T 19001",
+            "category": "national_standard",
+            "source": "SAC",
+            "url": "javascript:alert(1)",
+            "department": "PZ",
+            "owner": str(users["clerk"]),
+        },
+    )
+    assert response.status_code == 422
+    assert "http://" in response.get_data(as_text=True)
+    with app.app_context():
+        assert get_session().scalar(sa.select(sa.func.count()).select_from(Document)) == 0
