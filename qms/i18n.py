@@ -6,9 +6,26 @@ from datetime import datetime
 
 from flask import Flask, current_app, request, session
 from flask_babel import format_datetime, get_locale
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from qms.extensions import babel
+
+
+def _lazy_text_as_html(self: LazyString) -> Markup:
+    """A lazily translated message is text, not markup: escape it.
+
+    Flask-Babel's lazy strings answer ``__html__`` with their raw text, so Jinja's
+    autoescape, ``Markup.format``/``Markup.join``, ``markupsafe.escape`` and the session's
+    flash serializer all took ``_l("... %(title)s", title=...)`` as safe markup and sent
+    a user's text to the browser unescaped (stored XSS in My tasks, reflected XSS in the
+    search notes). Every message formatted with user data is escaped here, once, for all.
+    """
+    return escape(str(self))
+
+
+LazyString.__html__ = _lazy_text_as_html
 
 
 def select_locale() -> str:

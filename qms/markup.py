@@ -1,10 +1,19 @@
 """Markdown to safe HTML: headings, lists, tables, emphasis. Whatever HTML or script a
-body contains is sanitised away (nh3), never run."""
+body contains is sanitised away (nh3), never run. Images from other sites are not loaded
+(a remote image tells its owner who reads which document, and when): a Markdown image
+becomes a link the reader may follow, a raw HTML one loses its address."""
 
 from __future__ import annotations
 
+import re
+import xml.etree.ElementTree as ET
+from urllib.parse import urlsplit
+
 import markdown
 import nh3
+from flask_babel import gettext as _
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
 
 ALLOWED_TAGS = {
     "h1",
@@ -53,11 +62,50 @@ ALLOWED_ATTRIBUTES = {
 }
 
 
+def is_remote(src: str) -> bool:
+    """An address on another site (or one we cannot read): anything but a path of ours."""
+    src = src.strip()
+    if src.startswith(("//", "\\", "/\\")):
+        return True
+    try:
+        return bool(urlsplit(src).scheme)
+    except ValueError:
+        return True
+
+
+class _RemoteImagesAsLinks(Treeprocessor):
+    def run(self, root: ET.Element) -> None:
+        for img in list(root.iter("img")):
+            src = img.get("src", "")
+            if not is_remote(src):
+                continue
+            name = img.get("alt") or img.get("title") or src
+            img.tag = "a"
+            img.attrib.clear()
+            img.set("href", src)
+            img.text = _("[Image from another site, not loaded: %(name)s]", name=name)
+
+
+class _RemoteImages(Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        md.treeprocessors.register(_RemoteImagesAsLinks(md), "qms_remote_images", 1)
+
+
+# The only images a body shows are its own attachments (a Word import stores them there).
+_OWN_IMAGE = re.compile(r"^/attachments/[0-9a-f]{64}$")
+
+
+def _only_own_image_sources(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "img" and attribute == "src" and not _OWN_IMAGE.match(value):
+        return None
+    return value
+
+
 def render(text: str) -> str:
     html = markdown.markdown(
         text or "",
-        extensions=["tables", "sane_lists", "fenced_code", "toc"],
-        extension_configs={"toc": {"permalink": False}},
+        extensions=["tables", "sane_lists", "fenced_code", "toc", _RemoteImages()],
+        extension_configs={"toc": {"permalink": False}, "tables": {"use_align_attribute": True}},
         output_format="html",
     )
     return nh3.clean(
@@ -66,6 +114,7 @@ def render(text: str) -> str:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
+        attribute_filter=_only_own_image_sources,
     )
 
 

@@ -13,13 +13,23 @@ from sqlalchemy.orm import Session
 from qms import clock
 from qms.auth.models import Department, User
 from qms.auth.permissions import Permission
-from qms.distribution.models import CATEGORY_LABELS, ExternalCategory, ExternalSource
+from qms.distribution.models import (
+    CATEGORY_LABELS,
+    ExternalCategory,
+    ExternalSource,
+    is_web_address,
+)
 from qms.documents import labels
 from qms.documents import service as documents
 from qms.documents.models import DocKind, Document, Family, Revision
 from qms.errors import Forbidden, Invalid, NotFound
 from qms.search.extras import text_provider
 from qms.trail import service as trail
+
+
+def _check_web_address(url: str) -> None:
+    if url.strip() and not is_web_address(url):
+        raise Invalid(_l("The web address must start with http:// or https://."))
 
 
 def _require(actor: User) -> None:
@@ -36,6 +46,7 @@ def register_external(
     _require(actor)
     if not source.strip():
         raise Invalid(_l("Say where the document comes from (its source)."))
+    _check_web_address(url)
     today = clock.today()
     document = documents.register_effective(
         session, actor, number=number, title=title, kind=DocKind.EXTERNAL,
@@ -60,6 +71,7 @@ def update_external(session: Session, actor: User, ext: ExternalSource, *,
     _require(actor)
     if not source.strip():
         raise Invalid(_l("Say where the document comes from (its source)."))
+    _check_web_address(url)
     changes = {
         "category": (ext.category, category),
         "source": (ext.source, source.strip()),

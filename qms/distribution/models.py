@@ -265,3 +265,20 @@ class ExternalSource(Base):
 
     document: Mapped[Document] = relationship(lazy="joined", innerjoin=True)
     owner: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def web_link(self) -> str | None:
+        """The web address as a link target, only when it is an http(s) address: a stored
+        ``javascript:`` or ``data:`` address is shown as text, never followed."""
+        return self.url if is_web_address(self.url) else None
+
+
+def is_web_address(url: str) -> bool:
+    """An absolute http or https address with a host (what a web address field accepts)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
