@@ -52,6 +52,9 @@ def search(query: tuple[str, ...], as_json: bool, limit: int, all_revisions: boo
     user = _cli_user(session, username)
     result = service.search(session, user, " ".join(query), per_page=limit,
                             all_revisions=all_revisions)
+    if result.refused is not None:
+        click.echo(f"error: {result.refused}", err=True)
+        sys.exit(2)
     if as_json:
         items = [h.as_json() for h in result.hits]
         for item in items:

@@ -48,6 +48,7 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
+from whoosh.support.levenshtein import distance as levenshtein_distance
 
 from qms.search import analysis
 from qms.search.bulk import BulkWriter
@@ -433,14 +434,19 @@ class WhooshEngine:
                 self._caches.append(cache)
         cached = cache.get(which)
         try:
-            if cached is not None and cached[0] == gen:
-                searcher, memo = cached[1], cached[2]
-                if not searcher.up_to_date():
-                    searcher, memo = searcher.refresh(), {}
-            else:
-                if cached is not None:
-                    cached[1].close()
-                searcher, memo = _open_index(self.root / gen / which).searcher(), {}
+            if cached is not None and cached[0] == gen and cached[1].up_to_date():
+                return cached[1], cached[2]
+            # A new generation, or a commit (new segments, a merge, deletions) since this
+            # searcher was opened: a whole new searcher, with a memo of its own. Never
+            # Searcher.refresh(): whoosh-reloaded's reader reuse keeps a segment's reader
+            # with the deletions it had, and adds back segments a merge has replaced — a
+            # reader whose document numbers no longer match its columns (IndexError in
+            # facet counting) and whose updated documents match twice.
+            if cached is not None:
+                cache.pop(which, None)
+                cached[1].close()
+            searcher = _open_index(self.root / gen / which).searcher()
+            memo: dict[Any, Any] = {"generation": (gen, searcher.reader().generation())}
         except Exception as err:
             cache.pop(which, None)
             raise IndexUnavailable(str(err)) from err
@@ -542,12 +548,43 @@ class WhooshEngine:
         return self.query(which, phrases, filters=filters, page=1, per_page=1, facets=facets,
                           facet_filters=filters).facets
 
-    def suggest_words(self, which: str, word: str) -> list[str]:
-        """Close Latin words from the index's own vocabulary (typo tolerance)."""
-        searcher = self.searcher(which)
+    def suggest_words(self, which: str, word: str, limit: int = 3) -> list[str]:
+        """Close Latin words from the index's own vocabulary (typo tolerance): within one
+        edit (words of up to 5 characters) or two, closest first, then the most frequent.
+        Bounded: a word longer than MAX_FUZZY_WORD gets none, candidates are only the
+        words of a near length whose letters differ little (Whoosh's own corrector walked
+        the whole lexicon: seconds a word), answers are kept per searcher."""
+        if len(word) > MAX_FUZZY_WORD or len(word) < 2:
+            return []
+        searcher, memo = self._searcher(which)
+        answers: dict[str, list[str]] = memo.setdefault("suggestions", {})
+        if word in answers:
+            return answers[word]
+        by_length = memo.get("words")
+        if by_length is None:
+            frequencies: Counter[str] = Counter()
+            folder = _folder(searcher)
+            for leaf, _offset in searcher.reader().leaf_readers():
+                frequencies.update(POSTINGS.words(leaf, "content", folder))
+            by_length = memo["words"] = {}
+            for w, f in frequencies.items():
+                by_length.setdefault(len(w), []).append((w, f, frozenset(w)))
         maxdist = 1 if len(word) <= 5 else 2
-        return [w for w in searcher.suggest("content", word, limit=3, maxdist=maxdist)
-                if not analysis.is_cjk(w) and len(w) > 1]
+        letters = frozenset(word)
+        found: list[tuple[int, int, str]] = []
+        for size in range(len(word) - maxdist, len(word) + maxdist + 1):
+            for w, f, its_letters in by_length.get(size, ()):
+                # each edit changes the set of letters by two at most: a cheap first cut
+                if len(letters ^ its_letters) > 2 * maxdist:
+                    continue
+                d = levenshtein_distance(word, w, limit=maxdist + 1)
+                if d <= maxdist:
+                    found.append((d, -f, w))
+        suggestions = [w for _d, _f, w in sorted(found)[:limit]]
+        if len(answers) > 256:
+            answers.clear()
+        answers[word] = suggestions
+        return suggestions
 
     def numbers(self, which: str) -> list[str]:
         searcher = self.searcher(which)
@@ -630,9 +667,16 @@ def _segment_phrase_docs(leaf: Any, plan: list[tuple[str, int]], within: set[int
                          folder: str | None) -> set[int]:
     """Documents of one segment (its own numbers) where the plan's terms all occur at their
     offsets: the rarest term's documents, each checked against the other terms' positions
-    (bisection and array slices on cached lists)."""
-    lists = sorted(((POSTINGS.get(leaf, "content", term, True, folder), offset)
-                    for term, offset in plan), key=lambda t: len(t[0]))
+    (bisection and array slices on cached lists). A term repeated in the plan is read
+    once, and nothing is read when one of the terms is not in the segment."""
+    frequency: dict[str, int] = {}
+    for term, _offset in plan:
+        if term not in frequency:
+            frequency[term] = leaf.doc_frequency("content", term)
+            if not frequency[term]:
+                return set()
+    read = {term: POSTINGS.get(leaf, "content", term, True, folder) for term in frequency}
+    lists = sorted(((read[term], offset) for term, offset in plan), key=lambda t: len(t[0]))
     first, first_offset = lists[0]
     if not first:
         return set()
@@ -699,6 +743,7 @@ def _phrases_docs(searcher: Searcher, plans: list[list[tuple[str, int]]]) -> set
     return matched
 
 
+MAX_FUZZY_WORD = 24  # longer words get no typo suggestions (no word is that long)
 MATCHES_KEPT = 64  # matched sets kept per searcher: the next page, the same query retyped
 
 
