@@ -196,9 +196,12 @@ class Sidecar:
         flat.frombytes(data[4 * (n + k):])
         return SegmentPostings(ids, None, flat, starts, boost, dense)
 
-    def __del__(self) -> None:  # when no reader holds it any more
-        if getattr(self, "fd", None) is not None:
-            os.close(self.fd)
+    def __del__(self, _close: Any = os.close) -> None:  # when no reader holds it any more
+        # (os.close bound at definition: at interpreter exit the module's globals are gone)
+        fd = getattr(self, "fd", None)
+        if fd is not None:
+            self.fd = None
+            _close(fd)
 
 
 class PostingsCache:
