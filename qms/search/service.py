@@ -312,6 +312,44 @@ def reconcile(session: Session, *, repair: bool = True) -> dict[str, Reconciliat
     return report
 
 
+@dataclass
+class IndexCheck:
+    """What `qms reindex --check` found and did."""
+
+    debris: list[str] = field(default_factory=list)  # left by a killed rebuild, removed
+    reconciliation: dict[str, Reconciliation] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # a server would meet them, fixed
+    remaining: list[str] = field(default_factory=list)  # still there after the repair
+
+
+def check(session: Session) -> IndexCheck:
+    """Clean up after a killed rebuild, reconcile the index with the database, and search
+    the index the way a running server does — before and after a commit it has to notice
+    (engine.verify) — rebuilding it when that fails."""
+    engine = get_engine()
+    report = IndexCheck(debris=engine.clean_up())
+    if engine.active_generation() is None:
+        report.problems.append("no active index")
+        rebuild()
+        report.remaining = _verify(engine)
+        return report
+    report.problems = _verify(engine)
+    report.reconciliation = reconcile(session)
+    with engine.writer_lock():  # what the next publish does to a searcher in use
+        for which in ("current", "history"):
+            engine.touch(which)
+    report.problems += [p for p in _verify(engine) if p not in report.problems]
+    if report.problems:
+        rebuild()
+        engine.close()
+        report.remaining = _verify(engine)
+    return report
+
+
+def _verify(engine: WhooshEngine) -> list[str]:
+    return [p for which in ("current", "history") for p in engine.verify(which, FACETS)]
+
+
 # -- queries ------------------------------------------------------------------------------
 
 TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,200}>")
