@@ -28,14 +28,27 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 _spec = importlib.util.spec_from_file_location("qms_bench_search", ROOT / "bench" / "search.py")
-assert _spec is not None and _spec.loader is not None
+if _spec is None or _spec.loader is None:
+    raise SystemExit("bench/search.py not found")
 corpus = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(corpus)
 
 from qms import create_app  # noqa: E402
 
-BASELINE = ["投诉", "装修保证金", "业主 投诉", '"垃圾清运"', "ZD-KF-001", "KF-001", "001", "deposit",
-            "業主投訴", "监", "audit procedure", "电梯运行 巡查"]
+BASELINE = [
+    "投诉",
+    "装修保证金",
+    "业主 投诉",
+    '"垃圾清运"',
+    "ZD-KF-001",
+    "KF-001",
+    "001",
+    "deposit",
+    "業主投訴",
+    "监",
+    "audit procedure",
+    "电梯运行 巡查",
+]
 
 HOSTILE = {
     "ZD-KF-0 ×150": "ZD-KF-0" * 150,
@@ -74,8 +87,12 @@ def run(n_docs: int, revisions: int, repeat: int, seed: int) -> dict[str, Any]:
     logging.getLogger("qms").setLevel(logging.ERROR)
     tmp = Path(tempfile.mkdtemp(prefix="qms-search-hostile-"))
     try:
-        app = create_app("testing", DATABASE_URL=f"sqlite:///{tmp / 'qms.sqlite3'}",
-                         DATA_DIR=tmp, WTF_CSRF_ENABLED=False)
+        app = create_app(
+            "testing",
+            DATABASE_URL=f"sqlite:///{tmp / 'qms.sqlite3'}",
+            DATA_DIR=tmp,
+            WTF_CSRF_ENABLED=False,
+        )
         docs = corpus.make_corpus(n_docs, revisions, seed)
         corpus.load_database(app, docs)
         with app.app_context():
@@ -99,18 +116,28 @@ def run(n_docs: int, revisions: int, repeat: int, seed: int) -> dict[str, Any]:
         rows = {}
         for name, q in HOSTILE.items():
             status, times = timed(client, headers, q, repeat)
-            rows[name] = {"chars": len(q), "status": status,
-                          "p50_ms": round(statistics.median(times), 2),
-                          "max_ms": round(max(times), 2),
-                          "max_ratio": round(max(times) / baseline, 1)}
+            rows[name] = {
+                "chars": len(q),
+                "status": status,
+                "p50_ms": round(statistics.median(times), 2),
+                "max_ms": round(max(times), 2),
+                "max_ratio": round(max(times) / baseline, 1),
+            }
         with app.app_context():
             service.get_engine(app).close()
-        return {"docs": n_docs, "revisions_per_doc": revisions, "repeat": repeat,
-                "build_s": round(build_s, 1),
-                "baseline": {"p50_ms": round(baseline, 2),
-                             "max_ms": round(max(base_times), 2), "queries": len(BASELINE)},
-                "hostile": rows,
-                "worst_ratio": max(r["max_ratio"] for r in rows.values())}
+        return {
+            "docs": n_docs,
+            "revisions_per_doc": revisions,
+            "repeat": repeat,
+            "build_s": round(build_s, 1),
+            "baseline": {
+                "p50_ms": round(baseline, 2),
+                "max_ms": round(max(base_times), 2),
+                "queries": len(BASELINE),
+            },
+            "hostile": rows,
+            "worst_ratio": max(r["max_ratio"] for r in rows.values()),
+        }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -129,15 +156,18 @@ def main() -> None:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
     b = report["baseline"]
-    print(f"hostile search queries — {report['docs']} documents × "
-          f"{report['revisions_per_doc']} revisions, GET /api/v1/search, {report['repeat']} "
-          f"runs each; index built in {report['build_s']} s")
-    print(f"baseline ({b['queries']} ordinary queries): p50 {b['p50_ms']} ms, "
-          f"max {b['max_ms']} ms")
+    print(
+        f"hostile search queries — {report['docs']} documents × "
+        f"{report['revisions_per_doc']} revisions, GET /api/v1/search, {report['repeat']} "
+        f"runs each; index built in {report['build_s']} s"
+    )
+    print(f"baseline ({b['queries']} ordinary queries): p50 {b['p50_ms']} ms, max {b['max_ms']} ms")
     print(f"{'query':28} {'chars':>6} {'status':>6} {'p50 ms':>8} {'max ms':>8} {'max/base':>9}")
     for name, r in report["hostile"].items():
-        print(f"{name:28} {r['chars']:>6} {r['status']:>6} {r['p50_ms']:>8} {r['max_ms']:>8} "
-              f"{r['max_ratio']:>9}")
+        print(
+            f"{name:28} {r['chars']:>6} {r['status']:>6} {r['p50_ms']:>8} {r['max_ms']:>8} "
+            f"{r['max_ratio']:>9}"
+        )
     print(f"worst hostile query: {report['worst_ratio']}× the baseline median")
 
 

@@ -200,7 +200,6 @@ class Sidecar:
         # (os.close bound at definition: at interpreter exit the module's globals are gone)
         fd = getattr(self, "fd", None)
         if fd is not None:
-            self.fd = None
             _close(fd)
 
 
@@ -275,8 +274,10 @@ class PostingsCache:
             if sidecar is not None and fieldname in sidecar.field_lengths:
                 found = sidecar.field_lengths[fieldname]
             else:
+                # (Whoosh answers None, not the default, for a document whose field is
+                # empty in a segment where others have it: 1, as the positions file has it)
                 length = leaf.doc_field_length
-                found = array("I", (length(d, fieldname, 1)
+                found = array("I", (length(d, fieldname, 1) or 1
                                     for d in range(leaf.doc_count_all())))
             with self.lock:
                 if len(self.lengths) > 64:  # segments come and go; a few are in use
@@ -296,7 +297,7 @@ class PostingsCache:
         if found is None:
             found = {}
             for tbytes, info in leaf.iter_field(fieldname):
-                if len(tbytes) < 2 or not tbytes.isascii() and _has_cjk(tbytes):
+                if len(tbytes) < 2 or (not tbytes.isascii() and _has_cjk(tbytes)):
                     continue
                 found[tbytes.decode("utf-8")] = int(info.weight())
             with self.lock:

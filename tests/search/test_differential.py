@@ -38,17 +38,30 @@ queries = st.one_of(
     st.text(alphabet=CHARS, min_size=1, max_size=4),
     st.sampled_from(WORDS),
     st.tuples(st.text(alphabet=CHARS, min_size=1, max_size=3), st.sampled_from(WORDS)).map(
-        " ".join),
-    st.tuples(st.text(alphabet=CHARS, min_size=2, max_size=3),
-              st.text(alphabet=CHARS, min_size=1, max_size=2)).map(" ".join),
+        " ".join
+    ),
+    st.tuples(
+        st.text(alphabet=CHARS, min_size=2, max_size=3),
+        st.text(alphabet=CHARS, min_size=1, max_size=2),
+    ).map(" ".join),
 )
 
 
 def entry(key: str, title: str, body: str, kind: str, department: str) -> IndexEntry:
     number = int(key[1:])
-    return IndexEntry(key=key, document_id=number, revision_id=number, number=f"T-{number}",
-                      label="A/0", title=title, body=body, kind=kind, department=department,
-                      state="effective", content_sha256=f"{title}|{body}")
+    return IndexEntry(
+        key=key,
+        document_id=number,
+        revision_id=number,
+        number=f"T-{number}",
+        label="A/0",
+        title=title,
+        body=body,
+        kind=kind,
+        department=department,
+        state="effective",
+        content_sha256=f"{title}|{body}",
+    )
 
 
 def found_in(e: IndexEntry, query: str) -> bool:
@@ -72,7 +85,7 @@ def whoosh_query(query: str) -> wq.Query:
     parts: list[wq.Query] = []
     for part in analysis.fold(query).split():
         if analysis.is_cjk(part) and len(part) > 2:
-            parts.append(wq.Phrase("content", [part[i:i + 2] for i in range(len(part) - 1)]))
+            parts.append(wq.Phrase("content", [part[i : i + 2] for i in range(len(part) - 1)]))
         else:
             parts.append(wq.Term("content", part))
     return parts[0] if len(parts) == 1 else wq.And(parts)
@@ -93,8 +106,13 @@ class LongLivedEngine(RuleBasedStateMachine):
 
     # -- changes --
 
-    @rule(key=st.sampled_from(KEYS), title=texts, body=texts, kind=st.sampled_from(KINDS),
-          department=st.sampled_from(DEPARTMENTS))
+    @rule(
+        key=st.sampled_from(KEYS),
+        title=texts,
+        body=texts,
+        kind=st.sampled_from(KINDS),
+        department=st.sampled_from(DEPARTMENTS),
+    )
     def index_now(self, key: str, title: str, body: str, kind: str, department: str) -> None:
         """A new document or an update, committed at once."""
         e = entry(key, title, body, kind, department)
@@ -106,8 +124,12 @@ class LongLivedEngine(RuleBasedStateMachine):
         self.engine.remove("current", [key])
         self.model.pop(key, None)
 
-    @rule(key=st.sampled_from(KEYS), body=texts, kind=st.sampled_from(KINDS),
-          department=st.sampled_from(DEPARTMENTS))
+    @rule(
+        key=st.sampled_from(KEYS),
+        body=texts,
+        kind=st.sampled_from(KINDS),
+        department=st.sampled_from(DEPARTMENTS),
+    )
     def stage_update(self, key: str, body: str, kind: str, department: str) -> None:
         self.staged[key] = entry(key, "", body, kind, department)
 
@@ -133,8 +155,9 @@ class LongLivedEngine(RuleBasedStateMachine):
     def rebuild(self) -> None:
         """A new generation swapped in under the same engine object."""
         committed = list(self.model.values())
-        self.engine.rebuild({"current": lambda: iter(committed), "history": list},
-                            replay=lambda ids, gen: None)
+        self.engine.rebuild(
+            {"current": lambda: iter(committed), "history": list}, replay=lambda ids, gen: None
+        )
 
     # -- answers --
 
@@ -144,21 +167,29 @@ class LongLivedEngine(RuleBasedStateMachine):
         assert phrases, query
         matched = {k for k, e in self.model.items() if found_in(e, query)}
         selected = {k for k in matched if kind is None or self.model[k].kind == kind}
-        result = self.engine.query("current", phrases,
-                                   filters={"kind": [kind]} if kind else {},
-                                   page=1, per_page=100, facets=FACETS, facet_filters={})
+        result = self.engine.query(
+            "current",
+            phrases,
+            filters={"kind": [kind]} if kind else {},
+            page=1,
+            per_page=100,
+            facets=FACETS,
+            facet_filters={},
+        )
         assert {h.key for h in result.hits} == selected, query
         assert result.total == len(selected), query
         if matched:
             for name in FACETS:
                 expected = Counter(getattr(self.model[k], name) for k in matched)
                 assert result.facets[name] == dict(expected), (query, name)
-        assert self.engine.matching_ids("current", phrases) == \
-            {self.model[k].document_id for k in matched}, query
+        assert self.engine.matching_ids("current", phrases) == {
+            self.model[k].document_id for k in matched
+        }, query
         # Whoosh's own phrase query on the engine's searcher
         searcher = self.engine.searcher("current")
-        whoosh = {searcher.stored_fields(d)["key"]
-                  for d in searcher.docs_for_query(whoosh_query(query))}
+        whoosh = {
+            searcher.stored_fields(d)["key"] for d in searcher.docs_for_query(whoosh_query(query))
+        }
         assert whoosh == matched, query
 
     @invariant()
@@ -174,6 +205,10 @@ class LongLivedEngine(RuleBasedStateMachine):
 
 
 LongLivedEngine.TestCase.settings = settings(
-    max_examples=15, stateful_step_count=30, deadline=None, database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    max_examples=15,
+    stateful_step_count=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 test_a_long_lived_engine_answers_as_a_scan_does = LongLivedEngine.TestCase

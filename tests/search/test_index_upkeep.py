@@ -41,7 +41,8 @@ def _kill_a_rebuild(root: Path) -> str:
 
 
 def test_after_a_killed_rebuild_the_next_one_keeps_the_last_complete_generation(
-        app, db, publish, staff):
+    app, db, publish, staff
+):
     doc = publish(title="消防管理制度", body="防火安检每月一次。")
     engine = service.get_engine()
     good = engine.active_generation()
@@ -95,7 +96,7 @@ def test_the_check_says_repaired_only_when_something_was(app, db, publish, staff
     assert "index is sound: nothing to repair" in sound.output
     engine = service.get_engine()
     with engine.writer_lock():
-        engine.remove("current", [k for k in engine.indexed("current")])
+        engine.remove("current", list(engine.indexed("current")))
     fixed = _run(app, "--check")
     assert "current: 0 stale, 1 missing, 0 extra — repaired" in fixed.output
     assert "history: 0 stale, 0 missing, 0 extra — in step" in fixed.output
@@ -113,7 +114,9 @@ def test_the_check_searches_as_a_running_server_does(app, db, publish, staff, mo
     assert service.search(db, staff, "防火").total == 1  # what that worker answers
     checked = _run(app, "--check")
     assert checked.exit_code == 0, checked.output
-    assert "searching as the server does: current: the searcher in use holds other " \
+    assert (
+        "searching as the server does: current: the searcher in use holds other "
         "segments or deletions than the index has" in checked.output
+    )
     assert "index rebuilt" in checked.output
     assert second.number in {h.number for h in service.search(db, staff, "防火").hits}

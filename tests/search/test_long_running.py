@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-PASSWORD = "Search-long-running-Qm7!x"  # noqa: S105 - the demo users' password in this test
+PASSWORD = "Search-long-running-Qm7!x"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 FRESH_WITHIN = 2.0  # seconds from the commit of an issue to a search that finds it
 
@@ -68,9 +68,16 @@ class Server:
 
     def call(self, method: str, path: str, user: str, body: Any = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.tokens[user]}", "Content-Type": "application/json",
-            "Accept": "application/json"})
+        request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
+            self.base + path,
+            data=data,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.tokens[user]}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - local
                 return response.status, json.loads(response.read() or b"null")
@@ -78,8 +85,9 @@ class Server:
             return err.code, err.read().decode(errors="replace")
 
     def search(self, q: str) -> dict[str, Any]:
-        status, body = self.call("GET", "/api/v1/search?" + urllib.parse.urlencode({"q": q}),
-                                 "staff")
+        status, body = self.call(
+            "GET", "/api/v1/search?" + urllib.parse.urlencode({"q": q}), "staff"
+        )
         assert status == 200, (q, status, body)
         return dict(body)
 
@@ -93,13 +101,30 @@ def server(tmp_path: Path) -> Iterator[Server]:
     database_url = f"sqlite:///{data_dir / 'qms.sqlite3'}"
     tokens = _setup(data_dir, database_url)
     port = _free_port()
-    env = {**os.environ, "QMS_ENV": "development", "QMS_DATA_DIR": str(data_dir),
-           "QMS_DATABASE_URL": database_url, "QMS_SECRET_KEY": "long-running-test-key"}
+    env = {
+        **os.environ,
+        "QMS_ENV": "development",
+        "QMS_DATA_DIR": str(data_dir),
+        "QMS_DATABASE_URL": database_url,
+        "QMS_SECRET_KEY": "long-running-test-key",
+    }
     log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(  # noqa: S603 - our own gunicorn
-        [str(GUNICORN), "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "60",
-         "qms:create_app()"], env=env, stdout=log, stderr=subprocess.STDOUT,
-        cwd=Path(__file__).resolve().parents[2])
+    process = subprocess.Popen(
+        [
+            str(GUNICORN),
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "60",
+            "qms:create_app()",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -121,27 +146,41 @@ def server(tmp_path: Path) -> Iterator[Server]:
             process.wait()
         log.close()
         # Flask logs every unhandled exception (a 500) as "Exception on <path>"
-        errors = [line for line in (tmp_path / "gunicorn.log").read_text().splitlines()
-                  if "Exception on" in line or "IndexError" in line]
+        errors = [
+            line
+            for line in (tmp_path / "gunicorn.log").read_text().splitlines()
+            if "Exception on" in line or "IndexError" in line
+        ]
         shutil.rmtree(data_dir, ignore_errors=True)
         assert not errors, errors
 
 
 def _issue(server: Server, title: str, body: str) -> str:
-    status, created = server.call("POST", "/api/v1/documents", "clerk", {
-        "title": title, "kind": "regulation", "department": "KF", "body": body,
-        "change_summary": "首次发布"})
+    status, created = server.call(
+        "POST",
+        "/api/v1/documents",
+        "clerk",
+        {
+            "title": title,
+            "kind": "regulation",
+            "department": "KF",
+            "body": body,
+            "change_summary": "首次发布",
+        },
+    )
     assert status == 201, created
     number = created["number"]
     sha = created["content_sha256"]
     path = f"/api/v1/documents/{number}/transitions"
-    for user, action in [("clerk", {"action": "submit", "reviewers": ["reviewer"],
-                                    "approver": "approver"}),
-                         ("reviewer", {"action": "review"}),
-                         ("approver", {"action": "approve"}),
-                         ("clerk", {"action": "issue"})]:
-        status, answer = server.call("POST", path, user, {
-            **action, "password": PASSWORD, "content_sha256": sha})
+    for user, action in [
+        ("clerk", {"action": "submit", "reviewers": ["reviewer"], "approver": "approver"}),
+        ("reviewer", {"action": "review"}),
+        ("approver", {"action": "approve"}),
+        ("clerk", {"action": "issue"}),
+    ]:
+        status, answer = server.call(
+            "POST", path, user, {**action, "password": PASSWORD, "content_sha256": sha}
+        )
         assert status == 200, (action, answer)
     assert answer["status"] == "effective", answer
     return str(number)
@@ -152,16 +191,20 @@ def test_searches_stay_200_and_fresh_while_documents_are_issued(server: Server) 
     issued: list[str] = []
     for i in range(8):
         marker = f"longrun{i}x"
-        number = _issue(server, f"业主投诉处理制度{i}",
-                        f"## 总则\n\n业主投诉应在3个工作日内答复。编号 {marker}。\n")
+        number = _issue(
+            server,
+            f"业主投诉处理制度{i}",
+            f"## 总则\n\n业主投诉应在3个工作日内答复。编号 {marker}。\n",
+        )
         issued.append(number)
         committed = time.monotonic()
         while True:  # both workers answer in turn; each answer must be a 200
             found = server.search(marker)
             complaints = server.search("投诉")
             assert complaints["facets"]["kind"] or not complaints["items"]
-            if [item["number"] for item in found["items"]] == [number] and \
-                    complaints["meta"]["total"] == len(issued):
+            if [item["number"] for item in found["items"]] == [number] and complaints["meta"][
+                "total"
+            ] == len(issued):
                 break
             assert time.monotonic() - committed < FRESH_WITHIN, (marker, found, complaints)
             time.sleep(0.05)

@@ -99,7 +99,8 @@ HOSTILE = {
     "a" * 5000: "5000 characters long; at most 200",
     "装修" * 1000: "2000 characters long; at most 200",
     " ".join(f"w{i}" for i in range(13)): "13 separate words or phrases; at most 12",
-    "".join(chr(0x4E00 + i) for i in range(66)): "too long to look up: 65 different terms, at most 64",
+    "".join(chr(0x4E00 + i) for i in range(66)):
+        "too long to look up: 65 different terms, at most 64",
     "-".join(chr(97 + i // 26) + chr(97 + i % 26) for i in range(65)): "65 different terms",
 }
 
