@@ -10,6 +10,7 @@ from flask_login import current_user
 from qms.api.openapi import PAGE_PARAMS, op
 from qms.auth.permissions import Permission
 from qms.db import get_session
+from qms.errors import Invalid
 from qms.search import service
 from qms.search.views import search_args
 from qms.web import permission_required
@@ -22,6 +23,11 @@ bp = Blueprint("search_api", __name__)
 def search() -> Any:
     a = search_args()
     result = service.search(get_session(), current_user._get_current_object(), a.pop("q"), **a)
+    if result.refused is not None:  # over the limits of a query: nothing was searched
+        raise Invalid(result.refused, code="query_too_long",
+                      details={"max_chars": service.MAX_QUERY_CHARS,
+                               "max_phrases": service.MAX_PHRASES,
+                               "max_terms": service.MAX_TERMS})
     return jsonify(result.as_json())
 
 
@@ -33,9 +39,12 @@ def _param(name: str, description: str, schema: dict[str, Any] | None = None) ->
 OPENAPI_PATHS = {
     "/api/v1/search": {"get": op(
         "Full-text search of controlled documents (effective revisions unless asked)",
+        422,
         params=[
             _param("q", "Words, a quoted phrase or a document number (traditional or "
-                        "simplified Chinese)"),
+                        "simplified Chinese). At most 200 characters, 12 separate words or "
+                        "phrases and 64 different index terms; a longer query is refused "
+                        "with 422 (code query_too_long)."),
             _param("kind", "Document kind"),
             _param("department", "Department code"),
             _param("status", "Revision status; anything but effective searches every revision"),

@@ -19,16 +19,32 @@ from qms.search import service
 
 @click.command("reindex")
 @click.option("--check", is_flag=True,
-              help="Only reconcile: re-index revisions whose content hash or state differs.")
+              help="Only check and repair: clean up after an interrupted rebuild, re-index "
+                   "revisions whose content hash or state differs, and search the index the "
+                   "way the server does (rebuilt when that fails).")
 @with_appcontext
 def reindex(check: bool) -> None:
     """Rebuild the search index from the database and swap it in (searches go on)."""
     session = get_session()
     if check:
-        report = service.reconcile(session)
-        for which, found in report.items():
+        report = service.check(session)
+        for what in report.debris:
+            click.echo(f"removed {what}, left by an interrupted rebuild")
+        for which, found in report.reconciliation.items():
+            wrong = len(found.stale) + len(found.missing) + len(found.extra)
             click.echo(f"{which}: {len(found.stale)} stale, {len(found.missing)} missing, "
-                       f"{len(found.extra)} extra — repaired")
+                       f"{len(found.extra)} extra — " + ("repaired" if wrong else "in step"))
+        for problem in report.problems:
+            click.echo(f"searching as the server does: {problem}")
+        if report.problems and not report.remaining:
+            click.echo("index rebuilt — searches as the server runs them now succeed")
+        for problem in report.remaining:
+            click.echo(f"error: still wrong after the rebuild: {problem}", err=True)
+        if report.remaining:
+            sys.exit(1)
+        if not report.debris and not report.problems and not any(
+                f.stale or f.missing or f.extra for f in report.reconciliation.values()):
+            click.echo("index is sound: nothing to repair")
         return
     total = service.rebuild_size(session)
     session.close()
@@ -52,6 +68,9 @@ def search(query: tuple[str, ...], as_json: bool, limit: int, all_revisions: boo
     user = _cli_user(session, username)
     result = service.search(session, user, " ".join(query), per_page=limit,
                             all_revisions=all_revisions)
+    if result.refused is not None:
+        click.echo(f"error: {result.refused}", err=True)
+        sys.exit(2)
     if as_json:
         items = [h.as_json() for h in result.hits]
         for item in items:

@@ -48,14 +48,17 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
+from whoosh.support.levenshtein import distance as levenshtein_distance
 
 from qms.search import analysis
 from qms.search.bulk import BulkWriter
 from qms.search.postings import CACHE as POSTINGS
+from qms.search.postings import segment_id as postings_segment_id
 
 log = logging.getLogger("qms.search")
 
 INDEXES = ("current", "history")
+COMPLETE = "COMPLETE"  # in a generation directory: built whole (holds when, in ns)
 STALE_REBUILD_SECONDS = 6 * 3600
 
 
@@ -340,11 +343,59 @@ class WhooshEngine:
     # -- rebuilding --
 
     def rebuilding(self) -> bool:
+        """Whether a rebuild is running now: its marker is there and its process still
+        holds the rebuild lock (a killed rebuild leaves the marker, not the lock)."""
         marker = self.root / "REBUILDING"
         try:
-            return time.time() - marker.stat().st_mtime < STALE_REBUILD_SECONDS
+            if time.time() - marker.stat().st_mtime >= STALE_REBUILD_SECONDS:
+                return False
         except FileNotFoundError:
             return False
+        with self._rebuild_lock(blocking=False) as free:
+            return not free
+
+    @contextlib.contextmanager
+    def _rebuild_lock(self, blocking: bool = True) -> Iterator[bool]:
+        """One rebuild at a time, across processes; yields False when not blocking and a
+        rebuild holds it."""
+        with open(self.root / "rebuild.lock", "a+") as guard:
+            try:
+                fcntl.flock(guard, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(guard, fcntl.LOCK_UN)
+
+    def _complete(self, path: Path) -> bool:
+        return (path / COMPLETE).is_file()
+
+    def clean_up(self) -> list[str]:
+        """Remove what a killed rebuild left behind — its REBUILDING marker and replay.log,
+        a generation never completed, a half-written ACTIVE — unless a rebuild is running.
+        Says what was removed (nothing: an empty list)."""
+        with self._rebuild_lock(blocking=False) as free:
+            return self._clean_up() if free else []
+
+    def _clean_up(self) -> list[str]:
+        """clean_up() under the rebuild lock."""
+        removed: list[str] = []
+        with self.writer_lock():
+            active = self.active_generation()
+            for name in ("REBUILDING", "replay.log"):
+                if (self.root / name).exists():
+                    (self.root / name).unlink()
+                    removed.append(name)
+            for path in sorted(self.root.glob("ACTIVE.*")):
+                path.unlink(missing_ok=True)
+                removed.append(path.name)
+            for path in sorted(p for p in self.root.glob("gen-*") if p.is_dir()):
+                if path.name != active and not self._complete(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(f"{path.name} (an unfinished rebuild)")
+        return removed
 
     def note_changed(self, document_ids: Iterable[int]) -> None:
         """While a rebuild runs, remember what changed so it is replayed into the new
@@ -359,8 +410,10 @@ class WhooshEngine:
                 progress: Callable[[int], None] | None = None,
                 limitmb: int = 128) -> str:
         """Build every index into a new generation, then swap it in atomically."""
-        with open(self.root / "rebuild.lock", "a+") as guard:
-            fcntl.flock(guard, fcntl.LOCK_EX)
+        with self._rebuild_lock():
+            # debris of a rebuild that was killed (this one holds the lock now)
+            for what in self._clean_up():
+                log.warning("search index: removed %s left by an interrupted rebuild", what)
             gen = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
             with self.writer_lock():
                 (self.root / "replay.log").write_text("")
@@ -389,6 +442,9 @@ class WhooshEngine:
                     replay_file = self.root / "replay.log"
                     changed = {int(line) for line in replay_file.read_text().split() if line}
                     replay(changed, gen)
+                    # the marker that this generation is whole: only a generation with it
+                    # is ever kept besides the active one
+                    (self.root / gen / COMPLETE).write_text(str(time.time_ns()))
                     self._swap(gen)
                     (self.root / "REBUILDING").unlink(missing_ok=True)
                     replay_file.unlink(missing_ok=True)
@@ -400,17 +456,33 @@ class WhooshEngine:
             return gen
 
     def _swap(self, gen: str) -> None:
+        previous = self.active_generation()
+        if previous and (self.root / previous).is_dir() and \
+                not self._complete(self.root / previous):
+            # in use until now, so whole (written before generations had the marker)
+            (self.root / previous / COMPLETE).write_text(str(time.time_ns() - 1))
         tmp = self.root / f"ACTIVE.{uuid.uuid4().hex}"
         tmp.write_text(gen)
         os.replace(tmp, self._active_file)
 
     def _remove_old_generations(self, keep: int) -> None:
-        """Keep the active generation and the one before (readers may still be in it)."""
+        """Keep the active generation and the last complete ones before it (readers may
+        still be in them), chosen by their completion marker — never by modification time,
+        which a killed rebuild's partial generation would win."""
         active = self.active_generation()
-        gens = sorted((p for p in self.root.glob("gen-*") if p.is_dir()),
-                      key=lambda p: p.stat().st_mtime, reverse=True)
-        for path in [p for p in gens if p.name != active][keep - 1:]:
-            shutil.rmtree(path, ignore_errors=True)
+
+        def completed(path: Path) -> int:
+            try:
+                return int((path / COMPLETE).read_text().strip() or 0)
+            except (OSError, ValueError):
+                return -1
+
+        gens = sorted(((completed(p), p) for p in self.root.glob("gen-*")
+                       if p.is_dir() and p.name != active), reverse=True)
+        kept = [p for stamp, p in gens if stamp >= 0][:keep - 1]
+        for _stamp, path in gens:
+            if path not in kept:
+                shutil.rmtree(path, ignore_errors=True)
 
     # -- reading --
 
@@ -433,14 +505,19 @@ class WhooshEngine:
                 self._caches.append(cache)
         cached = cache.get(which)
         try:
-            if cached is not None and cached[0] == gen:
-                searcher, memo = cached[1], cached[2]
-                if not searcher.up_to_date():
-                    searcher, memo = searcher.refresh(), {}
-            else:
-                if cached is not None:
-                    cached[1].close()
-                searcher, memo = _open_index(self.root / gen / which).searcher(), {}
+            if cached is not None and cached[0] == gen and cached[1].up_to_date():
+                return cached[1], cached[2]
+            # A new generation, or a commit (new segments, a merge, deletions) since this
+            # searcher was opened: a whole new searcher, with a memo of its own. Never
+            # Searcher.refresh(): whoosh-reloaded's reader reuse keeps a segment's reader
+            # with the deletions it had, and adds back segments a merge has replaced — a
+            # reader whose document numbers no longer match its columns (IndexError in
+            # facet counting) and whose updated documents match twice.
+            if cached is not None:
+                cache.pop(which, None)
+                cached[1].close()
+            searcher = _open_index(self.root / gen / which).searcher()
+            memo: dict[Any, Any] = {"generation": (gen, searcher.reader().generation())}
         except Exception as err:
             cache.pop(which, None)
             raise IndexUnavailable(str(err)) from err
@@ -542,12 +619,43 @@ class WhooshEngine:
         return self.query(which, phrases, filters=filters, page=1, per_page=1, facets=facets,
                           facet_filters=filters).facets
 
-    def suggest_words(self, which: str, word: str) -> list[str]:
-        """Close Latin words from the index's own vocabulary (typo tolerance)."""
-        searcher = self.searcher(which)
+    def suggest_words(self, which: str, word: str, limit: int = 3) -> list[str]:
+        """Close Latin words from the index's own vocabulary (typo tolerance): within one
+        edit (words of up to 5 characters) or two, closest first, then the most frequent.
+        Bounded: a word longer than MAX_FUZZY_WORD gets none, candidates are only the
+        words of a near length whose letters differ little (Whoosh's own corrector walked
+        the whole lexicon: seconds a word), answers are kept per searcher."""
+        if len(word) > MAX_FUZZY_WORD or len(word) < 2:
+            return []
+        searcher, memo = self._searcher(which)
+        answers: dict[str, list[str]] = memo.setdefault("suggestions", {})
+        if word in answers:
+            return answers[word]
+        by_length = memo.get("words")
+        if by_length is None:
+            frequencies: Counter[str] = Counter()
+            folder = _folder(searcher)
+            for leaf, _offset in searcher.reader().leaf_readers():
+                frequencies.update(POSTINGS.words(leaf, "content", folder))
+            by_length = memo["words"] = {}
+            for w, f in frequencies.items():
+                by_length.setdefault(len(w), []).append((w, f, frozenset(w)))
         maxdist = 1 if len(word) <= 5 else 2
-        return [w for w in searcher.suggest("content", word, limit=3, maxdist=maxdist)
-                if not analysis.is_cjk(w) and len(w) > 1]
+        letters = frozenset(word)
+        found: list[tuple[int, int, str]] = []
+        for size in range(len(word) - maxdist, len(word) + maxdist + 1):
+            for w, f, its_letters in by_length.get(size, ()):
+                # each edit changes the set of letters by two at most: a cheap first cut
+                if len(letters ^ its_letters) > 2 * maxdist:
+                    continue
+                d = levenshtein_distance(word, w, limit=maxdist + 1)
+                if d <= maxdist:
+                    found.append((d, -f, w))
+        suggestions = [w for _d, _f, w in sorted(found)[:limit]]
+        if len(answers) > 256:
+            answers.clear()
+        answers[word] = suggestions
+        return suggestions
 
     def numbers(self, which: str) -> list[str]:
         searcher = self.searcher(which)
@@ -558,6 +666,67 @@ class WhooshEngine:
         searcher = self.searcher(which)
         return {f["key"]: (f.get("content_sha256", ""), f.get("state", ""))
                 for f in searcher.all_stored_fields()}
+
+    def verify(self, which: str, facets: tuple[str, ...] = ("kind", "department", "state"),
+               probes: int = 3) -> list[str]:
+        """What a running server would meet in this index, found the way it searches: this
+        engine's cached searcher (as a worker holds it) against a reader opened now (same
+        segments, same deletions), every facet column against the documents, each key
+        once, and probe queries (the most frequent terms) with their facets counted,
+        against Whoosh's own answer. The problems found (none: an empty list)."""
+        problems: list[str] = []
+        gen = self.active_generation()
+        if gen is None:
+            return [f"{which}: no active index"]
+        try:
+            searcher, memo = self._searcher(which)
+            fresh = _open_index(self.root / gen / which).searcher()
+        except IndexUnavailable as err:
+            return [f"{which}: the index cannot be opened: {err}"]
+        try:
+            def segments(s: Searcher) -> list[tuple[str, int, int]]:
+                return sorted((str(postings_segment_id(leaf)), leaf.doc_count_all(),
+                               leaf.doc_count()) for leaf, _offset in s.reader().leaf_readers())
+
+            if segments(searcher) != segments(fresh):
+                problems.append(f"{which}: the searcher in use holds other segments or "
+                                f"deletions than the index has ({len(segments(searcher))} "
+                                f"segments, the index {len(segments(fresh))})")
+            total = searcher.doc_count_all()
+            for name in facets if total else ():
+                column = self._column(searcher, memo, name)
+                if len(column) != total:
+                    problems.append(f"{which}: the {name} facet has {len(column)} entries "
+                                    f"for {total} documents")
+            keys = Counter(f["key"] for f in searcher.all_stored_fields())
+            twice = sorted(k for k, n in keys.items() if n > 1)
+            if twice:
+                problems.append(f"{which}: {len(twice)} entries found more than once "
+                                f"({', '.join(twice[:5])})")
+            for term in fresh.reader().most_frequent_terms("content", probes) if total else ():
+                text = term[1].decode("utf-8") if isinstance(term[1], bytes) else term[1]
+                found = self.query(which, [Phrase(tokens=[text], text=text)], filters={},
+                                   page=1, per_page=10, facets=facets, facet_filters={})
+                expected = len(list(fresh.docs_for_query(wq.Term("content", text))))
+                if found.total != expected:
+                    problems.append(f"{which}: a search for {text} finds {found.total} "
+                                    f"documents, the index holds {expected}")
+                for name, counts in found.facets.items():
+                    if sum(counts.values()) != found.total:
+                        problems.append(f"{which}: the {name} facet of {text} counts "
+                                        f"{sum(counts.values())} of {found.total}")
+        except Exception as err:  # what the server would answer with a 500
+            problems.append(f"{which}: a search as the server runs it fails: "
+                            f"{type(err).__name__}: {err}")
+        finally:
+            fresh.close()
+        return problems
+
+    def touch(self, which: str) -> None:
+        """Commit to an index without a change (small segments may be merged), as the next
+        publish would: a searcher opened before must notice and see the same documents."""
+        ix = self._open_for_write(which, None)
+        _writer(ix).commit()
 
     def doc_count(self, which: str) -> int:
         return int(self.searcher(which).doc_count())
@@ -630,9 +799,16 @@ def _segment_phrase_docs(leaf: Any, plan: list[tuple[str, int]], within: set[int
                          folder: str | None) -> set[int]:
     """Documents of one segment (its own numbers) where the plan's terms all occur at their
     offsets: the rarest term's documents, each checked against the other terms' positions
-    (bisection and array slices on cached lists)."""
-    lists = sorted(((POSTINGS.get(leaf, "content", term, True, folder), offset)
-                    for term, offset in plan), key=lambda t: len(t[0]))
+    (bisection and array slices on cached lists). A term repeated in the plan is read
+    once, and nothing is read when one of the terms is not in the segment."""
+    frequency: dict[str, int] = {}
+    for term, _offset in plan:
+        if term not in frequency:
+            frequency[term] = leaf.doc_frequency("content", term)
+            if not frequency[term]:
+                return set()
+    read = {term: POSTINGS.get(leaf, "content", term, True, folder) for term in frequency}
+    lists = sorted(((read[term], offset) for term, offset in plan), key=lambda t: len(t[0]))
     first, first_offset = lists[0]
     if not first:
         return set()
@@ -699,6 +875,7 @@ def _phrases_docs(searcher: Searcher, plans: list[list[tuple[str, int]]]) -> set
     return matched
 
 
+MAX_FUZZY_WORD = 24  # longer words get no typo suggestions (no word is that long)
 MATCHES_KEPT = 64  # matched sets kept per searcher: the next page, the same query retyped
 
 

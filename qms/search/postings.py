@@ -1,10 +1,12 @@
 """Posting lists read whole from a Whoosh segment and kept, compact, for the process.
 
 A segment never changes once written: an update adds a new segment, a deletion only marks
-documents as deleted. What was read from a segment therefore serves every searcher that
-has it — the next one after a publish too — and is kept in one cache per process, keyed
-by segment, bounded in bytes, least recently used first out. Deleted documents stay in the
-cached lists; the matcher removes them per searcher.
+documents as deleted (in the index's table of contents, not in the segment), a merge writes
+a new segment. What was read from a segment therefore serves every searcher that has it —
+the next one after a publish too — and is kept in one cache per process, keyed by the
+index's directory and the segment's id (random, never reused: nothing cached outlives its
+segment), bounded in bytes, least recently used first out. Deleted documents stay in the
+cached lists; the matcher removes them with the deletions of its own searcher.
 
 A list is stored as arrays: the segment's document numbers (sorted), the weights, and for
 a positional field the positions of each document (each value as stored — a count, then
@@ -194,9 +196,11 @@ class Sidecar:
         flat.frombytes(data[4 * (n + k):])
         return SegmentPostings(ids, None, flat, starts, boost, dense)
 
-    def __del__(self) -> None:  # when no reader holds it any more
-        if getattr(self, "fd", None) is not None:
-            os.close(self.fd)
+    def __del__(self, _close: Any = os.close) -> None:  # when no reader holds it any more
+        # (os.close bound at definition: at interpreter exit the module's globals are gone)
+        fd = getattr(self, "fd", None)
+        if fd is not None:
+            _close(fd)
 
 
 class PostingsCache:
@@ -208,6 +212,7 @@ class PostingsCache:
         self.items: OrderedDict[tuple[str, str, str], SegmentPostings] = OrderedDict()
         self.lengths: dict[tuple[str, str], array] = {}
         self.sidecars: dict[str, Sidecar | None] = {}
+        self.vocabularies: dict[tuple[str, str], dict[str, int]] = {}
         self.lock = threading.Lock()
 
     def get(self, leaf: Any, fieldname: str, term: str, positional: bool,
@@ -217,7 +222,7 @@ class PostingsCache:
         segment = segment_id(leaf)
         if segment is None:  # an empty index
             return EMPTY
-        key = (segment, fieldname, term)
+        key = (f"{folder}/{segment}", fieldname, term)
         with self.lock:
             found = self.items.get(key)
             if found is not None:
@@ -243,9 +248,9 @@ class PostingsCache:
         return found
 
     def _sidecar(self, folder: str, segment: str) -> Sidecar | None:
-        if segment in self.sidecars:
-            return self.sidecars[segment]
         path = os.path.join(folder, segment + SIDECAR_SUFFIX)
+        if path in self.sidecars:
+            return self.sidecars[path]
         try:
             found: Sidecar | None = Sidecar(path) if os.path.exists(path) else None
         except (OSError, ValueError, EOFError, pickle.UnpicklingError, struct.error):
@@ -253,7 +258,7 @@ class PostingsCache:
         with self.lock:
             if len(self.sidecars) > 64:  # segments come and go; a few are in use
                 self.sidecars.clear()
-            self.sidecars[segment] = found
+            self.sidecars[path] = found
         return found
 
     def field_lengths(self, leaf: Any, fieldname: str, folder: str | None = None) -> array:
@@ -262,15 +267,17 @@ class PostingsCache:
         segment = segment_id(leaf)
         if segment is None:
             return array("I")
-        key = (segment, fieldname)
+        key = (f"{folder}/{segment}", fieldname)
         found = self.lengths.get(key)
         if found is None:
             sidecar = self._sidecar(folder, segment) if folder else None
             if sidecar is not None and fieldname in sidecar.field_lengths:
                 found = sidecar.field_lengths[fieldname]
             else:
+                # (Whoosh answers None, not the default, for a document whose field is
+                # empty in a segment where others have it: 1, as the positions file has it)
                 length = leaf.doc_field_length
-                found = array("I", (length(d, fieldname, 1)
+                found = array("I", (length(d, fieldname, 1) or 1
                                     for d in range(leaf.doc_count_all())))
             with self.lock:
                 if len(self.lengths) > 64:  # segments come and go; a few are in use
@@ -278,12 +285,40 @@ class PostingsCache:
                 self.lengths[key] = found
         return found
 
+    def words(self, leaf: Any, fieldname: str, folder: str | None = None) -> dict[str, int]:
+        """The segment's Latin words and numbers in a field (no CJK n-gram, no single
+        character), each with its frequency, for typo suggestions: read from the lexicon
+        once per segment."""
+        segment = segment_id(leaf)
+        if segment is None:
+            return {}
+        key = (f"{folder}/{segment}", fieldname)
+        found = self.vocabularies.get(key)
+        if found is None:
+            found = {}
+            for tbytes, info in leaf.iter_field(fieldname):
+                if len(tbytes) < 2 or (not tbytes.isascii() and _has_cjk(tbytes)):
+                    continue
+                found[tbytes.decode("utf-8")] = int(info.weight())
+            with self.lock:
+                if len(self.vocabularies) > 64:  # segments come and go; a few are in use
+                    self.vocabularies.clear()
+                self.vocabularies[key] = found
+        return found
+
     def clear(self) -> None:
         with self.lock:
             self.items.clear()
             self.lengths.clear()
             self.sidecars.clear()
+            self.vocabularies.clear()
             self.size = 0
+
+
+def _has_cjk(tbytes: bytes) -> bool:
+    from qms.search.analysis import is_cjk
+
+    return is_cjk(tbytes.decode("utf-8"))
 
 
 def segment_id(leaf: Any) -> str | None:

@@ -35,8 +35,14 @@ from qms.search.models import SearchOutbox
 
 log = logging.getLogger("qms.search")
 
+# What a query may hold (more is refused with a message, 422 in the API): every part of a
+# search is then bounded — the postings read, the positions checked, the typo suggestions
+# (engine.MAX_FUZZY_WORD) and the document numbers compared (MAX_NUMBER_GUESSES).
 MAX_QUERY_CHARS = 200
-MAX_PHRASES = 12
+MAX_PHRASES = 12  # separate words or phrases
+MAX_TERMS = 64  # distinct index terms (CJK n-grams, words, compounds) of all phrases
+MAX_NUMBER_GUESSES = 3  # document numbers of a query compared for "did you mean"
+MAX_NUMBER_CHARS = 40
 MAX_PAGE = 500
 PUBLIC_STATES = (RevState.EFFECTIVE, RevState.SUPERSEDED, RevState.OBSOLETE)
 HISTORY_STATES = (RevState.SUPERSEDED, RevState.OBSOLETE)
@@ -306,6 +312,44 @@ def reconcile(session: Session, *, repair: bool = True) -> dict[str, Reconciliat
     return report
 
 
+@dataclass
+class IndexCheck:
+    """What `qms reindex --check` found and did."""
+
+    debris: list[str] = field(default_factory=list)  # left by a killed rebuild, removed
+    reconciliation: dict[str, Reconciliation] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # a server would meet them, fixed
+    remaining: list[str] = field(default_factory=list)  # still there after the repair
+
+
+def check(session: Session) -> IndexCheck:
+    """Clean up after a killed rebuild, reconcile the index with the database, and search
+    the index the way a running server does — before and after a commit it has to notice
+    (engine.verify) — rebuilding it when that fails."""
+    engine = get_engine()
+    report = IndexCheck(debris=engine.clean_up())
+    if engine.active_generation() is None:
+        report.problems.append("no active index")
+        rebuild()
+        report.remaining = _verify(engine)
+        return report
+    report.problems = _verify(engine)
+    report.reconciliation = reconcile(session)
+    with engine.writer_lock():  # what the next publish does to a searcher in use
+        for which in ("current", "history"):
+            engine.touch(which)
+    report.problems += [p for p in _verify(engine) if p not in report.problems]
+    if report.problems:
+        rebuild()
+        engine.close()
+        report.remaining = _verify(engine)
+    return report
+
+
+def _verify(engine: WhooshEngine) -> list[str]:
+    return [p for which in ("current", "history") for p in engine.verify(which, FACETS)]
+
+
 # -- queries ------------------------------------------------------------------------------
 
 TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,200}>")
@@ -319,6 +363,7 @@ class ParsedQuery:
     needles: list[str]  # folded runs to highlight
     notes: list[Any]
     blank: bool  # nothing typed at all
+    refused: Any = None  # why the query is not searched at all (too long)
 
     @property
     def empty(self) -> bool:
@@ -327,13 +372,14 @@ class ParsedQuery:
 
 def parse_query(text: str | None) -> ParsedQuery:
     """Turn what a user typed into phrases. Never raises: quotes may be unbalanced, any
-    Whoosh or SQL syntax is plain text here."""
+    Whoosh or SQL syntax is plain text here. A query over the limits (characters, phrases,
+    index terms) comes back refused, with the reason, and no phrase."""
     text = (text or "").strip()
     notes: list[Any] = []
     if len(text) > MAX_QUERY_CHARS:
-        text = text[:MAX_QUERY_CHARS]
-        notes.append(_l("Your search was long; only its first %(n)d characters were used.",
-                        n=MAX_QUERY_CHARS))
+        return _refused(_l("Your search is %(length)d characters long; at most %(limit)d "
+                           "are searched. Search for a shorter phrase.",
+                           length=len(text), limit=MAX_QUERY_CHARS))
     # pasted markup: the tags are not what anyone looks for
     folded = analysis.fold(TAG_RE.sub(" ", text))
     segments: list[str] = []
@@ -358,12 +404,22 @@ def parse_query(text: str | None) -> ParsedQuery:
         if numberlike:
             needles.append(segment.strip("\"'()[]{}.,;:!?"))
     if len(phrases) > MAX_PHRASES:
-        phrases = phrases[:MAX_PHRASES]
-        notes.append(_l("Only the first %(n)d words of your search were used.", n=MAX_PHRASES))
+        return _refused(_l("Your search has %(count)d separate words or phrases; at most "
+                           "%(limit)d are searched together.",
+                           count=len(phrases), limit=MAX_PHRASES))
+    terms = {term for phrase in phrases for term, _offset in phrase.plan()}
+    if len(terms) > MAX_TERMS:
+        return _refused(_l("Your search is too long to look up: %(count)d different terms, "
+                           "at most %(limit)d. Search for a shorter phrase.",
+                           count=len(terms), limit=MAX_TERMS))
     if not phrases and text:
         notes.append(_l("Nothing to search for: type a word, a phrase or a document number. "
                         "Punctuation, symbols and emoji alone are not searched."))
     return ParsedQuery(phrases=phrases, needles=needles, notes=notes, blank=not text)
+
+
+def _refused(reason: Any) -> ParsedQuery:
+    return ParsedQuery(phrases=[], needles=[], notes=[reason], blank=False, refused=reason)
 
 
 @dataclass
@@ -406,6 +462,7 @@ class SearchResult(PageNumbers):
     approximate: bool
     all_revisions: bool
     blank: bool
+    refused: Any = None  # the query was over the limits: nothing searched, this says why
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -446,7 +503,8 @@ def search(session: Session, user: User, q: str | None, *, kind: str | None = No
     which = "history" if all_revisions else "current"
     result = SearchResult(query=(q or "")[:MAX_QUERY_CHARS], hits=[], total=0, page=page,
                           per_page=per_page, facets={}, notes=notes, did_you_mean=[],
-                          approximate=False, all_revisions=all_revisions, blank=parsed.blank)
+                          approximate=False, all_revisions=all_revisions, blank=parsed.blank,
+                          refused=parsed.refused)
     if parsed.empty:
         return result
     base: dict[str, list[str]] = {}
@@ -521,7 +579,8 @@ def _fuzzy(engine: WhooshEngine, which: str,
 
 
 def _close_numbers(engine: WhooshEngine, which: str, parsed: ParsedQuery) -> list[str]:
-    wanted = [n for n in parsed.needles if (NUMBER_RE.match(n) and "-" in n) or n.isdigit()]
+    wanted = [n for n in parsed.needles if len(n) <= MAX_NUMBER_CHARS
+              and ((NUMBER_RE.match(n) and "-" in n) or n.isdigit())][:MAX_NUMBER_GUESSES]
     if not wanted:
         return []
     numbers = engine.numbers(which)

@@ -144,3 +144,20 @@ def test_a_damaged_positions_file_leaves_matching_to_whooshs_own_postings(
             reference.matching_ids("current", phrases), text
     reference.close()
     engine.close()
+
+
+def test_a_document_with_an_empty_title_in_a_segment_of_updates_is_ranked(
+        tmp_path: Path) -> None:
+    """Whoosh answers None for the length of an empty field in a segment where other
+    documents have it (found by the differential test: a TypeError in ranking)."""
+    engine = build(tmp_path)
+    changed = entries()[:2]
+    changed[0].title = ""
+    changed[1].title = "业主投诉处理制度"
+    for entry in changed:
+        entry.body = "业主投诉"
+    engine.index("current", changed)
+    phrases = service.parse_query("业主").phrases
+    result = engine.query("current", phrases, filters={}, page=1, per_page=100)
+    assert {"d1", "d2"} <= {h.key for h in result.hits}
+    engine.close()
