@@ -631,6 +631,13 @@ def check_token(
 ) -> tuple[User | None, str | None]:
     """The token's user, or None and the refusal code (token_invalid, token_expired,
     token_revoked)."""
+    row, refusal = find_token(session, token, now)
+    return (row.user if row is not None else None), refusal
+
+
+def find_token(
+    session: Session, token: str, now: datetime | None = None
+) -> tuple[ApiToken | None, str | None]:
     row = session.scalar(sa.select(ApiToken).where(ApiToken.token_sha256 == _sha256(token)))
     if row is None:
         return None, "token_invalid"
@@ -639,7 +646,30 @@ def check_token(
         return None, f"token_{state}"
     if not row.user.active:
         return None, "token_revoked"
-    return row.user, None
+    return row, None
+
+
+TOKEN_USE_RESOLUTION = timedelta(hours=1)
+
+
+def token_use_is_stale(token: ApiToken, now: datetime) -> bool:
+    return token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION
+
+
+def note_token_use(session: Session, token_id: int, now: datetime) -> None:
+    """Record when a token was last used, at most once an hour (a write per request would
+    cost more than the date is worth)."""
+    session.execute(
+        sa.update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            sa.or_(
+                ApiToken.last_used_at.is_(None),
+                ApiToken.last_used_at <= now - TOKEN_USE_RESOLUTION,
+            ),
+        )
+        .values(last_used_at=now)
+    )
 
 
 def user_for_token(session: Session, token: str) -> User | None:

@@ -37,7 +37,7 @@ from qms.auth.forms import (
 from qms.auth.models import ApiToken, Department, User
 from qms.auth.passwords import verify_password
 from qms.auth.permissions import ROLE_LABELS, Permission, Role
-from qms.db import get_session, utcnow
+from qms.db import get_session, new_session, utcnow
 from qms.errorhandlers import refused
 from qms.errors import DomainError
 from qms.extensions import login_manager
@@ -72,10 +72,15 @@ def init_app(app: Flask) -> None:
         if not header.startswith("Bearer "):
             return None
         g.token_auth = True
-        user, g.token_refusal = service.check_token(
-            get_session(), header.removeprefix("Bearer ").strip(), now=clock()
+        now = clock()
+        token, g.token_refusal = service.find_token(
+            get_session(), header.removeprefix("Bearer ").strip(), now
         )
-        return user
+        if token is None:
+            return None
+        if service.token_use_is_stale(token, now):
+            _note_token_use(token.id, now)
+        return token.user
 
     @login_manager.unauthorized_handler
     def unauthorized() -> Any:
@@ -127,6 +132,16 @@ def init_app(app: Flask) -> None:
 
 
 # -- sign-in -------------------------------------------------------------------------
+
+
+def _note_token_use(token_id: int, now: datetime) -> None:
+    """In a session of its own, so that a read-only request keeps its own transaction."""
+    db = new_session()
+    try:
+        service.note_token_use(db, token_id, now)
+        db.commit()
+    finally:
+        db.close()
 
 
 def clock() -> datetime:
@@ -244,9 +259,10 @@ def account() -> Any:
     elif action == "token":
         if not token_form.validate_on_submit():
             status = 422
-        elif current_user.is_locked(clock()) or not verify_password(
-            current_user.password_hash, token_form.password.data or ""
-        ):
+        elif current_user.is_locked(clock()):
+            token_form.password.errors = [_("Your account is locked; no token was created.")]
+            status = 403
+        elif not verify_password(current_user.password_hash, token_form.password.data or ""):
             _wrong_password(db, "token creation")
             token_form.password.errors = [_("The password is wrong; no token was created.")]
             status = 403

@@ -269,7 +269,12 @@ def test_account_page_creates_a_token_only_with_the_password(app, client_as):
     assert missing.status_code == 422
     response = clerk.post(
         "/account",
-        data={"action": "token", "tok-name": "phone", "tok-days": "14", "tok-password": TEST_PASSWORD},
+        data={
+            "action": "token",
+            "tok-name": "phone",
+            "tok-days": "14",
+            "tok-password": TEST_PASSWORD,
+        },
     )
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -319,3 +324,28 @@ def test_openapi_documents_the_token_endpoints(client):
         "password",
     ]
     assert "201" in post["responses"]
+
+
+def test_the_account_page_shows_when_a_token_was_last_used(app, client, client_as, users):
+    _id, token = _make_token(app, "clerk", "report script")
+    assert (
+        "—" in client_as("clerk").get("/account").get_data(as_text=True).split("report script")[1]
+    )
+    assert client.get("/api/v1/me", headers=_bearer(token)).status_code == 200
+    with app.app_context():
+        from qms.db import get_session
+
+        first = get_session().scalar(sa.select(ApiToken)).last_used_at
+    assert first is not None
+    app.config["CLOCK"] = lambda: first + timedelta(minutes=30)
+    client.get("/api/v1/me", headers=_bearer(token))
+    with app.app_context():
+        from qms.db import get_session
+
+        assert get_session().scalar(sa.select(ApiToken)).last_used_at == first  # once an hour
+    app.config["CLOCK"] = lambda: first + timedelta(hours=2)
+    client.get("/api/v1/me", headers=_bearer(token))
+    with app.app_context():
+        from qms.db import get_session
+
+        assert get_session().scalar(sa.select(ApiToken)).last_used_at == first + timedelta(hours=2)

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from qms.auth.models import User
 from qms.trail.models import TrailEntry
-from tests.conftest import login, make_test_app
+from tests.conftest import login
 from tests.factories import TEST_PASSWORD
 
 

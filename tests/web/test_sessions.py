@@ -75,7 +75,8 @@ def test_a_refused_password_change_ends_nothing(app, client_as):
     staff = client_as("staff")
     laptop = client_as("staff")
     response = staff.post(
-        "/account", data={"action": "password", "pw-current": TEST_PASSWORD, "pw-new": "password123"}
+        "/account",
+        data={"action": "password", "pw-current": TEST_PASSWORD, "pw-new": "password123"},
     )
     assert response.status_code == 422
     assert "常见" in response.get_data(as_text=True)
@@ -98,7 +99,9 @@ def test_administrators_reset_ends_the_users_sessions(app, client_as, users):
 def test_administrator_resetting_their_own_password_stays_signed_in(app, client_as, users):
     admin = client_as("admin")
     elsewhere = client_as("admin")
-    admin.post(f"/admin/users/{users['admin']}", data={"action": "reset", "reset-new": NEW_PASSWORD})
+    admin.post(
+        f"/admin/users/{users['admin']}", data={"action": "reset", "reset-new": NEW_PASSWORD}
+    )
     assert _signed_in(admin)
     assert not _signed_in(elsewhere)
 
@@ -122,9 +125,11 @@ def test_deactivation_ends_the_users_sessions(app, client_as, users):
         from qms.db import get_session
 
         assert get_session().get(User, users["staff"]).active is False
-        sessions = get_session().scalars(
-            sa.select(UserSession).where(UserSession.user_id == users["staff"])
-        ).all()
+        sessions = (
+            get_session()
+            .scalars(sa.select(UserSession).where(UserSession.user_id == users["staff"]))
+            .all()
+        )
         assert sessions
         assert all(s.ended_at is not None for s in sessions)
         assert {s.end_reason for s in sessions} == {"deactivated"}
