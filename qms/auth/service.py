@@ -237,6 +237,12 @@ def set_password(
         field="password",
     )
     reason = "password_reset" if is_reset else "password_changed"
+    # A new password lifts a sign-in lock, as an administrator's unlock does.
+    session.add(
+        SignInAttempt(
+            at=now or utcnow(), username=_key(user.username), address="", outcome="unlocked"
+        )
+    )
     end_all_sessions(session, user, reason, now)
     if is_reset:
         revoke_all_tokens(session, actor, user, reason, now)

@@ -193,3 +193,12 @@ def test_the_lock_is_shown_to_the_administrator_with_its_end(app, users, clock):
 
         user = get_session().get(User, users["reviewer"])
         assert user.locked_until == clock.now + timedelta(minutes=15)
+
+
+def test_an_administrators_password_reset_lifts_the_lock(app, users, clock, client_as):
+    _fail(app.test_client(), "reviewer", 5)
+    client_as("admin").post(
+        f"/admin/users/{users['reviewer']}",
+        data={"action": "reset", "reset-new": "lantern-oyster-quietly-9"},
+    )
+    assert login(app.test_client(), "reviewer", "lantern-oyster-quietly-9").status_code == 302
