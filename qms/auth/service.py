@@ -473,10 +473,16 @@ def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+ENDED_SESSIONS_KEPT = timedelta(days=90)
+
+
 def start_session(session: Session, user: User, now: datetime | None = None) -> str:
     """Open a browser session; the returned id goes into the signed cookie."""
+    now = now or utcnow()
     sid = secrets.token_urlsafe(32)
-    session.add(UserSession(user_id=user.id, sid_sha256=_sha256(sid), created_at=now or utcnow()))
+    session.add(UserSession(user_id=user.id, sid_sha256=_sha256(sid), created_at=now))
+    # Ended sessions are kept a while (who was signed in when), then dropped.
+    session.execute(sa.delete(UserSession).where(UserSession.ended_at < now - ENDED_SESSIONS_KEPT))
     session.flush()
     return sid
 

@@ -164,3 +164,24 @@ def test_idle_expiry_ends_the_server_session(app, client_as):
         sess["last_seen"] = time.time() - 31 * 60
     assert staff.get("/").status_code == 302
     assert not _signed_in(_replay(app, saved))
+
+
+def test_ended_sessions_are_dropped_after_ninety_days(app, users):
+    from datetime import timedelta
+
+    with app.app_context():
+        from qms.auth import service
+        from qms.db import get_session, utcnow
+
+        db = get_session()
+        user = db.get(User, users["staff"])
+        old = service.start_session(db, user, utcnow() - timedelta(days=200))
+        service.end_session(db, old, "signed_out", utcnow() - timedelta(days=91))
+        recent = service.start_session(db, user, utcnow() - timedelta(days=10))
+        service.end_session(db, recent, "signed_out", utcnow() - timedelta(days=9))
+        service.start_session(db, user)
+        db.commit()
+        reasons = sorted(
+            (s.ended_at is None, s.end_reason) for s in db.scalars(sa.select(UserSession))
+        )
+        assert reasons == [(False, "signed_out"), (True, "")]
