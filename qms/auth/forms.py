@@ -10,7 +10,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 
@@ -35,13 +35,15 @@ class UserForm(FlaskForm):
     reason = StringField(_l("Reason for the change"), validators=[Optional(), Length(max=500)])
 
 
+# New passwords: InputRequired, not DataRequired, so that one of spaces only reaches the
+# policy, which says why it is refused.
 class PasswordForm(FlaskForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
-    new = PasswordField(_l("New password"), validators=[DataRequired()])
+    new = PasswordField(_l("New password"), validators=[InputRequired()])
 
 
 class ResetPasswordForm(FlaskForm):
-    new = PasswordField(_l("New password"), validators=[DataRequired()])
+    new = PasswordField(_l("New password"), validators=[InputRequired()])
 
 
 class DepartmentForm(FlaskForm):

@@ -408,6 +408,8 @@ def edit_user(user_id: int) -> Any:
                     _sign_in(user, sid)
                 flash(_("Password reset. The user's sessions have been signed out."), "success")
                 return redirect(url_for("admin.edit_user", user_id=user.id))
+        else:
+            status = 422
     elif request.method == "POST":
         if form.validate_on_submit():
             try:
