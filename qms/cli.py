@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 import click
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from qms import create_app
 from qms.auth import service as auth
 from qms.auth.models import User
 from qms.auth.permissions import Role
-from qms.db import get_session
+from qms.db import get_session, utcnow
 from qms.errors import DomainError
 
 
@@ -34,7 +35,7 @@ def main() -> None:
     """QMS — document control and quality management."""
 
 
-def _fail(err: DomainError) -> None:
+def _fail(err: DomainError) -> NoReturn:
     click.echo(f"error: {err.message}", err=True)
     sys.exit(2)
 
@@ -397,15 +398,49 @@ def user_unlock(username: str) -> None:
 
 @user.command("token")
 @click.argument("username")
-@click.option("--label", default="cli")
+@click.option("--name", "--label", "name", default="cli", help="What the token is for.")
+@click.option("--days", type=click.IntRange(1, 366), default=None, help="Days until it expires.")
 @with_appcontext
-def user_token(username: str, label: str) -> None:
-    """Create a personal access token and print it once."""
+def user_token(username: str, name: str, days: int | None) -> None:
+    """Create a named, expiring API token and print it once."""
     session = get_session()
     u = _user(session, username)
-    token = auth.create_token(session, u, u, label)
+    try:
+        _row, token = auth.issue_token(
+            session, None, u, name, days=days or current_app.config["TOKEN_DAYS"]
+        )
+    except DomainError as err:
+        _fail(err)
     session.commit()
+    # Only the token on the output, so that a script can take it as it is.
     click.echo(token)
+
+
+@user.command("tokens")
+@click.argument("username")
+@with_appcontext
+def user_tokens(username: str) -> None:
+    """List a user's API tokens: id, name, created, expires, state."""
+    session = get_session()
+    now = utcnow()
+    for t in auth.tokens_of(session, _user(session, username)):
+        expires = f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "never"
+        click.echo(f"{t.id}\t{t.name}\t{t.created_at:%Y-%m-%d}\t{expires}\t{t.state(now)}")
+
+
+@user.command("revoke-token")
+@click.argument("token_id", type=int)
+@with_appcontext
+def user_revoke_token(token_id: int) -> None:
+    """Revoke an API token by its id (see `qms user tokens`)."""
+    session = get_session()
+    try:
+        row = auth.get_token(session, token_id)
+        auth.revoke_token(session, None, row, "revoked with the CLI")
+    except DomainError as err:
+        _fail(err)
+    session.commit()
+    click.echo(f"token #{row.id} {row.name} of {row.user.username}: revoked")
 
 
 def _register_feature_commands() -> None:

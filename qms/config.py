@@ -48,8 +48,13 @@ class Config:
     WORD_MAX_PARTS = 2000
     WORD_MAX_XML_ELEMENTS = 300_000  # all XML parts together (a 50-page file has 30,000)
     WORD_MAX_BLOCK_MB = 8  # one paragraph or table of the body, as Word XML
+    # Failed sign-ins for one username within LOCKOUT_MINUTES pause it for LOCKOUT_MINUTES;
+    # failed sign-ins from one client address within the same window pause that address.
     LOCKOUT_ATTEMPTS = 5
-    LOCKOUT_MINUTES = 15
+    LOCKOUT_MINUTES = _env_int("QMS_LOCKOUT_MINUTES", 15)
+    ADDRESS_ATTEMPTS = 20
+    # Days an API token lives unless its creator names fewer.
+    TOKEN_DAYS = _env_int("QMS_TOKEN_DAYS", 90)
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = os.environ.get("QMS_TIMEZONE", "Asia/Shanghai")
     LANGUAGES = ("zh_CN", "en")
@@ -75,6 +80,8 @@ class Config:
         self.DATABASE_URL = env.get("QMS_DATABASE_URL", "")
         self.SESSION_MINUTES = _env_int("QMS_SESSION_MINUTES", 30)
         self.MAX_UPLOAD_MB = _env_int("QMS_MAX_UPLOAD_MB", 20)
+        self.LOCKOUT_MINUTES = _env_int("QMS_LOCKOUT_MINUTES", 15)
+        self.TOKEN_DAYS = _env_int("QMS_TOKEN_DAYS", 90)
         self.BABEL_DEFAULT_TIMEZONE = env.get("QMS_TIMEZONE", "Asia/Shanghai")
         self.OBSOLETE_REVISIONS = env.get("QMS_OBSOLETE_REVISIONS", "banner")
         self.SMTP_HOST = env.get("QMS_SMTP_HOST", "")

@@ -49,13 +49,24 @@ def ensure_departments(session: Session) -> dict[str, Department]:
     return by_code
 
 
+def demo_password() -> str:
+    """A random password every demo user's policy accepts (a random string may contain a
+    short username such as "gm", which the policy refuses)."""
+    from qms.auth.passwords import weakness
+
+    while True:
+        password = secrets.token_urlsafe(12)
+        if all(weakness(password, (u[0], u[1])) is None for u in DEMO_USERS):
+            return password
+
+
 def create_demo_data(session: Session) -> str | None:
     """Create departments and demo users if there are no users yet.
     Returns the demo password when users were created (to be printed once)."""
     depts = ensure_departments(session)
     if session.scalar(sa.select(sa.func.count()).select_from(User)):
         return None
-    password = os.environ.get("QMS_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    password = os.environ.get("QMS_DEMO_PASSWORD") or demo_password()
     users = {}
     for username, display_name, role, dept in DEMO_USERS:
         users[username] = auth.create_user(

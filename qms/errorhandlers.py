@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -60,7 +60,12 @@ def record_failed_attempt(attempt: FailedAttempt) -> None:
         db, actor, attempt.action, attempt.object_type, attempt.object_id, reason=attempt.reason
     )
     if attempt.count_failed_password and actor is not None:
-        auth_service.register_failed_password(db, actor, f"signature on {attempt.object_type}")
+        auth_service.register_failed_password(
+            db,
+            actor,
+            f"signature on {attempt.object_type}",
+            auth_service.SignInPolicy.from_config(current_app.config),
+        )
     db.commit()
 
 

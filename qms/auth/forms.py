@@ -2,8 +2,15 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 
@@ -28,13 +35,15 @@ class UserForm(FlaskForm):
     reason = StringField(_l("Reason for the change"), validators=[Optional(), Length(max=500)])
 
 
+# New passwords: InputRequired, not DataRequired, so that one of spaces only reaches the
+# policy, which says why it is refused.
 class PasswordForm(FlaskForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
-    new = PasswordField(_l("New password"), validators=[DataRequired()])
+    new = PasswordField(_l("New password"), validators=[InputRequired()])
 
 
 class ResetPasswordForm(FlaskForm):
-    new = PasswordField(_l("New password"), validators=[DataRequired()])
+    new = PasswordField(_l("New password"), validators=[InputRequired()])
 
 
 class DepartmentForm(FlaskForm):
@@ -47,3 +56,8 @@ class DepartmentForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100)])
+    days = IntegerField(
+        _l("Valid for (days)"), validators=[Optional(), NumberRange(min=1, max=366)]
+    )
+    # Re-authentication: a token is a credential of its own, made only with the password.
+    password = PasswordField(_l("Your password"), validators=[DataRequired()])

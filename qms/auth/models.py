@@ -103,10 +103,52 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(sa.String(100))
     token_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Tokens made before expiry existed have none; every new one expires.
+    expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    revoke_reason: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
 
     user: Mapped[User] = relationship()
+
+    def state(self, now: datetime) -> str:
+        """active, expired or revoked."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+
+class UserSession(Base):
+    """A signed-in browser session, kept on the server so that it can be ended.
+
+    The cookie carries a random id; only its SHA-256 is stored. Sign-out ends one
+    session; a password change or reset and deactivation end all of a user's sessions.
+    Every worker process checks the same row, so an ended session is refused everywhere."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    sid_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str] = mapped_column(sa.String(40), default="")
+
+
+class SignInAttempt(Base):
+    """One sign-in attempt, kept in the database so that throttling holds across every
+    worker process. The username is stored as typed (casefolded), whether or not it exists."""
+
+    __tablename__ = "sign_in_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(sa.String(64), index=True)
+    address: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # failed, succeeded, refused (while locked or throttled), unlocked (by an administrator)
+    outcome: Mapped[str] = mapped_column(sa.String(16))
 
 
 class Meaning(enum.StrEnum):

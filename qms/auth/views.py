@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,7 +37,7 @@ from qms.auth.forms import (
 from qms.auth.models import ApiToken, Department, User
 from qms.auth.passwords import verify_password
 from qms.auth.permissions import ROLE_LABELS, Permission, Role
-from qms.db import get_session
+from qms.db import get_session, new_session, utcnow
 from qms.errorhandlers import refused
 from qms.errors import DomainError
 from qms.extensions import login_manager
@@ -57,8 +58,13 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        user = get_session().get(User, int(user_id))
-        return user if user is not None and user.active else None
+        # The session must still be open on the server: sign-out, a password change or
+        # reset and deactivation end it for every worker, whatever cookie is replayed.
+        try:
+            uid = int(user_id)
+        except ValueError:
+            return None
+        return service.session_user(get_session(), uid, session.get("sid"))
 
     @login_manager.request_loader
     def load_user_from_token(req: Any) -> User | None:
@@ -66,21 +72,26 @@ def init_app(app: Flask) -> None:
         if not header.startswith("Bearer "):
             return None
         g.token_auth = True
-        return service.user_for_token(get_session(), header.removeprefix("Bearer ").strip())
+        now = clock()
+        token, g.token_refusal = service.find_token(
+            get_session(), header.removeprefix("Bearer ").strip(), now
+        )
+        if token is None:
+            return None
+        if service.token_use_is_stale(token, now):
+            _note_token_use(token.id, now)
+        return token.user
 
     @login_manager.unauthorized_handler
     def unauthorized() -> Any:
         if request.path.startswith("/api/"):
-            return jsonify(
-                {
-                    "error": {
-                        "code": "unauthorized",
-                        "message": _("Sign in or send a valid API token."),
-                    }
-                }
-            ), 401
+            code = g.get("token_refusal") or "unauthorized"
+            message = service.TOKEN_REFUSALS.get(code) or _("Sign in or send a valid API token.")
+            response = jsonify({"error": {"code": code, "message": str(message)}})
+            response.headers["WWW-Authenticate"] = 'Bearer realm="qms"'
+            return response, 401
         flash(_("Please sign in to open this page."), "info")
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("auth.login", next=_here()))
 
     @app.before_request
     def expire_idle_session() -> Any:
@@ -93,9 +104,10 @@ def init_app(app: Flask) -> None:
         limit = current_app.config["SESSION_MINUTES"] * 60
         if "_user_id" in session and last_seen is not None and now - last_seen > limit:
             user_id = session.get("_user_id")
+            db = get_session()
+            service.end_session(db, session.get("sid"), "idle")
             logout_user()
             session.clear()
-            db = get_session()
             user = db.get(User, int(user_id)) if user_id else None
             trail.record(db, user, "session_expired", "user", user.username if user else None)
             db.commit()
@@ -112,7 +124,7 @@ def init_app(app: Flask) -> None:
                 _("Your session has expired after a period of inactivity. Sign in again."),
                 "warning",
             )
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return redirect(url_for("auth.login", next=_here()))
         if "_user_id" in session:
             session["last_seen"] = now
             session.permanent = True
@@ -120,6 +132,42 @@ def init_app(app: Flask) -> None:
 
 
 # -- sign-in -------------------------------------------------------------------------
+
+
+def _note_token_use(token_id: int, now: datetime) -> None:
+    """In a session of its own, so that a read-only request keeps its own transaction."""
+    db = new_session()
+    try:
+        service.note_token_use(db, token_id, now)
+        db.commit()
+    finally:
+        db.close()
+
+
+def clock() -> datetime:
+    """Now, in UTC; tests drive time through app.config["CLOCK"] instead of sleeping."""
+    now = current_app.config.get("CLOCK")
+    return now() if callable(now) else utcnow()
+
+
+def _here() -> str | None:
+    return safe_next(request.full_path.rstrip("?"))
+
+
+def _policy() -> service.SignInPolicy:
+    return service.SignInPolicy.from_config(current_app.config)
+
+
+def _sign_in(user: User, sid: str) -> None:
+    """Bind this browser to a fresh server-side session (a new cookie every time)."""
+    lang = session.get("lang")
+    session.clear()
+    login_user(user)
+    session["sid"] = sid
+    session["last_seen"] = time.time()
+    session.permanent = True
+    if user.locale or lang:
+        session["lang"] = user.locale or lang
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -132,25 +180,23 @@ def login() -> Any:
     if form.validate_on_submit():
         db = get_session()
         try:
-            user = service.authenticate(db, form.username.data or "", form.password.data or "")
-        except service.SignInRefused as refused:
-            db.commit()  # the failed attempt stays in the trail
-            status = (
-                403
-                if refused.user is not None
-                and (refused.user.is_locked() or not refused.user.active)
-                else 401
+            user = service.authenticate(
+                db,
+                form.username.data or "",
+                form.password.data or "",
+                address=request.remote_addr or "",
+                now=clock(),
+                policy=_policy(),
             )
+        except service.SignInRefused as refused:
+            db.commit()  # the failed attempt stays in the trail and counts towards a lock
+            status = refused.status
             form.password.errors = [str(refused.message)]
         else:
+            sid = service.start_session(db, user, clock())
             db.commit()
-            session.clear()
-            login_user(user)
-            session["last_seen"] = time.time()
-            session.permanent = True
-            if user.locale:
-                session["lang"] = user.locale
-            return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
+            _sign_in(user, sid)
+            return redirect(safe_next(request.args.get("next"), url_for("main.home")))
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status
@@ -160,6 +206,7 @@ def login() -> Any:
 @login_required
 def logout() -> Any:
     db = get_session()
+    service.end_session(db, session.get("sid"), "signed_out", clock())
     trail.record(db, current_user, "sign_out", "user", current_user.username)
     db.commit()
     lang = session.get("lang")
@@ -179,34 +226,99 @@ logout.required_permissions = ()
 def account() -> Any:
     form = PasswordForm(prefix="pw")
     token_form = TokenForm(prefix="tok")
+    if request.method == "GET":
+        token_form.days.data = current_app.config["TOKEN_DAYS"]
     new_token = None
+    status = 200
     db = get_session()
-    if request.method == "POST" and request.form.get("action") == "password":
-        if form.validate_on_submit():
-            if not verify_password(current_user.password_hash, form.current.data or ""):
-                form.current.errors = [_("The current password is wrong.")]
+    action = request.form.get("action") if request.method == "POST" else None
+    if action == "password":
+        if not form.validate_on_submit():
+            status = 422
+        elif not verify_password(current_user.password_hash, form.current.data or ""):
+            _wrong_password(db, "password change")
+            form.current.errors = [_("The current password is wrong.")]
+            status = 403
+        else:
+            try:
+                service.set_password(db, current_user, current_user, form.new.data or "")
+            except DomainError as err:
+                form.new.errors = [refused(err)]
+                status = err.status
             else:
-                try:
-                    service.set_password(db, current_user, current_user, form.new.data or "")
-                except DomainError as err:
-                    form.new.errors = [refused(err)]
-                else:
-                    db.commit()
-                    flash(_("Your password has been changed."), "success")
-                    return redirect(url_for("auth.account"))
-    elif (
-        request.method == "POST"
-        and request.form.get("action") == "token"
-        and token_form.validate_on_submit()
-    ):
-        new_token = service.create_token(db, current_user, current_user, token_form.name.data or "")
-        db.commit()
-    tokens = db.scalars(
-        sa.select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id)
-    ).all()
-    return render_template(
-        "auth/account.html", form=form, token_form=token_form, tokens=tokens, new_token=new_token
+                # Every other session of this user has ended; this browser stays signed in.
+                user = current_user._get_current_object()
+                sid = service.start_session(db, user, clock())
+                db.commit()
+                _sign_in(user, sid)
+                flash(
+                    _("Your password has been changed. Other sessions have been signed out."),
+                    "success",
+                )
+                return redirect(url_for("auth.account"))
+    elif action == "token":
+        if not token_form.validate_on_submit():
+            status = 422
+        elif current_user.is_locked(clock()):
+            token_form.password.errors = [_("Your account is locked; no token was created.")]
+            status = 403
+        elif not verify_password(current_user.password_hash, token_form.password.data or ""):
+            _wrong_password(db, "token creation")
+            token_form.password.errors = [_("The password is wrong; no token was created.")]
+            status = 403
+        else:
+            try:
+                _row, new_token = service.issue_token(
+                    db,
+                    current_user,
+                    current_user,
+                    token_form.name.data or "",
+                    days=token_form.days.data or current_app.config["TOKEN_DAYS"],
+                    now=clock(),
+                )
+            except DomainError as err:
+                token_form.name.errors = [refused(err)]
+                status = err.status
+            else:
+                db.commit()
+    elif action == "revoke_token":
+        row = db.get(ApiToken, _int(request.form.get("token_id")))
+        if row is None or row.user_id != current_user.id:
+            abort(404)
+        try:
+            service.revoke_token(db, current_user, row, "revoked by owner", clock())
+        except DomainError as err:
+            flash(refused(err), "error")
+        else:
+            db.commit()
+            flash(_("Token %(name)s revoked.", name=row.name), "success")
+        return redirect(url_for("auth.account"))
+    elif action is not None:
+        abort(400)
+    tokens = service.tokens_of(db, current_user)
+    response = render_template(
+        "auth/account.html",
+        form=form,
+        token_form=token_form,
+        tokens=tokens,
+        new_token=new_token,
+        now=clock(),
     )
+    headers = {"Cache-Control": "no-store"} if new_token else {}
+    return response, status, headers
+
+
+def _wrong_password(db: Any, context: str) -> None:
+    """A wrong password given again while signed in counts towards the lock as well."""
+    service.register_failed_password(db, current_user, context, _policy(), clock())
+    db.commit()
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        abort(404)
 
 
 # -- user administration -------------------------------------------------------------
@@ -276,21 +388,28 @@ def edit_user(user_id: int) -> Any:
     reset = ResetPasswordForm(prefix="reset")
     status = 200
     if request.method == "POST" and request.form.get("action") == "unlock":
-        service.unlock(db, current_user, user)
+        service.unlock(db, current_user, user, clock())
         db.commit()
         flash(_("Account unlocked."), "success")
         return redirect(url_for("admin.edit_user", user_id=user.id))
     if request.method == "POST" and request.form.get("action") == "reset":
         if reset.validate_on_submit():
             try:
-                service.set_password(db, current_user, user, reset.new.data or "")
+                service.set_password(db, current_user, user, reset.new.data or "", clock())
             except DomainError as err:
                 reset.new.errors = [refused(err)]
                 status = err.status
             else:
+                sid = (
+                    service.start_session(db, user, clock()) if user.id == current_user.id else None
+                )
                 db.commit()
-                flash(_("Password reset."), "success")
+                if sid is not None:  # an administrator changing their own password stays in
+                    _sign_in(user, sid)
+                flash(_("Password reset. The user's sessions have been signed out."), "success")
                 return redirect(url_for("admin.edit_user", user_id=user.id))
+        else:
+            status = 422
     elif request.method == "POST":
         if form.validate_on_submit():
             try:

@@ -54,7 +54,7 @@ from qms.reviews.models import (
     Review,
     Severity,
 )
-from qms.web import form_errors, permission_required
+from qms.web import form_errors, permission_required, safe_next
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 
@@ -100,12 +100,12 @@ def _done(review: Review, message: str, anchor: str = "", defect: Defect | None 
                 me=current_user,
                 service=service,
                 A=ReviewAction,
-                next_url=request.form.get("next", ""),
+                next_url=safe_next(request.form.get("next"), ""),
             )
             body["number"] = defect.number
         return jsonify(body)
     flash(message, "success")
-    target = request.form.get("next") or url_for("reviews.detail", review_id=review.id)
+    target = safe_next(request.form.get("next"), url_for("reviews.detail", review_id=review.id))
     return redirect(target + (f"#{anchor}" if anchor else ""))
 
 
@@ -122,7 +122,9 @@ def _attempt(review: Review, work: Callable[[], Any]) -> Any:
         if wants_json():
             return jsonify({"error": {"code": err.code, "message": str(err.message)}}), err.status
         flash(str(err.message), "error")
-        return redirect(request.form.get("next") or url_for("reviews.detail", review_id=review.id))
+        return redirect(
+            safe_next(request.form.get("next"), url_for("reviews.detail", review_id=review.id))
+        )
 
 
 def _int(value: Any) -> int | None:
@@ -440,7 +442,9 @@ def add_defect(review_id: int) -> Any:
         if wants_json():
             return jsonify({"error": {"code": "invalid", "message": message}}), 422
         flash(message, "error")
-        return redirect(request.form.get("next") or url_for("reviews.detail", review_id=review.id))
+        return redirect(
+            safe_next(request.form.get("next"), url_for("reviews.detail", review_id=review.id))
+        )
 
     def work() -> Any:
         db = get_session()

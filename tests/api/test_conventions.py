@@ -40,7 +40,7 @@ def test_token_is_stored_hashed(app, users):
 def test_bad_token_is_401_json(client, users):
     response = client.get("/api/v1/me", headers={"Authorization": "Bearer nope"})
     assert response.status_code == 401
-    assert response.get_json()["error"]["code"] == "unauthorized"
+    assert response.get_json()["error"]["code"] == "token_invalid"
 
 
 def test_unknown_api_route_is_404_json(client, users, app):

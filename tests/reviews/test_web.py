@@ -246,3 +246,24 @@ def _main_revision(app, review_id):
         from qms.db import get_session
 
         return get_session().get(Review, review_id).main_object.revision_id
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example", "/\t/evil.example", "https://evil.example", "/\\evil", "/\n"]
+)
+def test_review_forms_never_redirect_off_the_site(client_as, review_id, target):
+    """Issue 11, item 10: the forms' hidden "next" goes through the one safe-redirect helper."""
+    leader = client_as("leader")
+    detail = f"/reviews/{review_id}"
+    refused = leader.post(f"{detail}/defects", data={"description": "", "next": target})
+    assert refused.status_code == 302
+    assert refused.headers["Location"] == detail
+    logged = leader.post(f"{detail}/defects", data={
+        "chapter": "3", "severity": "general", "category": "wrong",
+        "description": "流程顺序错误", "next": target})
+    assert logged.status_code == 302
+    assert logged.headers["Location"].split("#")[0] == detail
+    refused_move = leader.post(f"{detail}/defects/99", data={"op": "verify", "next": target})
+    assert refused_move.status_code in (302, 404)
+    if refused_move.status_code == 302:
+        assert refused_move.headers["Location"] == detail

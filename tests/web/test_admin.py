@@ -107,3 +107,47 @@ def test_trail_page_filters_and_exports(client_as):
     text = csv.get_data(as_text=True)
     assert text.startswith("\ufeffseq,at_utc,actor")
     assert "sign_in" in text
+
+
+def test_a_common_password_is_refused_with_why_and_how(app, client_as):
+    """Issue 11, item 13: strength, not length; the message says why and how, in Chinese."""
+    response = client_as("admin").post(
+        "/admin/users/new",
+        data={
+            "username": "li",
+            "display_name": "李",
+            "roles": ["staff"],
+            "password": "password1234",
+        },
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "常见" in page
+    assert "三四个互不相关的词语" in page
+    with app.app_context():
+        from qms.db import get_session
+
+        assert get_session().scalar(sa.select(User).where(User.username == "li")) is None
+
+
+def test_reset_refuses_a_whitespace_password(app, client_as, users):
+    response = client_as("admin").post(
+        f"/admin/users/{users['staff']}", data={"action": "reset", "reset-new": " " * 16}
+    )
+    assert response.status_code == 422
+    assert "空格" in response.get_data(as_text=True)
+    assert login(app.test_client(), "staff").status_code == 302  # old password unchanged
+
+
+def test_cli_refuses_a_weak_password(app, users):
+    from click.testing import CliRunner
+
+    from qms.cli import user_password
+
+    with app.app_context():
+        result = CliRunner().invoke(
+            user_password, ["staff"], input="qwertyuiop12\nqwertyuiop12\n"
+        )
+    assert result.exit_code == 2
+    assert "常用密码" in result.output or "commonly used" in result.output
+    assert login(app.test_client(), "staff").status_code == 302

@@ -172,3 +172,13 @@ def test_navigation_groups_less_frequent_pages(client_as):
     assert 'href="/distribution/recalls"' not in staff
     assert 'href="/admin/users"' not in staff
     assert 'href="/admin/users"' in client_as("admin").get("/").get_data(as_text=True)
+
+
+def test_own_password_change_refuses_spaces_and_says_why(app, client_as):
+    staff = client_as("staff")
+    response = staff.post(
+        "/account", data={"action": "password", "pw-current": TEST_PASSWORD, "pw-new": " " * 12}
+    )
+    assert response.status_code == 422
+    assert "空格" in response.get_data(as_text=True)
+    assert login(app.test_client(), "staff").status_code == 302  # unchanged
