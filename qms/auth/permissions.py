@@ -46,6 +46,8 @@ class Permission(enum.StrEnum):
     MANAGE_APPROVAL_MATRIX = "manage_approval_matrix"
     VIEW_TRAIL = "view_trail"
     LEAD_REVIEWS = "lead_reviews"  # plan and run review meetings (评审组长)
+    # confidential documents of every department (the rule: qms/documents/visibility.py)
+    READ_CONFIDENTIAL = "read_confidential"
 
 
 _EVERYONE = {Permission.READ_DOCUMENTS, Permission.VIEW_OWN_TASKS}
@@ -73,6 +75,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.BREAK_LOCKS,
             Permission.VIEW_TRAIL,
             Permission.LEAD_REVIEWS,
+            Permission.READ_CONFIDENTIAL,
         }
     ),
     Role.QUALITY_CLERK: frozenset(
@@ -85,14 +88,27 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.WITHDRAW_DOCUMENTS,
             Permission.BREAK_LOCKS,
             Permission.VIEW_TRAIL,
+            Permission.READ_CONFIDENTIAL,
         }
     ),
     Role.REVIEW_LEADER: frozenset(
-        _EVERYONE | {Permission.VIEW_HISTORY, Permission.REVIEW_DOCUMENTS, Permission.LEAD_REVIEWS}
+        _EVERYONE
+        | {
+            Permission.VIEW_HISTORY,
+            Permission.REVIEW_DOCUMENTS,
+            Permission.LEAD_REVIEWS,
+            Permission.READ_CONFIDENTIAL,
+        }
     ),
     Role.REVIEWER: frozenset(_EVERYONE | {Permission.REVIEW_DOCUMENTS}),
     Role.AUDITOR: frozenset(
-        _EVERYONE | {Permission.VIEW_REGISTER, Permission.VIEW_HISTORY, Permission.VIEW_TRAIL}
+        _EVERYONE
+        | {
+            Permission.VIEW_REGISTER,
+            Permission.VIEW_HISTORY,
+            Permission.VIEW_TRAIL,
+            Permission.READ_CONFIDENTIAL,
+        }
     ),
     Role.APPROVER: frozenset(
         _EVERYONE

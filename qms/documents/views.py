@@ -28,7 +28,7 @@ from qms.auth.signatures import MEANING_LABELS, status_of
 from qms.csvexport import csv_response
 from qms.db import get_session
 from qms.documents import diff as redline
-from qms.documents import pages, queries, service, transitions
+from qms.documents import pages, queries, service, transitions, visibility
 from qms.documents import panels as _panels  # noqa: F401 - registers home panels
 from qms.documents.forms import ApprovalRightForm, DraftForm, NewDocumentForm
 from qms.documents.lifecycle import RevState
@@ -51,7 +51,7 @@ from qms.markup import render
 from qms.nav import NavEntry
 from qms.nav import register as register_nav
 from qms.pagination import clamp
-from qms.trail import service as trail
+from qms.trail import access as trail_access
 from qms.web import permission_required
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
@@ -103,7 +103,10 @@ def _activate_due_revisions() -> None:
 
 def _register_filter() -> queries.RegisterFilter:
     return queries.filter_from_args(
-        request.args, register=current_user.can(Permission.VIEW_REGISTER), today=clock.today()
+        request.args,
+        register=current_user.can(Permission.VIEW_REGISTER),
+        today=clock.today(),
+        reader=visibility.reader_for(get_session(), current_user),
     )
 
 
@@ -220,8 +223,12 @@ def new() -> Any:
 
 
 def _visible(session: Any, revision: Revision) -> bool:
-    block = current_app.config["OBSOLETE_REVISIONS"] == "block"
-    return service.can_view(session, current_user, revision, block_history=block)
+    return visibility.can_view(session, current_user, revision)
+
+
+def _document(session: Any, number: str) -> Document:
+    """The document if this reader may read it; 404 as for a missing number otherwise."""
+    return visibility.readable_document(session, current_user, number)
 
 
 def _revision_to_show(session: Any, document: Document) -> Revision:
@@ -241,16 +248,14 @@ def _revision_to_show(session: Any, document: Document) -> Revision:
         if latest is None:
             abort(404)
         revision = latest
-    if not _visible(session, revision):
-        abort(403)
-    return revision
+    return visibility.visible_revision(session, current_user, revision)
 
 
 @bp.route("/<number>")
 @permission_required(Permission.READ_DOCUMENTS)
 def show(number: str) -> str:
     session = get_session()
-    document = service.get_document(session, number)
+    document = _document(session, number)
     revision = _revision_to_show(session, document)
     hist = queries.history(session, document)
     visible = [r for r in hist.revisions if _visible(session, r)]
@@ -323,7 +328,7 @@ def _approver_choices(session: Any, document: Document) -> list[User]:
 @permission_required(Permission.READ_DOCUMENTS)
 def transition(number: str) -> Any:
     session = get_session()
-    document = service.get_document(session, number)
+    document = _document(session, number)
     data: dict[str, Any] = request.form.to_dict()
     data["reviewers"] = request.form.getlist("reviewers")
     revision = transitions.apply(session, current_user, document, data)
@@ -349,10 +354,10 @@ def transition(number: str) -> Any:
 @permission_required(Permission.DRAFT_DOCUMENTS)
 def edit(number: str, revision_id: int) -> Any:
     session = get_session()
-    document = service.get_document(session, number)
-    revision = service.get_revision(session, document, revision_id)
-    if not _visible(session, revision):
-        abort(403)
+    document = _document(session, number)
+    revision = visibility.visible_revision(
+        session, current_user, service.get_revision(session, document, revision_id)
+    )
     form = DraftForm()
     conflict = None
     status = 200
@@ -421,7 +426,7 @@ def edit(number: str, revision_id: int) -> Any:
 @permission_required(Permission.READ_DOCUMENTS)
 def compare(number: str) -> str:
     session = get_session()
-    document = service.get_document(session, number)
+    document = _document(session, number)
     hist = queries.history(session, document)
     visible = [r for r in hist.revisions if _visible(session, r)]
     if len(visible) < 1:
@@ -430,10 +435,12 @@ def compare(number: str) -> str:
         visible[1].label if len(visible) > 1 else visible[0].label
     )
     new_label = request.args.get("to") or visible[0].label
-    old = service.revision_by_label(session, document, old_label)
-    new_rev = service.revision_by_label(session, document, new_label)
-    if not (_visible(session, old) and _visible(session, new_rev)):
-        abort(403)
+    old = visibility.visible_revision(
+        session, current_user, service.revision_by_label(session, document, old_label)
+    )
+    new_rev = visibility.visible_revision(
+        session, current_user, service.revision_by_label(session, document, new_label)
+    )
     return render_template(
         "documents/diff.html",
         document=document,
@@ -449,23 +456,9 @@ def compare(number: str) -> str:
 @permission_required(Permission.READ_DOCUMENTS)
 def document_trail(number: str) -> str:
     session = get_session()
-    document = service.get_document(session, number)
-    entries = session.scalars(
-        trail.filtered(trail.TrailFilter())
-        .where(
-            sa.or_(
-                sa.and_(
-                    trail.TrailEntry.object_type == "document",
-                    trail.TrailEntry.object_id == document.number,
-                ),
-                sa.and_(
-                    trail.TrailEntry.object_type == "revision",
-                    trail.TrailEntry.object_id.like(f"{document.number} %"),
-                ),
-            )
-        )
-        .limit(500)
-    ).all()
+    document = _document(session, number)
+    stmt = queries.document_trail_select(session, current_user, document).limit(500)
+    entries = trail_access.lines(session, current_user, session.scalars(stmt))
     return render_template("documents/trail.html", document=document, entries=entries)
 
 

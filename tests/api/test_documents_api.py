@@ -110,7 +110,7 @@ def test_lifecycle_through_the_api(api):
 
 def test_staff_cannot_see_drafts(api):
     number = _create(api).get_json()["number"]
-    assert api("GET", f"/api/v1/documents/{number}?revision=A/0", "staff").status_code == 403
+    assert api("GET", f"/api/v1/documents/{number}?revision=A/0", "staff").status_code == 404
     assert api("GET", "/api/v1/documents", "staff").get_json()["meta"]["total"] == 0
     assert api("GET", f"/api/v1/documents/{number}/revisions", "staff").get_json()["items"] == []
 
