@@ -278,6 +278,14 @@ def visible_revisions(
     return [r for r in revisions if can_view(session, user, r, block_history=block_history)]
 
 
+def department_may_hold(session: Session, department: Department, document: Document) -> bool:
+    """Whether a department may hold a controlled copy: any for public and internal
+    documents; for a confidential one, its own department and those above it."""
+    if document.confidentiality != Confidentiality.CONFIDENTIAL:
+        return True
+    return document.department_id in departments_below(session, department.id)
+
+
 # -- the rule in SQL (lists filter before they page) ----------------------------------------
 
 
