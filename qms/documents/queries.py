@@ -51,10 +51,9 @@ class RegisterFilter:
     reader: Reader | None = None
 
 
-def filter_from_args(
-    args: Any, *, register: bool, today: date, reader: Reader | None = None
-) -> RegisterFilter:
-    """The register's filter from a query string; staff see effective documents only."""
+def filter_from_args(args: Any, *, register: bool, today: date, reader: Reader) -> RegisterFilter:
+    """The register's filter from a query string, for one reader: staff see effective
+    documents only, and nobody sees documents they may not read."""
     return RegisterFilter(
         q=str(args.get("q", ""))[:100],
         kind=args.get("kind", ""),
