@@ -173,7 +173,8 @@ def reader_for(session: Session, user: User) -> Reader:
     cache: dict[int, Reader] = session.info.setdefault(_CACHE, {})
     reader = cache.get(user.id)
     if reader is None:
-        permissions = user.permissions
+        # by can(), not .permissions: the console's operator (qms search) is a stand-in
+        permissions = frozenset(p for p in Permission if user.can(p))
         scopes: frozenset[tuple[str | None, int | None]] = frozenset()
         if Permission.APPROVE_DOCUMENTS in permissions:
             scopes = frozenset(
@@ -187,7 +188,7 @@ def reader_for(session: Session, user: User) -> Reader:
         reader = cache[user.id] = Reader(
             user_id=user.id,
             permissions=permissions,
-            departments=departments_below(session, user.department_id),
+            departments=departments_below(session, getattr(user, "department_id", None)),
             approval_scopes=scopes,
         )
     return reader
