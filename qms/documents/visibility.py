@@ -37,7 +37,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
-from sqlalchemy.orm import Session, defer, selectinload
+from sqlalchemy.orm import Session, aliased, defer, selectinload
 
 from qms.auth.models import Department, User
 from qms.auth.permissions import Permission
@@ -291,19 +291,23 @@ def department_may_hold(session: Session, department: Department, document: Docu
 
 
 def named_on_document_clause(user_id: int, document_id: Any) -> sa.ColumnElement[bool]:
-    """The user is named on some revision of the document (author, approver, reviewer)."""
+    """The user is named on some revision of the document (author, approver, reviewer).
+    Aliases keep the subqueries their own tables inside queries that join revisions."""
+    named_rev = aliased(Revision)
+    reviewed_rev = aliased(Revision)
+    assignment = aliased(ReviewerAssignment)
     on_revision = (
-        sa.select(Revision.id)
+        sa.select(named_rev.id)
         .where(
-            Revision.document_id == document_id,
-            sa.or_(Revision.author_id == user_id, Revision.approver_id == user_id),
+            named_rev.document_id == document_id,
+            sa.or_(named_rev.author_id == user_id, named_rev.approver_id == user_id),
         )
         .exists()
     )
     reviewing = (
-        sa.select(ReviewerAssignment.id)
-        .join(Revision, Revision.id == ReviewerAssignment.revision_id)
-        .where(Revision.document_id == document_id, ReviewerAssignment.reviewer_id == user_id)
+        sa.select(assignment.id)
+        .join(reviewed_rev, reviewed_rev.id == assignment.revision_id)
+        .where(reviewed_rev.document_id == document_id, assignment.reviewer_id == user_id)
         .exists()
     )
     return sa.or_(on_revision, reviewing)
