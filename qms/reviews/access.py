@@ -4,6 +4,7 @@ sees it only when they may read every document it covers."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from qms.documents import visibility
 from qms.documents.models import Document, Revision
 from qms.reviews import service
 from qms.reviews.models import Participant, Review, ReviewObject
+from qms.trail.access import content_gate
 
 
 def _named(user: User, review: Review) -> bool:
@@ -26,8 +28,7 @@ def may_see_review(session: Session, user: User, review: Review) -> bool:
     if _named(user, review):
         return True
     return all(
-        visibility.can_read_document(session, user, obj.revision.document)
-        for obj in review.objects
+        visibility.can_read_document(session, user, obj.revision.document) for obj in review.objects
     )
 
 
@@ -47,3 +48,25 @@ def readable_reviews(session: Session, user: User, stmt: sa.Select[Any]) -> sa.S
         Review.id.in_(sa.select(Participant.review_id).where(Participant.user_id == user.id)),
     )
     return stmt.where(sa.or_(named, ~unreadable))
+
+
+def _review_id(ref: str) -> int | None:
+    """RV-0012 or RV-0012#3 (a defect) → 12."""
+    head = ref.split("#", 1)[0]
+    if not head.startswith("RV-") or not head[3:].isdigit():
+        return None
+    return int(head[3:])
+
+
+@content_gate(service.OBJECT_TYPE, service.DEFECT_TYPE)
+def _review_content(session: Session, user: User, refs: Sequence[str]) -> set[str]:
+    """Review and defect entries quote the text under review: theirs who may see the review."""
+    ids = {i for r in refs if (i := _review_id(r)) is not None}
+    if not ids:
+        return set()
+    seen = {
+        review.id
+        for review in session.scalars(sa.select(Review).where(Review.id.in_(sorted(ids))))
+        if may_see_review(session, user, review)
+    }
+    return {r for r in refs if _review_id(r) in seen}

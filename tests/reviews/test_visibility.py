@@ -35,3 +35,14 @@ def test_review_of_a_confidential_document_is_hidden_from_the_administrator(
 def test_review_of_an_internal_document_is_seen_by_the_administrator(client_as, review_id):
     assert client_as("admin").get(f"/reviews/{review_id}").status_code == 200
     assert client_as("admin").get("/api/v1/reviews").get_json()["meta"]["total"] == 1
+
+
+def test_audit_trail_withholds_review_content_of_a_confidential_document(
+    app, client_as, review_id, doc_number
+):
+    _set_confidential(app, doc_number)
+    admin = client_as("admin").get("/trail/export.csv").get_data(as_text=True)
+    assert f"RV-{review_id:04d}" in admin  # the entries stay
+    assert "客服体系" not in admin  # the review's title, from its "create" entry
+    auditor = client_as("auditor").get("/trail/export.csv").get_data(as_text=True)
+    assert "客服体系" in auditor
