@@ -270,11 +270,11 @@ def show(number: str) -> str:
         ),
         None,
     )
-    actors = (
-        service.actors_for(session, current_user, document.working_revision)
-        if document.working_revision is not None
-        else frozenset()
-    )
+    # the revision in work, only to those who may see it (its label, state, comments)
+    working = document.working_revision
+    if working is not None and not _visible(session, working):
+        working = None
+    actors = service.actors_for(session, current_user, working) if working else frozenset()
     extra = Markup("").join(
         Markup(render_template(template, **context))  # noqa: S704 - rendered by Jinja
         for template, context in pages.sections(session, document, revision)
@@ -289,7 +289,7 @@ def show(number: str) -> str:
         signatures=signatures,
         approved_by=approved_by,
         actors=actors,
-        working=document.working_revision,
+        working=working,
         reviewers=_reviewer_choices(session, document),
         approvers=_approver_choices(session, document),
         today=clock.today(),

@@ -318,3 +318,11 @@ def test_copy_to_an_uncleared_person_is_refused_in_the_service(app, confidential
 def test_copy_register_is_404_for_the_administrator(client_as, confidential):
     assert client_as("admin").get(f"/distribution/copies/{confidential}").status_code == 404
     assert client_as("auditor").get(f"/distribution/copies/{confidential}").status_code == 200
+
+
+def test_document_page_does_not_tell_staff_a_draft_is_in_work(client_as, with_draft):
+    staff = text(client_as("staff").get(f"/documents/{with_draft}"))
+    assert EFFECTIVE_TEXT in staff
+    assert "B/0" not in staff
+    clerk = text(client_as("clerk").get(f"/documents/{with_draft}"))
+    assert "B/0" in clerk
