@@ -4,7 +4,11 @@ they may read every document it covers."""
 import sqlalchemy as sa
 
 from qms.documents.models import Confidentiality, Document
-from tests.reviews.test_web import doc_number, review_id  # noqa: F401 - fixtures
+from tests.reviews import test_web
+
+# the review fixtures of the web tests: a reviewed KF regulation under a review in its meeting
+doc_number = test_web.doc_number
+review_id = test_web.review_id
 
 
 def _set_confidential(app, number):
@@ -12,9 +16,9 @@ def _set_confidential(app, number):
         from qms.db import get_session
 
         db = get_session()
-        db.scalar(sa.select(Document).where(Document.number == number)).confidentiality = (
-            Confidentiality.CONFIDENTIAL
-        )
+        db.scalar(
+            sa.select(Document).where(Document.number == number)
+        ).confidentiality = Confidentiality.CONFIDENTIAL
         db.commit()
 
 

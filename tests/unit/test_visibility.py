@@ -141,7 +141,7 @@ def test_search_terms_agree_with_the_rule(who, level, state, named, block, expec
 
 
 def test_every_reader_role_is_in_the_table():
-    roles = {r for r in Role}
+    roles = set(Role)
     covered = {
         Role.STAFF,
         Role.QUALITY_CLERK,

@@ -42,7 +42,9 @@ def _in_context(app, build):
 def engineer(app, users):
     """A staff member of Engineering Service (not Customer Service, which owns the
     documents below)."""
-    return _in_context(app, lambda db, _p: make_user(db, "engineer", Role.STAFF, department="GC").id)
+    return _in_context(
+        app, lambda db, _p: make_user(db, "engineer", Role.STAFF, department="GC").id
+    )
 
 
 @pytest.fixture
@@ -294,9 +296,7 @@ def test_controlled_copy_of_a_confidential_document_only_to_its_circle(
     def copies(db, _p):
         from qms.distribution.models import ControlledCopy
 
-        return [
-            c.holder_department.code for c in db.scalars(sa.select(ControlledCopy)).all()
-        ]
+        return [c.holder_department.code for c in db.scalars(sa.select(ControlledCopy)).all()]
 
     assert _in_context(app, copies) == ["KF"]
 
