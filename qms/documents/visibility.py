@@ -237,11 +237,26 @@ def _named_on_document(session: Session, user_id: int, document: Document) -> bo
 
 
 def can_read_document(session: Session, user: User, document: Document) -> bool:
+    """Whether the document exists for this reader: cleared for its confidentiality (or
+    named on it), and either keeping the register (which lists drafts by number and
+    title) or able to see at least one of its revisions."""
     reader = reader_for(session, user)
     facts = document_facts(document)
-    if cleared_for(reader, facts):
+    if not (
+        cleared_for(reader, facts)
+        or may_read_document(reader, facts, named=_named_on_document(session, user.id, document))
+    ):
+        return False
+    if reader.can(Permission.VIEW_REGISTER):
         return True
-    return may_read_document(reader, facts, named=_named_on_document(session, user.id, document))
+    if document.current_revision is not None and can_view(session, user, document.current_revision):
+        return True
+    revisions = session.scalars(
+        sa.select(Revision)
+        .where(Revision.document_id == document.id)
+        .options(defer(Revision.body), selectinload(Revision.reviews))
+    )
+    return any(can_view(session, user, r) for r in revisions)
 
 
 def readable_document(session: Session, user: User, number: str) -> Document:
@@ -315,7 +330,8 @@ def named_on_document_clause(user_id: int, document_id: Any) -> sa.ColumnElement
 
 def readable_documents_clause(reader: Reader) -> sa.ColumnElement[bool]:
     """`may_read_document` over the document table: for the register, the API list, the
-    procedure lists and panels, so counts and pages are right."""
+    procedure lists and panels, so counts and pages are right. (Those lists show readers
+    without the register permission effective documents only, which they may see.)"""
     if not reader.can(Permission.READ_DOCUMENTS):
         return sa.false()
     if reader.can(Permission.READ_CONFIDENTIAL):

@@ -22,6 +22,7 @@ from qms.auth.models import Department
 from qms.auth.permissions import Permission
 from qms.db import get_session
 from qms.documents import service as documents
+from qms.documents import visibility
 from qms.documents.models import DocKind, Family
 from qms.errors import DomainError, Forbidden, NotFound
 from qms.web import permission_required
@@ -100,7 +101,7 @@ def import_document() -> Any:
 @permission_required(Permission.DRAFT_DOCUMENTS)
 def import_revision(number: str) -> Any:
     db = get_session()
-    document = documents.get_document(db, number)
+    document = visibility.readable_document(db, current_user, number)
     form = ImportRevisionForm()
     working = document.working_revision
     if request.method == "GET" and working is not None:

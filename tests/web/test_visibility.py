@@ -326,3 +326,23 @@ def test_document_page_does_not_tell_staff_a_draft_is_in_work(client_as, with_dr
     assert "B/0" not in staff
     clerk = text(client_as("clerk").get(f"/documents/{with_draft}"))
     assert "B/0" in clerk
+
+
+def test_a_document_only_in_draft_does_not_exist_for_staff(app, client_as, users):
+    def build(db, p):
+        return make_document(db, state="draft", author=p["clerk"], title="新草稿制度").number
+
+    number = _in_context(app, build)
+    staff = client_as("staff")
+    for url in (
+        f"/documents/{number}",
+        f"/documents/{number}/trail",
+        f"/api/v1/documents/{number}",
+        f"/api/v1/documents/{number}/trail",
+        f"/api/v1/documents/{number}/revisions",
+    ):
+        response = staff.get(url)
+        assert response.status_code == 404, url
+        assert "新草稿制度" not in text(response)
+    assert client_as("clerk").get(f"/documents/{number}/trail").status_code == 200
+    assert client_as("auditor").get(f"/api/v1/documents/{number}/trail").status_code == 200
