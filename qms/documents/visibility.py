@@ -236,18 +236,24 @@ def _named_on_document(session: Session, user_id: int, document: Document) -> bo
     return session.scalar(sa.select(named_on_document_clause(user_id, document.id))) or False
 
 
+def cleared_for_document(session: Session, user: User, document: Document) -> bool:
+    """The confidentiality half of the rule alone: cleared for the document's level, or
+    named on one of its revisions. For records that quote a document by number and title
+    whatever the state of its revisions (review records, a procedure's links)."""
+    reader = reader_for(session, user)
+    facts = document_facts(document)
+    if cleared_for(reader, facts):
+        return True
+    return may_read_document(reader, facts, named=_named_on_document(session, user.id, document))
+
+
 def can_read_document(session: Session, user: User, document: Document) -> bool:
     """Whether the document exists for this reader: cleared for its confidentiality (or
     named on it), and either keeping the register (which lists drafts by number and
     title) or able to see at least one of its revisions."""
-    reader = reader_for(session, user)
-    facts = document_facts(document)
-    if not (
-        cleared_for(reader, facts)
-        or may_read_document(reader, facts, named=_named_on_document(session, user.id, document))
-    ):
+    if not cleared_for_document(session, user, document):
         return False
-    if reader.can(Permission.VIEW_REGISTER):
+    if user.can(Permission.VIEW_REGISTER):
         return True
     if document.current_revision is not None and can_view(session, user, document.current_revision):
         return True

@@ -69,7 +69,8 @@ def readable_links(session: Any, links: service.Links) -> service.Links:
         return [
             t
             for t in targets
-            if t.document is None or visibility.can_read_document(session, current_user, t.document)
+            if t.document is None
+            or visibility.cleared_for_document(session, current_user, t.document)
         ]
 
     links.outgoing = {kind: keep(found) for kind, found in links.outgoing.items()}

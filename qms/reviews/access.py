@@ -28,7 +28,8 @@ def may_see_review(session: Session, user: User, review: Review) -> bool:
     if _named(user, review):
         return True
     return all(
-        visibility.can_read_document(session, user, obj.revision.document) for obj in review.objects
+        visibility.cleared_for_document(session, user, obj.revision.document)
+        for obj in review.objects
     )
 
 
