@@ -47,6 +47,8 @@ class Permission(enum.StrEnum):
     VIEW_TRAIL = "view_trail"
     LEAD_REVIEWS = "lead_reviews"  # plan and run review meetings (评审组长)
     REASSIGN_APPROVERS = "reassign_approvers"  # name another approver of a submitted revision
+    # confidential documents of every department (the rule: qms/documents/visibility.py)
+    READ_CONFIDENTIAL = "read_confidential"
 
 
 _EVERYONE = {Permission.READ_DOCUMENTS, Permission.VIEW_OWN_TASKS}
@@ -75,6 +77,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_TRAIL,
             Permission.LEAD_REVIEWS,
             Permission.REASSIGN_APPROVERS,
+            Permission.READ_CONFIDENTIAL,
         }
     ),
     Role.QUALITY_CLERK: frozenset(
@@ -87,14 +90,27 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.WITHDRAW_DOCUMENTS,
             Permission.BREAK_LOCKS,
             Permission.VIEW_TRAIL,
+            Permission.READ_CONFIDENTIAL,
         }
     ),
     Role.REVIEW_LEADER: frozenset(
-        _EVERYONE | {Permission.VIEW_HISTORY, Permission.REVIEW_DOCUMENTS, Permission.LEAD_REVIEWS}
+        _EVERYONE
+        | {
+            Permission.VIEW_HISTORY,
+            Permission.REVIEW_DOCUMENTS,
+            Permission.LEAD_REVIEWS,
+            Permission.READ_CONFIDENTIAL,
+        }
     ),
     Role.REVIEWER: frozenset(_EVERYONE | {Permission.REVIEW_DOCUMENTS}),
     Role.AUDITOR: frozenset(
-        _EVERYONE | {Permission.VIEW_REGISTER, Permission.VIEW_HISTORY, Permission.VIEW_TRAIL}
+        _EVERYONE
+        | {
+            Permission.VIEW_REGISTER,
+            Permission.VIEW_HISTORY,
+            Permission.VIEW_TRAIL,
+            Permission.READ_CONFIDENTIAL,
+        }
     ),
     Role.APPROVER: frozenset(
         _EVERYONE

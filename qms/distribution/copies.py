@@ -10,8 +10,9 @@ from qms.auth.models import Department, User
 from qms.auth.permissions import Permission
 from qms.db import utcnow
 from qms.distribution.models import OUTCOME_LABELS, ControlledCopy, Medium, RecallOutcome
+from qms.documents import visibility
 from qms.documents.lifecycle import RevState
-from qms.documents.models import STATE_LABELS, Document, Revision
+from qms.documents.models import CONFIDENTIALITY_LABELS, STATE_LABELS, Document, Revision
 from qms.errors import Conflict, Forbidden, Invalid
 from qms.mail.service import queue_mail
 from qms.trail import service as trail
@@ -44,6 +45,20 @@ def issue_copy(session: Session, actor: User, revision: Revision, *,
                           number=document.number), code="revision_not_issued")
     if holder_department is None and holder_user is None:
         raise Invalid(_l("Name who holds the copy: a department or a person."))
+    if holder_user is not None and not visibility.can_view(session, holder_user, revision,
+                                                           block_history=False):
+        raise Invalid(_l("%(holder)s may not read %(number)s (%(level)s); no copy of it may be "
+                         "issued to them.", holder=holder_user.display_name,
+                         number=document.number,
+                         level=CONFIDENTIALITY_LABELS[document.confidentiality]),
+                      code="holder_not_cleared")
+    if holder_department is not None and not visibility.department_may_hold(
+            session, holder_department, document):
+        raise Invalid(_l("%(holder)s may not hold %(number)s (%(level)s): a confidential "
+                         "document's copies stay in its own department and those above it.",
+                         holder=holder_department.name, number=document.number,
+                         level=CONFIDENTIALITY_LABELS[document.confidentiality]),
+                      code="holder_not_cleared")
     # Lock the document row so two clerks never hand out the same copy number.
     session.execute(sa.select(Document.id).where(Document.id == document.id).with_for_update())
     last = session.scalar(sa.select(sa.func.max(ControlledCopy.copy_number))

@@ -15,6 +15,7 @@ from qms.auth.permissions import Permission, Role
 from qms.auth.signatures import sign
 from qms.db import utcnow
 from qms.distribution.models import Acknowledgement, AckState, ReadRule, ReadRuleTarget
+from qms.documents import visibility
 from qms.documents.lifecycle import RevState
 from qms.documents.models import DocKind, Document, Revision
 from qms.errors import Conflict, Forbidden, Invalid
@@ -135,6 +136,8 @@ def assign_reading(session: Session, revision: Revision, previous: Revision | No
     for user_id, duty in sorted(duties.items()):
         if user_id in existing:
             continue
+        if not visibility.can_view(session, duty.user, revision, block_history=False):
+            continue  # a confidential document is read only by those cleared for it
         prior = before.get(user_id)
         if (prior is not None and prior.done and not revision.is_major
                 and not duty.minor_resets):

@@ -48,6 +48,7 @@ from qms.distribution.models import (
     RecallOutcome,
 )
 from qms.documents import service as documents
+from qms.documents import visibility
 from qms.documents.lifecycle import RevState
 from qms.documents.models import KIND_LABELS, STATE_LABELS, DocKind, Document, Revision
 from qms.errorhandlers import refused
@@ -110,12 +111,17 @@ def _refused(err: DomainError) -> None:
 
 
 def _revision_or_current(db: Session, document: Document, label: str | None) -> Revision | None:
+    revision: Revision | None
     if label:
-        return documents.revision_by_label(db, document, label)
-    if document.current_revision is not None:
-        return document.current_revision
-    revisions = document.revisions
-    return revisions[-1] if revisions else None
+        revision = documents.revision_by_label(db, document, label)
+    elif document.current_revision is not None:
+        revision = document.current_revision
+    else:
+        revisions = document.revisions
+        revision = revisions[-1] if revisions else None
+    if revision is None:
+        return None
+    return visibility.visible_revision(db, current_user, revision)
 
 
 def _departments(db: Session) -> list[Department]:
@@ -174,7 +180,7 @@ def copies_index() -> Any:
 @permission_required(Permission.VIEW_REGISTER)
 def copy_register(number: str) -> Any:
     db = get_session()
-    document = documents.get_document(db, number)
+    document = visibility.readable_document(db, current_user, number)
     revision = _revision_or_current(db, document, request.args.get("revision"))
     form = IssueCopyForm(revision=revision.label if revision else "")
     return _copy_register_page(db, document, revision, form)
@@ -219,7 +225,7 @@ def _holder_choices(db: Session, form: IssueCopyForm) -> None:
 def issue_copy(number: str) -> Any:
     """Issue a copy; a refusal re-renders the register with what was typed kept."""
     db = get_session()
-    document = documents.get_document(db, number)
+    document = visibility.readable_document(db, current_user, number)
     form = IssueCopyForm()
     _holder_choices(db, form)
     revision = _revision_or_current(db, document, form.revision.data or None)
@@ -351,8 +357,7 @@ def read(revision_id: int) -> Any:
     revision = db.get(Revision, revision_id)
     if revision is None:
         abort(404)
-    if not documents.can_view(db, current_user, revision):
-        abort(403)
+    visibility.visible_revision(db, current_user, revision)
     form = SignForm()
     if form.validate_on_submit():
         try:
@@ -410,7 +415,7 @@ def reading_matrix() -> str:
 @permission_required(Permission.VIEW_REGISTER)
 def reading_document(number: str) -> str:
     db = get_session()
-    document = documents.get_document(db, number)
+    document = visibility.readable_document(db, current_user, number)
     revision = _revision_or_current(db, document, request.args.get("revision"))
     acks = reading.acknowledgements_of(db, revision) if revision else []
     return render_template(
@@ -556,7 +561,7 @@ def set_interval() -> Any:
 @permission_required(Permission.ISSUE_DOCUMENTS)
 def periodic_review(number: str) -> Any:
     db = get_session()
-    document = documents.get_document(db, number)
+    document = visibility.readable_document(db, current_user, number)
     form = PeriodicReviewForm()
     if form.validate_on_submit():
         try:

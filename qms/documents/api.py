@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -16,16 +16,16 @@ from qms.auth.models import Department
 from qms.auth.permissions import Permission
 from qms.auth.signatures import STATUS_LABELS, status_of
 from qms.db import get_session
-from qms.documents import queries, service, transitions
+from qms.documents import queries, service, transitions, visibility
 from qms.documents.integrity import current_content_hashes
 from qms.documents.models import Confidentiality, DocKind, Document, Family, Revision
-from qms.errors import Forbidden, Invalid, NotFound
+from qms.errors import Invalid, NotFound
 from qms.web import permission_required
 
 bp = Blueprint("documents_api", __name__)
 
 
-def _row(r: Any) -> dict[str, Any]:
+def _row(r: Any, *, with_work: bool) -> dict[str, Any]:
     return {
         "number": r.number,
         "title": r.title,
@@ -33,7 +33,8 @@ def _row(r: Any) -> dict[str, Any]:
         "department": r.department_code,
         "status": str(r.status),
         "revision": r.current_label,
-        "revision_in_work": r.working_label,
+        # that a revision is in work is for those who keep the register
+        "revision_in_work": r.working_label if with_work else None,
         "effective_date": r.effective_date.isoformat() if r.effective_date else None,
         "next_review_date": r.next_review_date.isoformat() if r.next_review_date else None,
     }
@@ -78,20 +79,30 @@ def _revision_json(
 
 
 def _visible(session: Any, revision: Revision) -> bool:
-    block = current_app.config["OBSOLETE_REVISIONS"] == "block"
-    return service.can_view(session, current_user, revision, block_history=block)
+    return visibility.can_view(session, current_user, revision)
+
+
+def _document(session: Any, number: str) -> Document:
+    """The document if this reader may read it; the same 404 as a missing number if not."""
+    return visibility.readable_document(session, current_user, number)
 
 
 @bp.route("/documents", methods=["GET"])
 @permission_required(Permission.READ_DOCUMENTS)
 def list_documents() -> Any:
     session = get_session()
+    register = current_user.can(Permission.VIEW_REGISTER)
     flt = queries.filter_from_args(
-        request.args, register=current_user.can(Permission.VIEW_REGISTER), today=clock.today()
+        request.args,
+        register=register,
+        today=clock.today(),
+        reader=visibility.reader_for(session, current_user),
     )
     page, per_page = page_args()
     result = queries.register_page(session, flt, page, per_page)
-    return jsonify({"items": [_row(r) for r in result.items], "meta": result.as_meta()})
+    return jsonify(
+        {"items": [_row(r, with_work=register) for r in result.items], "meta": result.as_meta()}
+    )
 
 
 @bp.route("/documents", methods=["POST"])
@@ -142,7 +153,7 @@ def create_document() -> Any:
 @permission_required(Permission.READ_DOCUMENTS)
 def get_document(number: str) -> Any:
     session = get_session()
-    document = service.get_document(session, number)
+    document = _document(session, number)
     label = request.args.get("revision")
     if label:
         revision = service.revision_by_label(session, document, label)
@@ -156,8 +167,7 @@ def get_document(number: str) -> Any:
             ),
             code="no_effective_revision",
         )
-    if not _visible(session, revision):
-        raise Forbidden(_("You may not see this revision."))
+    visibility.visible_revision(session, current_user, revision)
     return jsonify(_revision_json(session, document, revision))
 
 
@@ -165,7 +175,7 @@ def get_document(number: str) -> Any:
 @permission_required(Permission.READ_DOCUMENTS)
 def list_revisions(number: str) -> Any:
     session = get_session()
-    document = service.get_document(session, number)
+    document = _document(session, number)
     hist = queries.history(session, document)
     return jsonify(
         {
@@ -182,9 +192,10 @@ def list_revisions(number: str) -> Any:
 @permission_required(Permission.DRAFT_DOCUMENTS)
 def patch_draft(number: str) -> Any:
     session = get_session()
-    document = service.get_document(session, number)
+    document = _document(session, number)
     data = json_body()
     revision = transitions._target(document, data.get("revision_id"))
+    visibility.visible_revision(session, current_user, revision)
     if "base_hash" not in data or "body" not in data:
         raise Invalid(_("Send body and base_hash (the content_sha256 you started from)."))
     service.save_draft(
@@ -204,7 +215,7 @@ def patch_draft(number: str) -> Any:
 @permission_required(Permission.READ_DOCUMENTS)
 def post_transition(number: str) -> Any:
     session = get_session()
-    document = service.get_document(session, number)
+    document = _document(session, number)
     revision = transitions.apply(session, current_user, document, json_body())
     session.commit()
     return jsonify(
@@ -221,7 +232,7 @@ def post_transition(number: str) -> Any:
 @permission_required(Permission.REASSIGN_APPROVERS)
 def reassign_approver(number: str) -> Any:
     session = get_session()
-    document = service.get_document(session, number)
+    document = _document(session, number)
     data = json_body()
     previous = document.working_revision.approver if document.working_revision else None
     previous_name = previous.username if previous else None
@@ -241,28 +252,19 @@ def reassign_approver(number: str) -> Any:
 @bp.route("/documents/<number>/trail", methods=["GET"])
 @permission_required(Permission.READ_DOCUMENTS)
 def document_trail(number: str) -> Any:
-    from qms.trail import service as trail
-    from qms.trail.models import TrailEntry
+    from qms.pagination import paginate
+    from qms.trail import access
 
     session = get_session()
-    document = service.get_document(session, number)
+    document = _document(session, number)
     page, per_page = page_args()
-    from qms.pagination import paginate
-
-    stmt = trail.filtered(trail.TrailFilter()).where(
-        sa.or_(
-            sa.and_(TrailEntry.object_type == "document", TrailEntry.object_id == document.number),
-            sa.and_(
-                TrailEntry.object_type == "revision",
-                TrailEntry.object_id.like(f"{document.number} %"),
-            ),
-        )
+    result = paginate(
+        session, queries.document_trail_select(session, current_user, document), page, per_page
     )
-    result = paginate(session, stmt, page, per_page)
     return jsonify(
         {
             "items": [
-                dict(zip(trail.CSV_HEADER, trail.csv_row(e), strict=True)) for e in result.items
+                access.as_json(line) for line in access.lines(session, current_user, result.items)
             ],
             "meta": result.as_meta(),
         }
@@ -308,8 +310,8 @@ OPENAPI_PATHS = {
     },
     "/api/v1/documents/{number}": {
         "get": op(
-            "The effective revision, or ?revision=LABEL",
-            403,
+            "The effective revision, or ?revision=LABEL; 404 for a document or revision "
+            "the caller may not see",
             404,
             params=[*_NUMBER, {"name": "revision", "in": "query", "schema": {"type": "string"}}],
         ),

@@ -14,6 +14,7 @@ from qms.auth.permissions import Permission
 from qms.documents.lifecycle import RevState
 from qms.documents.models import Document, Revision
 from qms.documents.periodic import DUE_WINDOW_DAYS
+from qms.documents.visibility import readable_documents_clause, reader_for
 from qms.home import Panel, panel_provider
 
 
@@ -22,7 +23,10 @@ def recently_effective(session: Session, user: User) -> list[Panel]:
     rows = session.execute(
         sa.select(Document.number, Document.title, Revision.label, Revision.effective_date)
         .join(Revision, Revision.id == Document.current_revision_id)
-        .where(Document.status == RevState.EFFECTIVE)
+        .where(
+            Document.status == RevState.EFFECTIVE,
+            readable_documents_clause(reader_for(session, user)),
+        )
         .order_by(Revision.effective_at.desc().nulls_last(), Document.number)
         .limit(8)
     ).all()

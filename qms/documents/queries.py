@@ -10,12 +10,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased, defer
 
-from qms.auth.models import Department, Signature
+from qms.auth.models import Department, Signature, User
 from qms.auth.signatures import signatures_for
 from qms.documents.lifecycle import RevState
 from qms.documents.models import DocKind, Document, Revision
 from qms.documents.periodic import DUE_WINDOW_DAYS
+from qms.documents.visibility import (
+    Reader,
+    hides_unseen_trail_entries,
+    readable_documents_clause,
+    visible_revisions,
+)
 from qms.pagination import Page
+from qms.trail import service as trail
+from qms.trail.models import TrailEntry
 
 SORTS = {
     "number": Document.number,
@@ -39,10 +47,13 @@ class RegisterFilter:
     sort: str = "number"
     descending: bool = False
     today: date = field(default_factory=date.today)
+    # whose register: documents this reader may not read are left out (None: all)
+    reader: Reader | None = None
 
 
-def filter_from_args(args: Any, *, register: bool, today: date) -> RegisterFilter:
-    """The register's filter from a query string; staff see effective documents only."""
+def filter_from_args(args: Any, *, register: bool, today: date, reader: Reader) -> RegisterFilter:
+    """The register's filter from a query string, for one reader: staff see effective
+    documents only, and nobody sees documents they may not read."""
     return RegisterFilter(
         q=str(args.get("q", ""))[:100],
         kind=args.get("kind", ""),
@@ -53,6 +64,7 @@ def filter_from_args(args: Any, *, register: bool, today: date) -> RegisterFilte
         sort=args.get("sort", "number"),
         descending=args.get("dir") == "desc",
         today=today,
+        reader=reader,
     )
 
 
@@ -87,6 +99,8 @@ def _details(stmt: sa.Select[Any]) -> sa.Select[Any]:
 
 
 def _filtered(stmt: sa.Select[Any], flt: RegisterFilter) -> sa.Select[Any]:
+    if flt.reader is not None:
+        stmt = stmt.where(readable_documents_clause(flt.reader))
     if flt.effective_only:
         stmt = stmt.where(Document.status == RevState.EFFECTIVE)
     if flt.q:
@@ -181,3 +195,27 @@ def history(session: Session, document: Document) -> History:
     for signature in signatures_for(session, "revision", by_revision):
         by_revision[int(signature.object_id)].append(signature)
     return History(revisions, by_revision)
+
+
+def document_trail_select(session: Session, user: User, document: Document) -> sa.Select[Any]:
+    """The document's trail entries for this reader, newest first: entries about revisions
+    they may not see are left out (readers) or kept, content withheld, for the audit-trail
+    permission (see visibility.hides_unseen_trail_entries)."""
+    about_revisions = TrailEntry.object_type == "revision"
+    if hides_unseen_trail_entries(user):
+        seen = visible_revisions(session, user, history(session, document).revisions)
+        about_revisions = sa.and_(
+            about_revisions,
+            TrailEntry.object_id.in_([f"{document.number} {r.label}" for r in seen]),
+        )
+    else:
+        about_revisions = sa.and_(
+            about_revisions,
+            TrailEntry.object_id.startswith(f"{document.number} ", autoescape=True),
+        )
+    return trail.filtered(trail.TrailFilter()).where(
+        sa.or_(
+            sa.and_(TrailEntry.object_type == "document", TrailEntry.object_id == document.number),
+            about_revisions,
+        )
+    )

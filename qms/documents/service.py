@@ -296,21 +296,12 @@ def _refuse_editor(session: Session, user: User, revision: Revision, *, approvin
 
 
 def can_view(
-    session: Session, user: User, revision: Revision, *, block_history: bool = False
+    session: Session, user: User, revision: Revision, *, block_history: bool | None = None
 ) -> bool:
-    """Effective revisions are for everyone; history per setting; drafts only to their
-    author, reviewers, approver and document control."""
-    if not user.can(Permission.READ_DOCUMENTS):
-        return False
-    if revision.state == RevState.EFFECTIVE:
-        return True
-    if revision.state in (RevState.SUPERSEDED, RevState.OBSOLETE):
-        return not block_history or user.can(Permission.VIEW_HISTORY)
-    if user.can(Permission.ISSUE_DOCUMENTS):
-        return True
-    if revision.author_id == user.id or revision.approver_id == user.id:
-        return True
-    return any(a.reviewer_id == user.id for a in revision.reviews)
+    """The one visibility rule (qms/documents/visibility.py): state and confidentiality."""
+    from qms.documents import visibility
+
+    return visibility.can_view(session, user, revision, block_history=block_history)
 
 
 def _apply(revision: Revision, action: Action, actors: frozenset[Actor] | Actor) -> RevState:

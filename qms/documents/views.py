@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import NotFound as NoPage
 
 from qms import clock
 from qms.auth.models import Department, User
@@ -29,7 +30,7 @@ from qms.auth.signatures import MEANING_LABELS, STATUS_LABELS, status_of
 from qms.csvexport import csv_response
 from qms.db import get_session
 from qms.documents import diff as redline
-from qms.documents import pages, queries, service, transitions
+from qms.documents import pages, queries, service, transitions, visibility
 from qms.documents import panels as _panels  # noqa: F401 - registers home panels
 from qms.documents.forms import ApprovalRightForm, DraftForm, NewDocumentForm
 from qms.documents.integrity import current_content_hashes
@@ -48,12 +49,12 @@ from qms.documents.models import (
 )
 from qms.documents.periodic import DUE_WINDOW_DAYS, review_status_of
 from qms.errorhandlers import error_response, refused
-from qms.errors import DomainError
+from qms.errors import DomainError, NotFound
 from qms.markup import render
 from qms.nav import NavEntry
 from qms.nav import register as register_nav
 from qms.pagination import clamp
-from qms.trail import service as trail
+from qms.trail import access as trail_access
 from qms.web import permission_required
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
@@ -106,7 +107,10 @@ def _activate_due_revisions() -> None:
 
 def _register_filter() -> queries.RegisterFilter:
     return queries.filter_from_args(
-        request.args, register=current_user.can(Permission.VIEW_REGISTER), today=clock.today()
+        request.args,
+        register=current_user.can(Permission.VIEW_REGISTER),
+        today=clock.today(),
+        reader=visibility.reader_for(get_session(), current_user),
     )
 
 
@@ -223,8 +227,12 @@ def new() -> Any:
 
 
 def _visible(session: Any, revision: Revision) -> bool:
-    block = current_app.config["OBSOLETE_REVISIONS"] == "block"
-    return service.can_view(session, current_user, revision, block_history=block)
+    return visibility.can_view(session, current_user, revision)
+
+
+def _document(session: Any, number: str) -> Document:
+    """The document if this reader may read it; 404 as for a missing number otherwise."""
+    return visibility.readable_document(session, current_user, number)
 
 
 def _revision_to_show(session: Any, document: Document) -> Revision:
@@ -244,16 +252,14 @@ def _revision_to_show(session: Any, document: Document) -> Revision:
         if latest is None:
             abort(404)
         revision = latest
-    if not _visible(session, revision):
-        abort(403)
-    return revision
+    return visibility.visible_revision(session, current_user, revision)
 
 
 @bp.route("/<number>")
 @permission_required(Permission.READ_DOCUMENTS)
 def show(number: str) -> str:
     session = get_session()
-    document = service.get_document(session, number)
+    document = _document(session, number)
     return _document_page(session, document, _revision_to_show(session, document))
 
 
@@ -276,10 +282,11 @@ def _document_page(
         ),
         None,
     )
+    # the revision in work, only to those who may see it (its label, state, comments)
     working = document.working_revision
-    actors = (
-        service.actors_for(session, current_user, working) if working is not None else frozenset()
-    )
+    if working is not None and not _visible(session, working):
+        working = None
+    actors = service.actors_for(session, current_user, working) if working else frozenset()
     extra = Markup("").join(
         Markup(render_template(template, **context))  # noqa: S704 - rendered by Jinja
         for template, context in pages.sections(session, document, revision)
@@ -355,14 +362,14 @@ def _refusal(err: DomainError) -> dict[str, Any]:
 
 def _page_after_refusal(session: Any, number: str, err: DomainError, action: str) -> Any:
     refusal = _refusal(err)
-    document = service.get_document(session, number)
+    document = _document(session, number)
     working = document.working_revision
     if action not in ("withdraw", "revise") and working is not None and _visible(session, working):
         revision = working  # the text the refused step was about, as it is now
     else:
         try:
             revision = _revision_to_show(session, document)
-        except Forbidden:  # nothing here they may read: the refusal alone
+        except (Forbidden, NoPage, NotFound):  # nothing here they may read: the refusal alone
             return error_response(err.status, err.code, refusal["message"])
     return _document_page(session, document, revision, refusal), err.status
 
@@ -371,7 +378,7 @@ def _page_after_refusal(session: Any, number: str, err: DomainError, action: str
 @permission_required(Permission.READ_DOCUMENTS)
 def transition(number: str) -> Any:
     session = get_session()
-    document = service.get_document(session, number)
+    document = _document(session, number)
     data: dict[str, Any] = request.form.to_dict()
     data["reviewers"] = request.form.getlist("reviewers")
     try:
@@ -397,7 +404,7 @@ def transition(number: str) -> Any:
 @permission_required(Permission.REASSIGN_APPROVERS)
 def reassign_approver(number: str) -> Any:
     session = get_session()
-    document = service.get_document(session, number)
+    document = _document(session, number)
     try:
         revision = transitions.reassign(session, current_user, document, request.form.to_dict())
     except DomainError as err:
@@ -422,10 +429,10 @@ def reassign_approver(number: str) -> Any:
 @permission_required(Permission.DRAFT_DOCUMENTS)
 def edit(number: str, revision_id: int) -> Any:
     session = get_session()
-    document = service.get_document(session, number)
-    revision = service.get_revision(session, document, revision_id)
-    if not _visible(session, revision):
-        abort(403)
+    document = _document(session, number)
+    revision = visibility.visible_revision(
+        session, current_user, service.get_revision(session, document, revision_id)
+    )
     form = DraftForm()
     conflict = None
     status = 200
@@ -494,7 +501,7 @@ def edit(number: str, revision_id: int) -> Any:
 @permission_required(Permission.READ_DOCUMENTS)
 def compare(number: str) -> str:
     session = get_session()
-    document = service.get_document(session, number)
+    document = _document(session, number)
     hist = queries.history(session, document)
     visible = [r for r in hist.revisions if _visible(session, r)]
     if len(visible) < 1:
@@ -503,10 +510,12 @@ def compare(number: str) -> str:
         visible[1].label if len(visible) > 1 else visible[0].label
     )
     new_label = request.args.get("to") or visible[0].label
-    old = service.revision_by_label(session, document, old_label)
-    new_rev = service.revision_by_label(session, document, new_label)
-    if not (_visible(session, old) and _visible(session, new_rev)):
-        abort(403)
+    old = visibility.visible_revision(
+        session, current_user, service.revision_by_label(session, document, old_label)
+    )
+    new_rev = visibility.visible_revision(
+        session, current_user, service.revision_by_label(session, document, new_label)
+    )
     return render_template(
         "documents/diff.html",
         document=document,
@@ -522,23 +531,9 @@ def compare(number: str) -> str:
 @permission_required(Permission.READ_DOCUMENTS)
 def document_trail(number: str) -> str:
     session = get_session()
-    document = service.get_document(session, number)
-    entries = session.scalars(
-        trail.filtered(trail.TrailFilter())
-        .where(
-            sa.or_(
-                sa.and_(
-                    trail.TrailEntry.object_type == "document",
-                    trail.TrailEntry.object_id == document.number,
-                ),
-                sa.and_(
-                    trail.TrailEntry.object_type == "revision",
-                    trail.TrailEntry.object_id.like(f"{document.number} %"),
-                ),
-            )
-        )
-        .limit(500)
-    ).all()
+    document = _document(session, number)
+    stmt = queries.document_trail_select(session, current_user, document).limit(500)
+    entries = trail_access.lines(session, current_user, session.scalars(stmt))
     return render_template("documents/trail.html", document=document, entries=entries)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -12,11 +12,12 @@ from qms.api import page_args, paged
 from qms.api.openapi import PAGE_PARAMS, op
 from qms.auth.permissions import Permission
 from qms.db import get_session
-from qms.documents import service as documents
+from qms.documents import visibility
 from qms.documents.models import Revision
 from qms.errors import NotFound
 from qms.pagination import paginate
 from qms.procedures import service
+from qms.procedures.views import readable_links, readable_procedures
 from qms.web import permission_required
 
 bp = Blueprint("procedures_api", __name__)
@@ -25,9 +26,7 @@ bp = Blueprint("procedures_api", __name__)
 def _visible(revision: Revision | None, number: str) -> Revision:
     if revision is None:
         raise NotFound(_l("%(number)s has no revision in force.", number=number))
-    if not documents.can_view(get_session(), current_user, revision, block_history=True):
-        abort(403)
-    return revision
+    return visibility.visible_revision(get_session(), current_user, revision, block_history=True)
 
 
 @bp.route("/procedures")
@@ -35,10 +34,13 @@ def _visible(revision: Revision | None, number: str) -> Revision:
 def procedures() -> Any:
     session = get_session()
     page_no, per_page = page_args()
-    page = paginate(session, service.procedures_select(request.args.get("department") or None,
-                                                       request.args.get("q", "")),
-                    page_no, per_page)
-    return paged(page, [v.as_dict() for v in service.procedure_summaries(session, page.items)])
+    stmt = service.procedures_select(request.args.get("department") or None,
+                                     request.args.get("q", ""))
+    page = paginate(session, readable_procedures(stmt), page_no, per_page)
+    summaries = service.procedure_summaries(session, page.items)
+    for summary in summaries:
+        readable_links(session, summary.links)
+    return paged(page, [v.as_dict() for v in summaries])
 
 
 @bp.route("/procedures/<number>")
@@ -46,17 +48,21 @@ def procedures() -> Any:
 def procedure(number: str) -> Any:
     session = get_session()
     document = service.get_procedure(session, number)
+    if not visibility.can_read_document(session, current_user, document):
+        raise NotFound(_l("There is no procedure numbered %(number)s.", number=number))
     revision = _visible(document.current_revision, document.number)
-    return jsonify(service.procedure_view(session, revision).as_dict(with_steps=True))
+    view = service.procedure_view(session, revision)
+    readable_links(session, view.links)
+    return jsonify(view.as_dict(with_steps=True))
 
 
 @bp.route("/documents/<number>/links")
 @permission_required(Permission.READ_DOCUMENTS)
 def document_links(number: str) -> Any:
     session = get_session()
-    document = documents.get_document(session, number)
+    document = visibility.readable_document(session, current_user, number)
     revision = _visible(document.current_revision, document.number)
-    return jsonify(service.links_for(session, revision).as_dict())
+    return jsonify(readable_links(session, service.links_for(session, revision)).as_dict())
 
 
 _NUMBER = [{"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}]
@@ -68,7 +74,7 @@ OPENAPI_PATHS = {
                           {"name": "department", "in": "query", "schema": {"type": "string"}},
                           {"name": "q", "in": "query", "schema": {"type": "string"}}])},
     "/api/v1/procedures/{number}": {"get": op(
-        "One procedure in force, with its steps and forms", 403, 404, params=_NUMBER)},
+        "One procedure in force, with its steps and forms", 404, params=_NUMBER)},
     "/api/v1/documents/{number}/links": {"get": op(
-        "The links of a document's revision in force, both ways", 403, 404, params=_NUMBER)},
+        "The links of a document's revision in force, both ways", 404, params=_NUMBER)},
 }

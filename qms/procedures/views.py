@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,6 +14,7 @@ from flask_login import current_user
 from qms.auth.permissions import Permission
 from qms.db import get_session
 from qms.documents import service as documents
+from qms.documents import visibility
 from qms.documents.models import Revision
 from qms.documents.pages import page_section
 from qms.errors import NotFound
@@ -47,6 +48,8 @@ def _revision(number: str) -> Revision:
     """The revision in force, or the one asked for by label if the reader may see it."""
     session = get_session()
     document = service.get_procedure(session, number)
+    if not visibility.can_read_document(session, current_user, document):
+        raise NotFound(_l("There is no procedure numbered %(number)s.", number=number))
     label = request.args.get("revision")
     revision = (
         documents.revision_by_label(session, document, label)
@@ -55,9 +58,32 @@ def _revision(number: str) -> Revision:
     )
     if revision is None:
         raise NotFound(_l("%(number)s has no revision in force.", number=document.number))
-    if not documents.can_view(session, current_user, revision, block_history=True):
-        abort(403)
+    visibility.visible_revision(session, current_user, revision, block_history=True)
     return revision
+
+
+def readable_links(session: Any, links: service.Links) -> service.Links:
+    """The links without the documents this reader may not read (not even their titles)."""
+
+    def keep(targets: list[service.Target]) -> list[service.Target]:
+        return [
+            t
+            for t in targets
+            if t.document is None
+            or visibility.cleared_for_document(session, current_user, t.document)
+        ]
+
+    links.outgoing = {kind: keep(found) for kind, found in links.outgoing.items()}
+    links.controls = keep(links.controls)
+    links.referenced_by = keep(links.referenced_by)
+    links.used_by = keep(links.used_by)
+    return links
+
+
+def readable_procedures(stmt: Any) -> Any:
+    return stmt.where(
+        visibility.readable_documents_clause(visibility.reader_for(get_session(), current_user))
+    )
 
 
 def chart_for(view: service.ProcedureView, highlight: set[str]) -> str:
@@ -81,11 +107,14 @@ def index() -> str:
     stmt = service.procedures_select(
         request.args.get("department") or None, request.args.get("q", "")
     )
-    page = paginate(session, stmt, page_no, per_page)
+    page = paginate(session, readable_procedures(stmt), page_no, per_page)
+    summaries = service.procedure_summaries(session, page.items)
+    for summary in summaries:
+        readable_links(session, summary.links)
     return render_template(
         "procedures/index.html",
         page=page,
-        procedures=service.procedure_summaries(session, page.items),
+        procedures=summaries,
         args=request.args,
     )
 
@@ -95,6 +124,7 @@ def index() -> str:
 def show(number: str) -> str:
     session = get_session()
     view = service.procedure_view(session, _revision(number))
+    readable_links(session, view.links)
     mine = service.lanes_for_user(current_user, view.lanes)
     return render_template(
         "procedures/show.html",
@@ -153,4 +183,6 @@ def traceability() -> str:
 @page_section
 def _document_links(session: Any, document: Any, revision: Any) -> tuple[str, dict[str, Any]]:
     """The links section of the document page."""
-    return "procedures/_links.html", {"links": service.links_for(session, revision)}
+    return "procedures/_links.html", {
+        "links": readable_links(session, service.links_for(session, revision))
+    }

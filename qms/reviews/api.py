@@ -18,7 +18,7 @@ from qms.db import get_session
 from qms.documents import service as documents
 from qms.errors import Invalid, NotFound
 from qms.pagination import paginate
-from qms.reviews import metrics, service
+from qms.reviews import access, metrics, service
 from qms.reviews.lifecycle import ReviewAction
 from qms.reviews.models import Defect, Review
 from qms.web import permission_required
@@ -28,7 +28,7 @@ bp = Blueprint("reviews_api", __name__)
 
 def _load(review_id: int) -> Review:
     review = get_session().get(Review, review_id)
-    if review is None or not service.can_view(current_user, review):
+    if review is None or not access.may_see_review(get_session(), current_user, review):
         raise NotFound(_l("There is no review %(id)s.", id=review_id))
     return review
 
@@ -116,8 +116,9 @@ def review_json(r: Review, full: bool = False) -> dict[str, Any]:
 @permission_required(Permission.READ_DOCUMENTS)
 def list_reviews() -> Any:
     page, per_page = page_args()
-    result = paginate(get_session(), service.visible_reviews(current_user)
-                      .order_by(Review.id.desc()), page, per_page)
+    db = get_session()
+    stmt = access.readable_reviews(db, current_user, service.visible_reviews(current_user))
+    result = paginate(db, stmt.order_by(Review.id.desc()), page, per_page)
     return paged(result, [review_json(r) for r in result.items])
 
 

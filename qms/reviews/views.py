@@ -33,7 +33,7 @@ from qms.errors import DomainError, Invalid
 from qms.nav import NavEntry
 from qms.nav import register as register_nav
 from qms.pagination import clamp, paginate
-from qms.reviews import export, metrics, service
+from qms.reviews import access, export, metrics, service
 from qms.reviews import gate as _gate  # noqa: F401  (subscribes the approval gate)
 from qms.reviews import tasks as _tasks  # noqa: F401  (task provider and home panel)
 from qms.reviews.forms import DefectForm, PlanEditForm, PlanForm
@@ -81,7 +81,7 @@ def wants_json() -> bool:
 def _load(review_id: int) -> Review:
     """The review, or 404 when it does not exist or is not the user's to see."""
     review = get_session().get(Review, review_id)
-    if review is None or not service.can_view(current_user, review):
+    if review is None or not access.may_see_review(get_session(), current_user, review):
         abort(404)
     return review
 
@@ -151,7 +151,7 @@ def _date(value: str | None) -> date | None:
 def index() -> str:
     db = get_session()
     page, per_page = clamp(request.args.get("page"), request.args.get("per_page"))
-    stmt = service.visible_reviews(current_user)
+    stmt = access.readable_reviews(db, current_user, service.visible_reviews(current_user))
     state = request.args.get("state", "")
     if state in set(ReviewState):
         stmt = stmt.where(Review.state == state)

@@ -24,6 +24,7 @@ from qms import events
 from qms.auth.models import User
 from qms.auth.permissions import Permission
 from qms.db import after_commit, new_session
+from qms.documents import visibility
 from qms.documents.lifecycle import RevState
 from qms.documents.models import KIND_LABELS, STATE_LABELS, DocKind, Document, Revision
 from qms.documents.service import can_view
@@ -109,10 +110,10 @@ def _on_withdrawn(session: Session, revision: Revision) -> None:
 # -- from the database to index entries -------------------------------------------------
 
 def _viewers(revision: Revision) -> list[str]:
-    if revision.state in PUBLIC_STATES:
-        return ["*"]
-    ids = {revision.author_id, revision.approver_id, *(a.reviewer_id for a in revision.reviews)}
-    return sorted(str(i) for i in ids if i is not None)
+    # the visibility rule's terms: "*" for every reader, confidentiality and named people
+    return visibility.index_viewers(
+        visibility.document_facts(revision.document), visibility.revision_facts(revision)
+    )
 
 
 def entry_for(session: Session, revision: Revision, key: str) -> IndexEntry:
@@ -508,9 +509,13 @@ def search(session: Session, user: User, q: str | None, *, kind: str | None = No
     if parsed.empty:
         return result
     base: dict[str, list[str]] = {}
+    # state and confidentiality filter in the index, so totals, pages and facets are right
+    viewers = visibility.reader_viewer_terms(visibility.reader_for(session, user))
     if which == "history":
         if not user.can(Permission.ISSUE_DOCUMENTS):
-            base["viewers"] = ["*", str(user.id)]
+            base["viewers"] = viewers or ["*", str(user.id)]
+        elif viewers is not None:
+            base["viewers"] = viewers
         if _block_history() and not user.can(Permission.VIEW_HISTORY):
             base["state"] = [s.value for s in RevState if s not in HISTORY_STATES]
     selected = {"kind": [kind] if kind else [], "department": [department] if department else [],
@@ -518,6 +523,8 @@ def search(session: Session, user: User, q: str | None, *, kind: str | None = No
     filters = {**base, **{k: v for k, v in selected.items() if v}}
     if "state" in base and status:
         filters["state"] = [status] if status in base["state"] else ["-none-"]
+    if which == "current" and viewers is not None:
+        base["viewers"] = filters["viewers"] = viewers
 
     engine = get_engine()
     phrases = parsed.phrases

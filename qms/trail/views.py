@@ -8,16 +8,20 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, render_template, request
+from flask_login import current_user
 
+from qms.auth.models import User
 from qms.auth.permissions import Permission
 from qms.csvexport import csv_response
 from qms.db import get_session, new_session
-from qms.pagination import clamp, paginate
-from qms.trail import service
+from qms.pagination import Page, clamp, paginate
+from qms.trail import access, service
 from qms.trail.models import TrailEntry
 from qms.web import permission_required
 
 bp = Blueprint("trail", __name__, url_prefix="/trail")
+
+EXPORT_BATCH = 1000
 
 
 def _date(value: str | None) -> datetime | None:
@@ -46,13 +50,18 @@ def entries() -> str:
     db = get_session()
     page, per_page = clamp(request.args.get("page"), request.args.get("per_page"))
     result = paginate(db, service.filtered(_filter()), page, per_page)
+    # every entry stays listed (the sequence is complete); content a reader may not see
+    # is withheld by the rule of the record it is about
+    lines = Page(
+        access.lines(db, current_user, result.items), result.total, result.page, result.per_page
+    )
     object_types = db.scalars(
         sa.select(TrailEntry.object_type).distinct().order_by(TrailEntry.object_type)
     ).all()
     actions = db.scalars(sa.select(TrailEntry.action).distinct().order_by(TrailEntry.action)).all()
     return render_template(
         "trail/entries.html",
-        page=result,
+        page=lines,
         object_types=object_types,
         actions=actions,
         args=request.args,
@@ -62,12 +71,24 @@ def entries() -> str:
 @bp.route("/export.csv")
 @permission_required(Permission.VIEW_TRAIL)
 def export() -> Any:
-    stmt = service.filtered(_filter()).execution_options(yield_per=1000)
+    stmt = service.filtered(_filter())
+    user_id = current_user.id
 
     def rows() -> Iterator[list[Any]]:
         # The response streams after the view returns, so it reads with a session of its own.
         with new_session() as db:
-            for entry in db.scalars(stmt):
-                yield service.csv_row(entry)
+            user = db.get(User, user_id)
+            last: int | None = None
+            while True:
+                batch = stmt.limit(EXPORT_BATCH)
+                if last is not None:
+                    batch = batch.where(TrailEntry.seq < last)
+                entries = db.scalars(batch).all()
+                if not entries:
+                    return
+                for line in access.lines(db, user, entries):
+                    yield access.csv_row(line)
+                last = entries[-1].seq
+                db.expunge_all()
 
     return csv_response("audit-trail.csv", service.CSV_HEADER, rows())

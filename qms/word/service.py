@@ -42,16 +42,15 @@ class Upload:
 def revision_for_copy(session: Session, user: User, number: str, label: str | None, *,
                       block_history: bool = False) -> Revision:
     """The revision a user asks to print: the named one, else the effective one, else the
-    one in work. Refused when the user may not see it."""
-    document = documents.get_document(session, number)
+    one in work. What the user may not see answers as if it did not exist (404)."""
+    from qms.documents import visibility
+
+    document = visibility.readable_document(session, user, number)
     revision = (documents.revision_by_label(session, document, label) if label
                 else document.current_revision or document.working_revision)
     if revision is None:
         raise Conflict(_l("%(number)s has no revision to print.", number=number))
-    if not documents.can_view(session, user, revision, block_history=block_history):
-        raise Forbidden(_l("You may not see revision %(label)s of %(number)s.",
-                           label=revision.label, number=number))
-    return revision
+    return visibility.visible_revision(session, user, revision, block_history=block_history)
 
 
 def controlled_copy(session: Session, user: User, revision: Revision, copy_number: str | None,
@@ -180,6 +179,5 @@ def attachment_for(session: Session, user: User, sha256: str,
         if any(documents.can_view(session, user, r, block_history=block_history)
                for r in revisions):
             return row
-    if rows:
-        raise Forbidden(_l("You may not see this attachment."))
+    # one the user may not see is answered as if it did not exist, as documents are
     raise NotFound(_l("There is no such attachment."))

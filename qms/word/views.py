@@ -22,6 +22,7 @@ from qms.auth.models import Department
 from qms.auth.permissions import Permission
 from qms.db import get_session
 from qms.documents import service as documents
+from qms.documents import visibility
 from qms.documents.models import DocKind, Family
 from qms.errors import DomainError, Forbidden, NotFound
 from qms.web import permission_required
@@ -105,7 +106,7 @@ def import_document() -> Any:
 @permission_required(Permission.DRAFT_DOCUMENTS)
 def import_revision(number: str) -> Any:
     db = get_session()
-    document = documents.get_document(db, number)
+    document = visibility.readable_document(db, current_user, number)
     form = ImportRevisionForm()
     working = document.working_revision
     if request.method == "GET" and working is not None:
@@ -179,18 +180,20 @@ def export_register() -> Any:
     from qms.documents import queries
     from qms.documents.models import KIND_LABELS as DOC_KIND_LABELS
     from qms.documents.models import STATE_LABELS
+    from qms.documents.visibility import reader_for
     from qms.word.export_docx import export_register as register_docx
 
-    flt = queries.filter_from_args(
-        request.args, register=current_user.can(Permission.VIEW_REGISTER), today=clock.today()
-    )
+    register = current_user.can(Permission.VIEW_REGISTER)
+    flt = queries.filter_from_args(request.args, register=register, today=clock.today(),
+                                   reader=reader_for(get_session(), current_user))
     rows = [
         {
             "number": r.number,
             "title": r.title,
             "kind": str(DOC_KIND_LABELS[r.kind]),
             "department": r.department_name,
-            "revision": r.current_label or r.working_label or "",
+            # that a revision is in work is for those who keep the register
+            "revision": r.current_label or (r.working_label if register else "") or "",
             "status": str(STATE_LABELS[r.status]),
             "effective_date": r.effective_date,
             "next_review_date": r.next_review_date,

@@ -103,7 +103,7 @@ def test_superseded_revision_carries_a_banner_and_a_link(app, client_as, effecti
 def test_history_can_be_blocked_for_staff(app, database_url, tmp_path, client_as, effective_doc):
     _revise_and_issue(app, effective_doc, "新正文")
     app.config["OBSOLETE_REVISIONS"] = "block"
-    assert client_as("staff").get(f"/documents/{effective_doc}?revision=A/0").status_code == 403
+    assert client_as("staff").get(f"/documents/{effective_doc}?revision=A/0").status_code == 404
     assert client_as("clerk").get(f"/documents/{effective_doc}?revision=A/0").status_code == 200
 
 
@@ -122,7 +122,7 @@ def test_drafts_are_hidden_from_staff(app, client_as, users):
         doc = make_document(db, state="draft", author=_people(db)["clerk"])
         db.commit()
         number = doc.number
-    assert client_as("staff").get(f"/documents/{number}").status_code == 403
+    assert client_as("staff").get(f"/documents/{number}").status_code == 404
     assert client_as("clerk").get(f"/documents/{number}").status_code == 200
     register = client_as("staff").get("/documents/").get_data(as_text=True)
     assert number not in register

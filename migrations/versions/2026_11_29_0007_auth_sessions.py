@@ -1,7 +1,7 @@
 """server-side sessions, expiring tokens, sign-in attempts
 
-Revision ID: 0005_auth_sessions
-Revises: 0004
+Revision ID: 0007_auth_sessions
+Revises: 0006_meeting_held
 Create Date: 2026-11-29 12:10:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import qms.db
 
 
-revision = '0005_auth_sessions'
-down_revision = '0004'
+revision = '0007_auth_sessions'
+down_revision = '0006_meeting_held'
 branch_labels = None
 depends_on = None
 
