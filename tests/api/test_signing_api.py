@@ -130,7 +130,11 @@ def test_every_signing_action_needs_the_hash(api):
 
 def test_an_approver_who_was_not_named_gets_403_naming_the_approver(api):
     number, seen = _reviewed(api)
-    response = _act(api, number, "gm", "approve", seen)
+    # the general manager may approve anything, but a draft he is not named on is not his
+    # to see: the same 404 as a number that does not exist
+    assert _act(api, number, "gm", "approve", seen).status_code == 404
+    # the quality manager sees every draft and holds the approval right: 403, naming whom
+    response = _act(api, number, "manager", "approve", seen)
     assert response.status_code == 403
     error = response.get_json()["error"]
     assert error["code"] == "not_named_approver"
@@ -169,7 +173,8 @@ def test_the_quality_manager_reassigns_through_the_api(api, app):
         assert [(e.old_value, e.new_value, e.reason) for e in entries] == [
             ("approver", "gm", "孙经理出差")
         ]
-    assert _act(api, number, "approver", "approve", seen).status_code == 403
+    # the approver no longer named no longer sees the draft at all
+    assert _act(api, number, "approver", "approve", seen).status_code == 404
     assert _act(api, number, "gm", "approve", seen).status_code == 200
 
 

@@ -209,10 +209,13 @@ def test_the_task_list_opens_the_revision_to_sign(app, client_as, reviewed):
 
 def test_another_holder_of_the_approval_right_is_refused(app, client_as, reviewed):
     revision = _revision(app, reviewed)
-    gm = client_as("gm")  # approves anything, but was not named
-    page = gm.get(f"/documents/{reviewed}").get_data(as_text=True)
+    # the general manager approves anything, but may not even see a draft he is not named on
+    gm = client_as("gm")
+    assert _approve(gm, reviewed, revision["id"], revision["hash"]).status_code == 404
+    manager = client_as("manager")  # sees every draft and holds the approval right
+    page = manager.get(f"/documents/{reviewed}").get_data(as_text=True)
     assert 'id="approve-form"' not in page
-    response = _approve(gm, reviewed, revision["id"], revision["hash"])
+    response = _approve(manager, reviewed, revision["id"], revision["hash"])
     assert response.status_code == 403
     assert APPROVER_NAME in response.get_data(as_text=True)
     after = _revision(app, reviewed)
@@ -236,12 +239,15 @@ def test_the_quality_manager_reassigns_through_the_form(app, client_as, reviewed
         app, lambda db: db.scalar(sa.select(TrailEntry).where(TrailEntry.action == "reassign"))
     )
     assert (entry.old_value, entry.new_value, entry.reason) == ("approver", "gm", "孙经理出差")
-    trail_page = client_as("auditor").get(f"/documents/{reviewed}/trail").get_data(as_text=True)
+    # document control reads the reason; an auditor who may not see the draft sees the
+    # entry with its values withheld
+    trail_page = client_as("manager").get(f"/documents/{reviewed}/trail").get_data(as_text=True)
     assert "孙经理出差" in trail_page
-    # the former approver is refused; the new one signs
+    # the former approver is refused (no longer named, the draft is no longer his to see);
+    # the new one signs
     assert (
         _approve(client_as("approver"), reviewed, revision["id"], revision["hash"]).status_code
-        == 403
+        == 404
     )
     assert _approve(client_as("gm"), reviewed, revision["id"], revision["hash"]).status_code == 302
 
