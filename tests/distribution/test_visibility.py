@@ -28,7 +28,14 @@ def test_reading_duty_of_a_confidential_document_only_for_its_circle(db, people)
         approver=people["approver"],
     )
     document.confidentiality = Confidentiality.CONFIDENTIAL  # a Customer Service document
-    service.issue(db, people["clerk"], document.working_revision, password=TEST_PASSWORD)
+    revision = document.working_revision
+    service.issue(
+        db,
+        people["clerk"],
+        revision,
+        password=TEST_PASSWORD,
+        content_sha256=revision.content_sha256,
+    )
     acks = reading.acknowledgements_of(db, document.current_revision)
     assert {a.user.username for a in acks} == {"staff1"}  # staff2 is in Security
     assert [t.subject for t in tasks_for(db, people["staff"]) if t.kind == "acknowledge"] == [

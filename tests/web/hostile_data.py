@@ -155,6 +155,7 @@ def build(app: Flask) -> Hostile:
     from qms.reviews.models import Category, Conclusion, Severity
     from qms.word import service as word
     from qms.word.models import WordImport
+    from qms.word.package import ImportLimits
 
     out = Hostile()
     with app.test_request_context():
@@ -234,7 +235,12 @@ def build(app: Flask) -> Hostile:
             clerk=clerk,
         )
         documents.withdraw(
-            db, clerk, withdrawn, reason=hostile("withdrawreason"), password=TEST_PASSWORD
+            db,
+            clerk,
+            withdrawn,
+            reason=hostile("withdrawreason"),
+            password=TEST_PASSWORD,
+            content_sha256=withdrawn.current_revision.content_sha256,
         )
 
         # a procedure with hostile lanes, steps and links
@@ -289,10 +295,12 @@ def build(app: Flask) -> Hostile:
             reviewers=[people["reviewer"]],
             approver=people["approver"],
             password=TEST_PASSWORD,
+            content_sha256=rev.content_sha256,
         )
-        documents.review(db, people["reviewer"], rev, password=TEST_PASSWORD)
-        documents.approve(db, people["approver"], rev, password=TEST_PASSWORD)
-        documents.issue(db, clerk, rev, password=TEST_PASSWORD)
+        seen = rev.content_sha256
+        documents.review(db, people["reviewer"], rev, password=TEST_PASSWORD, content_sha256=seen)
+        documents.approve(db, people["approver"], rev, password=TEST_PASSWORD, content_sha256=seen)
+        documents.issue(db, clerk, rev, password=TEST_PASSWORD, content_sha256=seen)
 
         # a rejected draft (the reviewer's comment) and a periodic review's comment
         rejected = make_document(
@@ -412,7 +420,7 @@ def build(app: Flask) -> Hostile:
             department=_department(db, "KF"),
             family=Family.STANDARD,
             attachment_dir=Path(app.config["DATA_DIR"]) / "attachments",
-            max_bytes=10 * 1024 * 1024,
+            limits=ImportLimits.from_config(app.config),
         )
         assert isinstance(record, WordImport)
         imported = record.revision.document

@@ -97,10 +97,12 @@ def confidential(app, users):
             reviewers=[p["reviewer"]],
             approver=p["approver"],
             password=TEST_PASSWORD,
+            content_sha256=rev.content_sha256,
         )
-        service.review(db, p["reviewer"], rev, password=TEST_PASSWORD)
-        service.approve(db, p["approver"], rev, password=TEST_PASSWORD)
-        service.issue(db, p["clerk"], rev, password=TEST_PASSWORD)
+        seen = rev.content_sha256
+        service.review(db, p["reviewer"], rev, password=TEST_PASSWORD, content_sha256=seen)
+        service.approve(db, p["approver"], rev, password=TEST_PASSWORD, content_sha256=seen)
+        service.issue(db, p["clerk"], rev, password=TEST_PASSWORD, content_sha256=seen)
         return doc.number
 
     return _in_context(app, build)
