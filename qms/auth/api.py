@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask_login import current_user
 
-from qms.api.openapi import op
+from qms.api.openapi import INTEGER, STRING, STRINGS, nullable, obj, op, ref
 from qms.auth.permissions import Permission
 from qms.web import permission_required
 
@@ -31,3 +31,14 @@ def me() -> Any:
 
 
 OPENAPI_PATHS = {"/api/v1/me": {"get": op("The signed-in user, their roles and permissions")}}
+OPENAPI_SCHEMAS = {
+    "Me": obj(
+        id=INTEGER,
+        username=STRING,
+        display_name=STRING,
+        department=nullable(STRING),
+        roles=STRINGS,
+        permissions=STRINGS,
+    )
+}
+OPENAPI_RESPONSES = {"/api/v1/me": {"get": ref("Me")}}

@@ -11,7 +11,21 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from qms.api import json_body, page_args, paged
-from qms.api.openapi import PAGE_PARAMS, op
+from qms.api.openapi import (
+    BOOLEAN,
+    DATE,
+    INTEGER,
+    NUMBER,
+    PAGE_PARAMS,
+    STRING,
+    TIMESTAMP,
+    array,
+    nullable,
+    obj,
+    op,
+    page_of,
+    ref,
+)
 from qms.auth.models import Department, User
 from qms.auth.permissions import Permission
 from qms.db import get_session
@@ -320,4 +334,47 @@ OPENAPI_PATHS = {
                                            "reason": {"type": "string"},
                                            "minutes": {"type": "integer"}}}),
     },
+}
+
+_COUNTS = {"type": "object", "additionalProperties": INTEGER}
+_REVIEW_FIELDS: dict[str, Any] = {
+    "id": INTEGER, "ref": STRING, "title": STRING, "system_version": STRING,
+    "department": STRING, "state": STRING, "review_type": STRING, "level": STRING,
+    "leader": STRING, "approver": STRING,
+    "main": nullable(obj(document=STRING, revision=STRING, content_sha256=STRING)),
+    "meeting_date": nullable(DATE),
+}
+OPENAPI_SCHEMAS = {
+    "Defect": obj(
+        number=INTEGER, document=STRING, revision=STRING, raised_by=STRING,
+        raised_at=TIMESTAMP, phase=STRING, chapter=STRING, section=STRING, page=STRING,
+        description=STRING, severity=STRING, category=STRING, author_response=STRING,
+        disposition=STRING, disposition_reason=STRING, owner=nullable(STRING),
+        fix_due=nullable(DATE), fixed_in=nullable(STRING), verified_by=nullable(STRING),
+        verified_at=nullable(TIMESTAMP), open=BOOLEAN),
+    "ReviewSummary": obj(**_REVIEW_FIELDS),
+    "Review": obj(
+        **_REVIEW_FIELDS,
+        objects=array(obj(document=STRING, revision=STRING, content_sha256=STRING,
+                          main=BOOLEAN, pages=INTEGER)),
+        participants=array(obj(user=STRING, role=STRING, confirmed=BOOLEAN,
+                               preparation_minutes=nullable(INTEGER),
+                               attended=nullable(BOOLEAN))),
+        strategy=STRING, deliverables=STRING, regression_criteria=STRING,
+        planned_pages_per_hour=nullable(NUMBER), meeting_place=STRING, agenda=STRING,
+        meeting_minutes=nullable(INTEGER),
+        checklist=array(obj(id=INTEGER, position=INTEGER, text=STRING, checked=BOOLEAN)),
+        conclusion=nullable(STRING), conclusion_count=nullable(INTEGER),
+        conclusion_notes=STRING, regression_needed=nullable(BOOLEAN),
+        previous_review=nullable(STRING), defects=array(ref("Defect")),
+        counts=obj(defects=INTEGER, severity=_COUNTS, disposition=_COUNTS, open=INTEGER,
+                   checklist_ticked=INTEGER, checklist_total=INTEGER),
+        metrics={"type": "object"}, next_actions=array(STRING)),
+}
+OPENAPI_RESPONSES = {
+    "/api/v1/reviews": {"get": page_of(ref("ReviewSummary")), "post": ref("Review")},
+    "/api/v1/reviews/{review_id}": {"get": ref("Review")},
+    "/api/v1/reviews/{review_id}/defects": {"post": ref("Defect")},
+    "/api/v1/reviews/{review_id}/defects/{number}": {"patch": ref("Defect")},
+    "/api/v1/reviews/{review_id}/transitions": {"post": ref("Review")},
 }

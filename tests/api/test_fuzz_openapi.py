@@ -1,0 +1,115 @@
+"""API fuzzing from the OpenAPI document (schemathesis, driven through its Python API
+against the WSGI app): every operation, as a quality clerk and as staff, authenticated by
+a Bearer token. No answer may be a 500, and every answer must be a status the document
+lists for the operation, with the documented content type and a body matching the
+documented schema.
+
+Budget: MAX_EXAMPLES generated requests per operation and user, derandomized (the same
+requests every run), no shrinking; the whole test stays well under three minutes on two
+cores. Path parameters are drawn half from the document (random) and half from records
+that exist, so the handlers behind the 404 are reached too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from flask import Flask
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+MAX_EXAMPLES = 25
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+def _token(app: Flask, username: str) -> str:
+    from qms.auth import service
+    from qms.db import get_session
+
+    with app.app_context():
+        s = get_session()
+        user = service.user_by_username(s, username)
+        token = service.create_token(s, user, user, "fuzz")
+        s.commit()
+        return token
+
+
+def _records(app: Flask) -> dict[str, Any]:
+    """Records for the path parameters: an effective document, a draft, a procedure and a
+    review with a defect, made by the demo users through the real services."""
+    from tests.web.test_route_matrix import build_world
+
+    return build_world(app)
+
+
+def _real_path_parameters(path: str, world: dict[str, Any]) -> dict[str, Any]:
+    if path.startswith("/api/v1/reviews/"):
+        return {"review_id": world["review_id"], "number": world["defect"]}
+    if path.startswith("/api/v1/procedures/"):
+        return {"number": world["procedure"]}
+    if path.endswith("/draft"):
+        return {"number": world["draft"]}
+    return {"number": world["number"]}
+
+
+@pytest.fixture
+def _search_index_after_commit_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hundreds of quick creates through the after-commit indexer broke Whoosh's segment
+    # files ("Unknown file header b''"); that is the search package's own fault to fix
+    # (issue 13 item 1) and is kept out of this contract test. Search is still fuzzed.
+    monkeypatch.setattr("qms.search.service.drain", lambda *_a, **_k: 0)
+
+
+@pytest.mark.usefixtures("_search_index_after_commit_off")
+@pytest.mark.parametrize("username", ["clerk", "staff"])
+def test_api_answers_as_documented(app: Flask, users: Any, username: str) -> None:
+    world = _records(app)
+    headers = {"Authorization": f"Bearer {_token(app, username)}"}
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    failures: list[str] = []
+    operations = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+        strategy = operation.as_strategy()
+        if operation.path_parameters:
+            real = _real_path_parameters(operation.path, world)
+            names = {p.name for p in operation.path_parameters}
+            strategy = st.one_of(
+                strategy,
+                operation.as_strategy(
+                    path_parameters={k: v for k, v in real.items() if k in names}
+                ),
+            )
+
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=strategy)
+        def exercise(case: Any) -> None:
+            case.call_and_validate(headers=headers, checks=CHECKS)
+
+        try:
+            exercise()
+        except Exception as exc:  # collect every operation's failure, then report them all
+            failures.append(f"{operation.label} as {username}:\n{exc}")
+    assert operations >= 19
+    assert not failures, "\n\n".join(failures)
