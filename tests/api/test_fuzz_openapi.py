@@ -4,10 +4,14 @@ a Bearer token. No answer may be a 500, and every answer must be a status the do
 lists for the operation, with the documented content type and a body matching the
 documented schema.
 
-Budget: MAX_EXAMPLES generated requests per operation and user, derandomized (the same
-requests every run), no shrinking; the whole test stays well under three minutes on two
-cores. Path parameters are drawn half from the document (random) and half from records
-that exist, so the handlers behind the 404 are reached too.
+A third pass, as a review leader (who may reach the review writes), sends data that breaks
+the documented request schema (schemathesis' negative mode): still no 500, and only
+documented statuses.
+
+Budget: MAX_EXAMPLES generated requests per operation and pass, derandomized (the same
+requests every run), no shrinking; the three passes take about two minutes on two cores.
+Path parameters are drawn half from the document (random) and half from records that
+exist, so the handlers behind the 404 are reached too.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -74,8 +79,17 @@ def _search_index_after_commit_off(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("_search_index_after_commit_off")
-@pytest.mark.parametrize("username", ["clerk", "staff"])
-def test_api_answers_as_documented(app: Flask, users: Any, username: str) -> None:
+@pytest.mark.parametrize(
+    ("username", "mode"),
+    [
+        ("clerk", GenerationMode.POSITIVE),
+        ("staff", GenerationMode.POSITIVE),
+        ("leader", GenerationMode.NEGATIVE),
+    ],
+)
+def test_api_answers_as_documented(
+    app: Flask, users: Any, username: str, mode: GenerationMode
+) -> None:
     world = _records(app)
     headers = {"Authorization": f"Bearer {_token(app, username)}"}
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
@@ -84,14 +98,14 @@ def test_api_answers_as_documented(app: Flask, users: Any, username: str) -> Non
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
-        strategy = operation.as_strategy()
+        strategy = operation.as_strategy(mode)
         if operation.path_parameters:
             real = _real_path_parameters(operation.path, world)
             names = {p.name for p in operation.path_parameters}
             strategy = st.one_of(
                 strategy,
                 operation.as_strategy(
-                    path_parameters={k: v for k, v in real.items() if k in names}
+                    mode, path_parameters={k: v for k, v in real.items() if k in names}
                 ),
             )
 
@@ -110,6 +124,6 @@ def test_api_answers_as_documented(app: Flask, users: Any, username: str) -> Non
         try:
             exercise()
         except Exception as exc:  # collect every operation's failure, then report them all
-            failures.append(f"{operation.label} as {username}:\n{exc}")
+            failures.append(f"{operation.label} as {username} ({mode.value}):\n{exc}")
     assert operations >= 19
     assert not failures, "\n\n".join(failures)
