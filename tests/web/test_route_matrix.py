@@ -208,6 +208,7 @@ def build_world(app: Flask) -> dict[str, Any]:
             "procedure": procedure.number,
             "draft": draft.number,
             "draft_revision_id": draft.working_revision.id,
+            "draft_sha256": draft.working_revision.content_sha256,
             "revision_id": effective.current_revision_id,
             "review_id": review.id,
             "defect": defect.number,
