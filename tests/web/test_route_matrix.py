@@ -376,3 +376,37 @@ def test_ids_beyond_the_database_integer_are_404(
     client = client_as("leader")
     assert client.get(f"/api/v1/reviews/{huge}").get_json()["error"]["code"] == "not_found"
     assert client.get(f"/api/v1/reviews/{world['review_id']}").status_code == 200
+
+
+# -- the judge itself can fail ------------------------------------------------------------
+
+
+class _Answer:
+    def __init__(self, status: int, location: str = "") -> None:
+        self.status_code = status
+        self.headers = {"Location": location} if location else {}
+
+
+def _rule(app: Flask, endpoint: str) -> Rule:
+    return next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+
+
+def test_the_judge_refuses_what_the_table_does_not_allow(app: Flask) -> None:
+    trail = _rule(app, "trail.entries")
+    assert judge("staff", trail, "GET", _Answer(200), False) is not None
+    assert judge("staff", trail, "GET", _Answer(403), False) is None
+    assert judge("auditor", trail, "GET", _Answer(403), False) is not None
+    assert judge("auditor", trail, "GET", _Answer(500), False) is not None
+    assert judge(ANONYMOUS, trail, "GET", _Answer(200), False) is not None
+    assert judge(ANONYMOUS, trail, "GET", _Answer(302, "/login?next=/trail/"), False) is None
+    me = _rule(app, "api.auth_api.me")
+    assert judge(ANONYMOUS, me, "GET", _Answer(302, "/login"), False) is not None
+    assert judge(ANONYMOUS, me, "GET", _Answer(401), False) is None
+    create = _rule(app, "api.documents_api.create_document")
+    assert judge("staff", create, "POST", _Answer(403), True) is not None
+    assert judge("staff", create, "POST", _Answer(403), False) is None
+    assert judge("clerk", create, "POST", _Answer(403), False) is not None
+    assert judge("clerk", create, "POST", _Answer(422), True) is None
+    attendance = _rule(app, "reviews.attendance")
+    assert judge("staff", attendance, "POST", _Answer(403), False) is None  # object rule
+    assert judge("staff", attendance, "POST", _Answer(403), True) is not None
