@@ -17,6 +17,9 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
         instance_path=None,
     )
+    from qms.web import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     cfg = config if isinstance(config, Config) else config_for(config)
     app.config.from_object(cfg)
     app.config.update(overrides)

@@ -115,7 +115,12 @@ def init_app(app: Flask) -> None:
             413: "too_large",
             422: "invalid",
         }.get(status, "error")
-        return error_response(status, code, message)
+        response = error_response(status, code, message)
+        allow = dict(err.get_headers()).get("Allow")
+        if allow:  # a 405 says which methods the URL does accept
+            body, status = response
+            return body, status, {"Allow": allow}
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception) -> Any:

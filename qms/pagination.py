@@ -49,16 +49,33 @@ class Page(PageNumbers, Generic[T]):
     per_page: int
 
 
+# The largest page anyone may ask for: far past any list, small enough that its SQL offset
+# fits every database's integer.
+MAX_PAGE = 2**31 - 1
+
+
+def _whole_number(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value or "").strip()
+    sign = text[:1] if text[:1] in "+-" else ""
+    digits = text[len(sign) :]
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 30:
+        return None
+    return -int(digits) if sign == "-" else int(digits)
+
+
 def clamp(page: Any, per_page: Any, default_per_page: int = 50) -> tuple[int, int]:
-    try:
-        p = max(1, int(page or 1))
-    except (TypeError, ValueError):
-        p = 1
-    try:
-        pp = int(per_page or default_per_page)
-    except (TypeError, ValueError):
-        pp = default_per_page
-    return p, min(max(pp, 1), MAX_PER_PAGE)
+    """The one rule for `page` and `per_page`, on every page and API list: a missing,
+    empty, `null` or non-numeric value is the default; numbers are clamped into range
+    (page 1 … MAX_PAGE, per_page 1 … MAX_PER_PAGE), so a huge page is an empty page."""
+    p = _whole_number(page)
+    pp = _whole_number(per_page)
+    p = 1 if p is None else min(max(p, 1), MAX_PAGE)
+    pp = default_per_page if pp is None else min(max(pp, 1), MAX_PER_PAGE)
+    return p, pp
 
 
 def paginate(

@@ -9,10 +9,36 @@ from urllib.parse import urlsplit
 
 from flask import abort
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter, Map
 
 from qms.auth.permissions import Permission
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Ids are 32-bit integer columns on PostgreSQL: a larger number names no record.
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in every route: a number above MAX_ID matches no route, so it is a 404
+    instead of an integer overflow in the database."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def parse_id(value: Any) -> int | None:
+    """An id sent in a form or a JSON body: a whole number 1 … MAX_ID, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        return None
+    return number if 1 <= number <= MAX_ID else None
 
 
 def permission_required(*permissions: Permission) -> Callable[[F], F]:

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from qms.api import json_body
-from qms.api.openapi import op
+from qms.api.openapi import INTEGER, STRING, STRINGS, nullable, obj, op, ref
 from qms.auth import service
 from qms.auth.models import ApiToken
 from qms.auth.passwords import verify_password
@@ -185,3 +185,15 @@ OPENAPI_PATHS = {
         )
     },
 }
+
+OPENAPI_SCHEMAS = {
+    "Me": obj(
+        id=INTEGER,
+        username=STRING,
+        display_name=STRING,
+        department=nullable(STRING),
+        roles=STRINGS,
+        permissions=STRINGS,
+    )
+}
+OPENAPI_RESPONSES = {"/api/v1/me": {"get": ref("Me")}}

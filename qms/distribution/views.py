@@ -58,7 +58,7 @@ from qms.markup import render
 from qms.nav import NavEntry
 from qms.nav import register as register_nav
 from qms.pagination import clamp, paginate
-from qms.web import form_errors, permission_required
+from qms.web import form_errors, parse_id, permission_required
 
 bp = Blueprint("distribution", __name__, url_prefix="/distribution")
 
@@ -145,7 +145,8 @@ def _dept_by_code(db: Session, code: str | None) -> Department | None:
 
 
 def _user_by_id(db: Session, raw: str | None) -> User | None:
-    return db.get(User, int(raw)) if raw and raw.isdigit() else None
+    user_id = parse_id(raw)
+    return db.get(User, user_id) if user_id is not None else None
 
 
 def export_url(number: str, label: str, copy_number: int) -> str:

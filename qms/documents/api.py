@@ -11,7 +11,19 @@ from flask_login import current_user
 
 from qms import clock
 from qms.api import json_body, page_args
-from qms.api.openapi import PAGE_PARAMS, op
+from qms.api.openapi import (
+    DATE,
+    INTEGER,
+    PAGE_PARAMS,
+    STRING,
+    TIMESTAMP,
+    array,
+    nullable,
+    obj,
+    op,
+    page_of,
+    ref,
+)
 from qms.auth.models import Department
 from qms.auth.permissions import Permission
 from qms.auth.signatures import STATUS_LABELS, status_of
@@ -294,16 +306,16 @@ OPENAPI_PATHS = {
                 "type": "object",
                 "required": ["title", "kind", "department"],
                 "properties": {
-                    k: {"type": "string"}
-                    for k in (
-                        "title",
-                        "kind",
-                        "department",
-                        "family",
-                        "confidentiality",
-                        "body",
-                        "change_summary",
-                    )
+                    "title": {"type": "string"},
+                    "kind": {"type": "string", "enum": [k.value for k in DocKind]},
+                    "department": {"type": "string", "description": "department code"},
+                    "family": {"type": "string", "enum": [f.value for f in Family]},
+                    "confidentiality": {
+                        "type": "string",
+                        "enum": [c.value for c in Confidentiality],
+                    },
+                    "body": {"type": "string"},
+                    "change_summary": {"type": "string"},
                 },
             },
         ),
@@ -404,4 +416,63 @@ OPENAPI_PATHS = {
     "/api/v1/documents/{number}/trail": {
         "get": op("The document's audit trail", 404, params=_NUMBER + PAGE_PARAMS)
     },
+}
+
+_REVISION_FIELDS: dict[str, Any] = {
+    "number": STRING,
+    "title": STRING,
+    "kind": STRING,
+    "family": STRING,
+    "department": STRING,
+    "revision": STRING,
+    "status": STRING,
+    "effective_date": nullable(DATE),
+    "change_summary": STRING,
+    "content_sha256": STRING,
+    "version": INTEGER,
+}
+OPENAPI_SCHEMAS = {
+    "DocumentRow": obj(
+        number=STRING,
+        title=STRING,
+        kind=STRING,
+        department=STRING,
+        status=STRING,
+        revision=nullable(STRING),
+        revision_in_work=nullable(STRING),
+        effective_date=nullable(DATE),
+        next_review_date=nullable(DATE),
+    ),
+    "RevisionSummary": obj(**_REVISION_FIELDS),
+    "Revision": obj(
+        **_REVISION_FIELDS,
+        body=STRING,
+        signatures=array(obj(name=STRING, meaning=STRING, signed_at=TIMESTAMP, status=STRING)),
+    ),
+    "CreatedDocument": obj(number=STRING, revision=STRING, status=STRING, content_sha256=STRING),
+    "TransitionResult": obj(number=STRING, revision=STRING, status=STRING, document_status=STRING),
+    "TrailEntry": obj(
+        seq=INTEGER,
+        at_utc=TIMESTAMP,
+        actor=STRING,
+        action=STRING,
+        object_type=STRING,
+        object_id=STRING,
+        field=STRING,
+        old_value=STRING,
+        new_value=STRING,
+        reason=STRING,
+        entry_hash=STRING,
+    ),
+}
+OPENAPI_RESPONSES = {
+    "/api/v1/documents": {
+        "get": page_of(ref("DocumentRow")),
+        "post": ref("CreatedDocument"),
+    },
+    "/api/v1/documents/{number}": {"get": ref("Revision")},
+    "/api/v1/documents/{number}/revisions": {"get": obj(items=array(ref("RevisionSummary")))},
+    "/api/v1/documents/{number}/draft": {"patch": ref("RevisionSummary")},
+    "/api/v1/documents/{number}/transitions": {"post": ref("TransitionResult")},
+    "/api/v1/documents/{number}/trail": {"get": page_of(ref("TrailEntry"))},
 }

@@ -55,7 +55,8 @@ from qms.nav import NavEntry
 from qms.nav import register as register_nav
 from qms.pagination import clamp
 from qms.trail import access as trail_access
-from qms.web import permission_required
+from qms.trail import service as trail
+from qms.web import parse_id, permission_required
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -557,7 +558,8 @@ def approval_matrix() -> Any:
         (d.code, f"{d.code} {d.name}") for d in departments
     ]
     if request.method == "POST" and request.form.get("action") == "revoke":
-        right = session.get(ApprovalRight, int(request.form.get("right_id", "0") or 0))
+        right_id = parse_id(request.form.get("right_id"))
+        right = session.get(ApprovalRight, right_id) if right_id is not None else None
         if right is None:
             abort(404)
         service.revoke_approval_right(session, current_user, right, request.form.get("reason", ""))

@@ -9,7 +9,19 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from qms.api import page_args, paged
-from qms.api.openapi import PAGE_PARAMS, op
+from qms.api.openapi import (
+    BOOLEAN,
+    DATE,
+    PAGE_PARAMS,
+    STRING,
+    STRINGS,
+    array,
+    nullable,
+    obj,
+    op,
+    page_of,
+    ref,
+)
 from qms.auth.permissions import Permission
 from qms.db import get_session
 from qms.documents import visibility
@@ -77,4 +89,30 @@ OPENAPI_PATHS = {
         "One procedure in force, with its steps and forms", 404, params=_NUMBER)},
     "/api/v1/documents/{number}/links": {"get": op(
         "The links of a document's revision in force, both ways", 404, params=_NUMBER)},
+}
+
+_TARGET = ref("LinkTarget")
+_PROCEDURE_FIELDS = {
+    "number": STRING, "title": STRING, "revision": STRING, "state": STRING,
+    "effective_date": nullable(DATE), "department": STRING, "lanes": STRINGS,
+    "controlled_by": array(_TARGET), "gap": BOOLEAN, "gap_note": nullable(STRING),
+    "needs_review": BOOLEAN,
+}
+OPENAPI_SCHEMAS = {
+    "LinkTarget": obj(number=STRING, title=nullable(STRING), kind=nullable(STRING),
+                      revision=nullable(STRING), status=nullable(STRING),
+                      effective_date=nullable(DATE)),
+    "ProcedureSummary": obj(**_PROCEDURE_FIELDS),
+    "Procedure": obj(**_PROCEDURE_FIELDS, steps=array({"type": "object"}),
+                     forms=array(_TARGET)),
+    "Links": obj(number=STRING, revision=STRING, iso_clauses=STRINGS,
+                 gap_note=nullable(STRING), controlled_by=array(_TARGET),
+                 references=array(_TARGET), uses_forms=array(_TARGET),
+                 controls=array(_TARGET), referenced_by=array(_TARGET),
+                 used_by=array(_TARGET)),
+}
+OPENAPI_RESPONSES = {
+    "/api/v1/procedures": {"get": page_of(ref("ProcedureSummary"))},
+    "/api/v1/procedures/{number}": {"get": ref("Procedure")},
+    "/api/v1/documents/{number}/links": {"get": ref("Links")},
 }

@@ -11,7 +11,21 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from qms.api import json_body, page_args, paged
-from qms.api.openapi import PAGE_PARAMS, op
+from qms.api.openapi import (
+    BOOLEAN,
+    DATE,
+    INTEGER,
+    NUMBER,
+    PAGE_PARAMS,
+    STRING,
+    TIMESTAMP,
+    array,
+    nullable,
+    obj,
+    op,
+    page_of,
+    ref,
+)
 from qms.auth.models import Department, User
 from qms.auth.permissions import Permission
 from qms.db import get_session
@@ -20,8 +34,8 @@ from qms.errors import Invalid, NotFound
 from qms.pagination import paginate
 from qms.reviews import access, metrics, service
 from qms.reviews.lifecycle import ReviewAction
-from qms.reviews.models import Defect, Review
-from qms.web import permission_required
+from qms.reviews.models import Defect, Review, ReviewLevel, ReviewType
+from qms.web import MAX_ID, permission_required
 
 bp = Blueprint("reviews_api", __name__)
 
@@ -40,6 +54,40 @@ def _user(db: Any, username: Any, what: str) -> User:
     return user
 
 
+def _whole(data: dict[str, Any], name: str, default: int | None = None) -> int | None:
+    """A whole number of the body (0 … 2**31-1), the default when absent, else a 422."""
+    value = data.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise Invalid(_l("%(name)s must be a whole number.", name=name))
+    return value
+
+
+def _texts(data: dict[str, Any], name: str) -> list[str] | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise Invalid(_l("%(name)s must be a list of texts.", name=name))
+    return value
+
+
+def _list(data: dict[str, Any], name: str) -> list[Any]:
+    value = data.get(name) or []
+    if not isinstance(value, list):
+        raise Invalid(_l("%(name)s must be a list.", name=name))
+    return value
+
+
+def _enum(data: dict[str, Any], name: str, choices: type[Any], default: str) -> Any:
+    value = data.get(name) or default
+    if not isinstance(value, str) or value not in {str(c) for c in choices}:
+        raise Invalid(_l("%(name)s must be one of: %(choices)s.", name=name,
+                         choices=", ".join(str(c) for c in choices)))
+    return choices(value)
+
+
 def _date(value: Any) -> date | None:
     if value in (None, ""):
         return None
@@ -54,7 +102,7 @@ def _object(db: Any, spec: Any) -> service.ObjectSpec:
         raise Invalid(_l("Name a document as {\"document\", \"revision\", \"pages\"}."))
     document = documents.get_document(db, str(spec.get("document", "")))
     revision = documents.revision_by_label(db, document, str(spec.get("revision", "")))
-    return service.ObjectSpec(revision, int(spec.get("pages") or 1))
+    return service.ObjectSpec(revision, _whole(spec, "pages") or 1)
 
 
 def defect_json(d: Defect) -> dict[str, Any]:
@@ -131,23 +179,24 @@ def create_review() -> Any:
         Department.code == str(data.get("department", ""))))
     if department is None:
         raise Invalid(_l("Unknown department %(code)s.", code=data.get("department")))
-    authors = data.get("authors")
+    authors = _texts(data, "authors")
     review = service.create_review(
         db, current_user, title=str(data.get("title", "")), department=department,
         objects=[_object(db, data.get("main")), *[_object(db, a) for a in
-                                                   data.get("attachments") or []]],
-        reviewers=[_user(db, u, "reviewer") for u in data.get("reviewers") or []],
+                                                   _list(data, "attachments")]],
+        reviewers=[_user(db, u, "reviewer") for u in _texts(data, "reviewers") or []],
         approver=_user(db, data.get("approver"), "approver"),
         recorder=_user(db, data["recorder"], "recorder") if data.get("recorder") else None,
         authors=[_user(db, u, "author") for u in authors] if authors is not None else None,
-        review_type=data.get("review_type", "first"), level=data.get("level", "center"),
+        review_type=_enum(data, "review_type", ReviewType, "first"),
+        level=_enum(data, "level", ReviewLevel, "center"),
         system_version=str(data.get("system_version", "")),
         strategy=str(data.get("strategy", "")), deliverables=str(data.get("deliverables", "")),
         regression_criteria=str(data.get("regression_criteria", "")),
-        planned_pages_per_hour=data.get("planned_pages_per_hour"),
+        planned_pages_per_hour=_whole(data, "planned_pages_per_hour"),
         meeting_date=_date(data.get("meeting_date")),
         meeting_place=str(data.get("meeting_place", "")), agenda=str(data.get("agenda", "")),
-        checklist=data.get("checklist"),
+        checklist=_texts(data, "checklist"),
     )
     db.commit()
     return jsonify(review_json(review, full=True)), 201
@@ -234,26 +283,26 @@ def transition(review_id: int) -> Any:
     db = get_session()
     action = str(data.get("action", ""))
     if action == ReviewAction.TICK_CHECKLIST:
-        service.tick(db, current_user, review, int(data.get("item_id") or 0),
-                     bool(data.get("checked", True)), data.get("note"))
+        service.tick(db, current_user, review, _whole(data, "item_id") or 0,
+                     bool(data.get("checked", True)),
+                     str(data["note"]) if data.get("note") is not None else None)
     elif action == ReviewAction.CONCLUDE:
         service.conclude(db, current_user, review, str(data.get("conclusion", "")),
-                         data.get("count"), str(data.get("notes", "")))
+                         _whole(data, "count"), str(data.get("notes", "")))
     elif action == ReviewAction.LOG_PREPARATION:
-        service.log_preparation(db, current_user, review, int(data.get("minutes") or 0))
+        service.log_preparation(db, current_user, review, _whole(data, "minutes") or 0)
     elif action == ReviewAction.DECIDE_REGRESSION:
         service.decide_regression(db, current_user, review, needed=bool(data.get("needed")),
                                   reason=str(data.get("reason", "")),
                                   lessons=str(data.get("lessons", "")))
     elif action == ReviewAction.RECORD_ATTENDANCE:
-        ids = [_user(db, u, "present").id for u in data.get("present") or []]
+        ids = [_user(db, u, "present").id for u in _texts(data, "present") or []]
         service.record_attendance(db, current_user, review, ids)
     else:
-        minutes = data.get("minutes")
         service.apply_move(db, current_user, review, action,
                            password=str(data.get("password", "")),
                            reason=str(data.get("reason", "")),
-                           minutes=int(minutes) if minutes is not None else None)
+                           minutes=_whole(data, "minutes"))
     db.commit()
     return jsonify(review_json(review, full=True))
 
@@ -262,7 +311,7 @@ _ID = {"name": "review_id", "in": "path", "required": True, "schema": {"type": "
 _NO = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}
 _OBJ = {"type": "object", "properties": {"document": {"type": "string"},
                                          "revision": {"type": "string"},
-                                         "pages": {"type": "integer"}}}
+                                         "pages": {"type": "integer", "minimum": 1}}}
 _DEFECT_FIELDS: dict[str, Any] = {
     "description": {"type": "string"}, "severity": {"enum": ["serious", "general", "suggestion"]},
     "category": {"enum": ["missing", "wrong", "ambiguous", "inconsistent", "not_per_standard",
@@ -289,6 +338,18 @@ OPENAPI_PATHS = {
                                        "review_type": {"enum": ["first", "regression",
                                                                 "partial", "phase"]},
                                        "level": {"enum": ["department", "center", "company"]},
+                                       "authors": {"type": "array", "items": {"type": "string"}},
+                                       "system_version": {"type": "string"},
+                                       "strategy": {"type": "string"},
+                                       "deliverables": {"type": "string"},
+                                       "regression_criteria": {"type": "string"},
+                                       "planned_pages_per_hour": {"type": "integer",
+                                                                  "minimum": 1},
+                                       "meeting_date": {"type": "string", "format": "date"},
+                                       "meeting_place": {"type": "string"},
+                                       "agenda": {"type": "string"},
+                                       "checklist": {"type": "array",
+                                                     "items": {"type": "string"}},
                                    }}),
     },
     "/api/v1/reviews/{review_id}": {
@@ -319,6 +380,60 @@ OPENAPI_PATHS = {
                                            "action": {"enum": [str(a) for a in ReviewAction]},
                                            "password": {"type": "string"},
                                            "reason": {"type": "string"},
-                                           "minutes": {"type": "integer"}}}),
+                                           "minutes": {"type": "integer", "minimum": 0},
+                                           "item_id": {"type": "integer"},
+                                           "checked": {"type": "boolean"},
+                                           "note": {"type": "string"},
+                                           "conclusion": {"enum": ["none", "minor", "major",
+                                                                   "number"]},
+                                           "count": {"type": "integer", "minimum": 1},
+                                           "notes": {"type": "string"},
+                                           "needed": {"type": "boolean"},
+                                           "lessons": {"type": "string"},
+                                           "present": {"type": "array",
+                                                       "items": {"type": "string"}}}}),
     },
+}
+
+_COUNTS = {"type": "object", "additionalProperties": INTEGER}
+_REVIEW_FIELDS: dict[str, Any] = {
+    "id": INTEGER, "ref": STRING, "title": STRING, "system_version": STRING,
+    "department": STRING, "state": STRING, "review_type": STRING, "level": STRING,
+    "leader": STRING, "approver": STRING,
+    "main": nullable(obj(document=STRING, revision=STRING, content_sha256=STRING)),
+    "meeting_date": nullable(DATE),
+}
+OPENAPI_SCHEMAS = {
+    "Defect": obj(
+        number=INTEGER, document=STRING, revision=STRING, raised_by=STRING,
+        raised_at=TIMESTAMP, phase=STRING, chapter=STRING, section=STRING, page=STRING,
+        description=STRING, severity=STRING, category=STRING, author_response=STRING,
+        disposition=STRING, disposition_reason=STRING, owner=nullable(STRING),
+        fix_due=nullable(DATE), fixed_in=nullable(STRING), verified_by=nullable(STRING),
+        verified_at=nullable(TIMESTAMP), open=BOOLEAN),
+    "ReviewSummary": obj(**_REVIEW_FIELDS),
+    "Review": obj(
+        **_REVIEW_FIELDS,
+        objects=array(obj(document=STRING, revision=STRING, content_sha256=STRING,
+                          main=BOOLEAN, pages=INTEGER)),
+        participants=array(obj(user=STRING, role=STRING, confirmed=BOOLEAN,
+                               preparation_minutes=nullable(INTEGER),
+                               attended=nullable(BOOLEAN))),
+        strategy=STRING, deliverables=STRING, regression_criteria=STRING,
+        planned_pages_per_hour=nullable(NUMBER), meeting_place=STRING, agenda=STRING,
+        meeting_minutes=nullable(INTEGER),
+        checklist=array(obj(id=INTEGER, position=INTEGER, text=STRING, checked=BOOLEAN)),
+        conclusion=nullable(STRING), conclusion_count=nullable(INTEGER),
+        conclusion_notes=STRING, regression_needed=nullable(BOOLEAN),
+        previous_review=nullable(STRING), defects=array(ref("Defect")),
+        counts=obj(defects=INTEGER, severity=_COUNTS, disposition=_COUNTS, open=INTEGER,
+                   checklist_ticked=INTEGER, checklist_total=INTEGER),
+        metrics={"type": "object"}, next_actions=array(STRING)),
+}
+OPENAPI_RESPONSES = {
+    "/api/v1/reviews": {"get": page_of(ref("ReviewSummary")), "post": ref("Review")},
+    "/api/v1/reviews/{review_id}": {"get": ref("Review")},
+    "/api/v1/reviews/{review_id}/defects": {"post": ref("Defect")},
+    "/api/v1/reviews/{review_id}/defects/{number}": {"patch": ref("Defect")},
+    "/api/v1/reviews/{review_id}/transitions": {"post": ref("Review")},
 }

@@ -607,10 +607,12 @@ def edit_defect(session: Session, actor: User, defect: Defect, **fields: Any) ->
         raise Invalid(_l("These fields cannot be changed here: %(f)s.", f=", ".join(unknown)))
     changes = {}
     for name, value in fields.items():
-        if name == "severity":
-            value = Severity(value)
-        elif name == "category":
-            value = Category(value)
+        if name in ("severity", "category"):
+            choices = Severity if name == "severity" else Category
+            if not isinstance(value, str) or value not in {str(c) for c in choices}:
+                raise Invalid(_l("%(name)s must be one of: %(choices)s.", name=name,
+                                 choices=", ".join(str(c) for c in choices)))
+            value = choices(value)
         else:
             value = str(value or "").strip()
         if name == "description" and not value:

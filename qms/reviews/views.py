@@ -54,7 +54,7 @@ from qms.reviews.models import (
     Review,
     Severity,
 )
-from qms.web import form_errors, permission_required, safe_next
+from qms.web import form_errors, parse_id, permission_required, safe_next
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 
@@ -490,7 +490,8 @@ def update_defect(review_id: int, number: int) -> Any:
         elif op == "respond":
             service.respond(db, current_user, defect, f.get("response", ""))
         elif op == "track":
-            owner = db.get(User, _int(f.get("owner")) or 0)
+            owner_id = parse_id(f.get("owner"))
+            owner = db.get(User, owner_id) if owner_id is not None else None
             if owner is None:
                 raise Invalid(_l("Name who fixes the defect."))
             service.track(db, current_user, defect, owner=owner, fix_due=_date(f.get("fix_due")))

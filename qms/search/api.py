@@ -7,7 +7,20 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask_login import current_user
 
-from qms.api.openapi import PAGE_PARAMS, op
+from qms.api.openapi import (
+    BOOLEAN,
+    DATE,
+    INTEGER,
+    NUMBER,
+    PAGE_PARAMS,
+    STRING,
+    STRINGS,
+    array,
+    nullable,
+    obj,
+    op,
+    ref,
+)
 from qms.auth.permissions import Permission
 from qms.db import get_session
 from qms.errors import Invalid
@@ -52,3 +65,18 @@ OPENAPI_PATHS = {
             *PAGE_PARAMS,
         ])},
 }
+
+OPENAPI_SCHEMAS = {
+    "SearchHit": obj(
+        number=STRING, title=STRING, revision=STRING, status=STRING, status_label=STRING,
+        kind=STRING, kind_label=STRING, department=STRING, department_name=STRING,
+        effective_date=nullable(DATE), score=NUMBER,
+        snippet={"type": "string", "description": "HTML: escaped text with <mark> around hits"},
+        document_id=INTEGER, revision_id=INTEGER, marked=BOOLEAN),
+    "SearchResult": obj(
+        query=STRING, items=array(ref("SearchHit")), meta=ref("PageMeta"),
+        facets={"type": "object", "additionalProperties": array(
+            obj(value=STRING, label=STRING, count=INTEGER))},
+        notes=STRINGS, did_you_mean=STRINGS, approximate=BOOLEAN, all_revisions=BOOLEAN),
+}
+OPENAPI_RESPONSES = {"/api/v1/search": {"get": ref("SearchResult")}}

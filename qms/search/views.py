@@ -12,6 +12,7 @@ from qms.auth.permissions import Permission
 from qms.db import get_session
 from qms.nav import NavEntry
 from qms.nav import register as register_nav
+from qms.pagination import clamp
 from qms.search import service  # also subscribes the outbox writers to document events
 from qms.web import permission_required
 
@@ -25,14 +26,7 @@ PARAMS = ("q", "kind", "department", "status", "all")
 def search_args() -> dict[str, Any]:
     """The search parameters of the request, as the page, the API and links use them."""
     args = request.args
-    try:
-        page = int(args.get("page", "1"))
-    except ValueError:
-        page = 1
-    try:
-        per_page = int(args.get("per_page", "20"))
-    except ValueError:
-        per_page = 20
+    page, per_page = clamp(args.get("page"), args.get("per_page"), default_per_page=20)
     return {
         "q": args.get("q", ""),
         "kind": args.get("kind") or None,

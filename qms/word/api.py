@@ -42,3 +42,7 @@ OPENAPI_PATHS = {
         ],
         content_type=DOCX_MIME)},
 }
+
+OPENAPI_RESPONSES = {
+    "/api/v1/documents/{number}/export.docx": {"get": {"type": "string", "format": "binary"}},
+}

@@ -136,3 +136,59 @@ def test_cookie_session_api_write_still_needs_csrf(app, client_as):
     assert refused.status_code == 400
     assert refused.get_json()["error"]["code"] == "csrf"
     assert c.post("/api/v1/documents", json=body).status_code == 201
+
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+def test_every_json_answer_has_a_documented_schema(client):
+    """Clients and the fuzzer check answers against these (issue 13 item 8)."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    undocumented = [
+        f"{method.upper()} {path} {status} {media}"
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        for media, content in response.get("content", {"application/json": {}}).items()
+        if "schema" not in content
+    ]
+    assert undocumented == []
+    errors = [
+        f"{method.upper()} {path} {status}"
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if status[0] in "45"
+        and response["content"]["application/json"]["schema"]
+        != {"$ref": "#/components/schemas/Error"}
+    ]
+    assert errors == []
+    assert spec["components"]["schemas"]["Error"]["required"] == ["error"]
+    assert spec["components"]["schemas"]["PageMeta"]["required"] == [
+        "page",
+        "pages",
+        "per_page",
+        "total",
+    ]
+
+
+def test_every_operation_with_a_body_documents_400(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    missing = [
+        f"{method.upper()} {path}"
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation and "400" not in operation["responses"]
+    ]
+    assert missing == []
+
+
+def test_method_not_allowed_says_which_methods_are(app, client, users):
+    token = _token(app, "staff")
+    response = client.delete("/api/v1/documents", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+    page = client.put("/login")
+    assert page.status_code == 405
+    assert "POST" in page.headers["Allow"]

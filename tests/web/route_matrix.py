@@ -1,0 +1,208 @@
+"""Who may use which route: the authorization matrix, one entry per endpoint.
+
+tests/web/test_route_matrix.py walks the app's URL map and sends every method of every
+route as every demo role and as an anonymous visitor, then checks the answer against this
+table. A route that is not here fails the suite: add its endpoint below.
+
+Reading an entry: ``"documents.new": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL)``
+says that the quality manager and the quality clerk may open and submit the form, and that
+every other role is refused (403; anonymous visitors are sent to sign in, or get 401 from
+the API). A refused write changes nothing in the database.
+
+``object_rule`` names a check the view makes on the object itself after the role check
+(only the named approver, only the review's leader, only the copy's holder...). Roles in
+the entry may then still be refused on the matrix's sample object (403 or 404); that rule
+is tested by the feature's own tests, and the matrix only checks the role layer and that
+nothing answers 500.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ANONYMOUS = "anonymous"
+
+# The demo roles, by username (qms.demo.DEMO_USERS).
+SIGNED_IN = frozenset(
+    {"admin", "manager", "clerk", "leader", "reviewer", "auditor", "approver", "gm", "staff"}
+)
+ANYONE = SIGNED_IN | {ANONYMOUS}
+ADMIN = frozenset({"admin"})
+# Document control (DRAFT_DOCUMENTS, ISSUE_DOCUMENTS): the quality manager and the clerk.
+DOCUMENT_CONTROL = frozenset({"manager", "clerk"})
+# The register with drafts, the trail (VIEW_REGISTER, VIEW_TRAIL).
+REGISTER_READERS = frozenset({"admin", "manager", "clerk", "auditor"})
+TRAIL_READERS = frozenset({"admin", "manager", "clerk", "auditor"})
+# Plan and run review meetings (LEAD_REVIEWS).
+REVIEW_LEADERS = frozenset({"manager", "leader"})
+NOBODY: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Access:
+    """The roles that may send each method; a method the route does not accept is None."""
+
+    get: frozenset[str] | None = None
+    post: frozenset[str] | None = None
+    patch: frozenset[str] | None = None
+    put: frozenset[str] | None = None
+    delete: frozenset[str] | None = None
+    object_rule: str = ""
+
+    def methods(self) -> dict[str, frozenset[str]]:
+        declared = {
+            "GET": self.get,
+            "POST": self.post,
+            "PATCH": self.patch,
+            "PUT": self.put,
+            "DELETE": self.delete,
+        }
+        return {method: roles for method, roles in declared.items() if roles is not None}
+
+
+ROUTES: dict[str, Access] = {
+    # -- open to anyone ------------------------------------------------------------------
+    "main.healthz": Access(get=ANYONE),
+    "main.set_language": Access(post=ANYONE),
+    "auth.login": Access(get=ANYONE, post=ANYONE),
+    "api.api_core.openapi": Access(get=ANYONE),
+    # -- every signed-in person ----------------------------------------------------------
+    "main.home": Access(get=SIGNED_IN),
+    "auth.account": Access(get=SIGNED_IN, post=SIGNED_IN),
+    "auth.logout": Access(post=SIGNED_IN),
+    "tasks.mine": Access(get=SIGNED_IN),
+    "search.search_page": Access(get=SIGNED_IN),
+    "mail.outbox": Access(get=SIGNED_IN),
+    "mail.message": Access(
+        get=SIGNED_IN, object_rule="a message is shown to its recipient and the administrator"
+    ),
+    # -- administration ------------------------------------------------------------------
+    "admin.users": Access(get=ADMIN),
+    "admin.new_user": Access(get=ADMIN, post=ADMIN),
+    "admin.edit_user": Access(get=ADMIN, post=ADMIN),
+    "admin.departments": Access(get=ADMIN, post=ADMIN),
+    "admin.edit_department": Access(get=ADMIN, post=ADMIN),
+    "documents.approval_matrix": Access(get=ADMIN, post=ADMIN),
+    "documents.numbering": Access(get=ADMIN, post=ADMIN),
+    "mail.resend": Access(post=ADMIN),
+    # -- trail ---------------------------------------------------------------------------
+    "trail.entries": Access(get=TRAIL_READERS),
+    "trail.export": Access(get=TRAIL_READERS),
+    # -- documents -----------------------------------------------------------------------
+    "documents.register": Access(get=SIGNED_IN),
+    "documents.register_csv": Access(get=SIGNED_IN),
+    "documents.show": Access(get=SIGNED_IN),
+    "documents.compare": Access(get=SIGNED_IN),
+    "documents.document_trail": Access(get=SIGNED_IN),
+    "documents.new": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "documents.edit": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "documents.transition": Access(
+        post=SIGNED_IN,
+        object_rule="each lifecycle action has its own role and person (author, named "
+        "reviewers and approver, document control)",
+    ),
+    # -- Word ----------------------------------------------------------------------------
+    "word.export": Access(get=SIGNED_IN),
+    "word.export_register": Access(get=SIGNED_IN),
+    "word.import_document": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "word.import_revision": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "word.import_result": Access(
+        get=SIGNED_IN, object_rule="the importer and those who may see the revision it made"
+    ),
+    "word.attachment": Access(get=SIGNED_IN),
+    # -- procedures ----------------------------------------------------------------------
+    "procedures.index": Access(get=SIGNED_IN),
+    "procedures.show": Access(get=SIGNED_IN),
+    "procedures.chart": Access(get=SIGNED_IN),
+    "procedures.traceability": Access(get=SIGNED_IN),
+    "procedures.needs_review": Access(get=SIGNED_IN),
+    "procedures.clear_flag": Access(post=DOCUMENT_CONTROL),
+    # -- reviews -------------------------------------------------------------------------
+    "reviews.index": Access(get=SIGNED_IN),
+    "reviews.metrics": Access(get=REVIEW_LEADERS),
+    "reviews.new": Access(get=REVIEW_LEADERS, post=REVIEW_LEADERS),
+    "reviews.detail": Access(
+        get=SIGNED_IN, object_rule="a review is shown to its team and to review leaders"
+    ),
+    "reviews.meeting": Access(
+        get=SIGNED_IN, object_rule="the meeting page is for the review's team"
+    ),
+    "reviews.defects_csv": Access(
+        get=SIGNED_IN, object_rule="a review is shown to its team and to review leaders"
+    ),
+    "reviews.record_docx": Access(
+        get=SIGNED_IN, object_rule="a review is shown to its team and to review leaders"
+    ),
+    "reviews.move": Access(
+        post=SIGNED_IN, object_rule="each step of a review has its own person (leader, approver)"
+    ),
+    "reviews.edit_plan": Access(post=SIGNED_IN, object_rule="only the review's leader"),
+    "reviews.attendance": Access(post=SIGNED_IN, object_rule="only the review's leader"),
+    "reviews.tick": Access(post=SIGNED_IN, object_rule="only the review's leader"),
+    "reviews.conclusion": Access(post=SIGNED_IN, object_rule="only the review's leader"),
+    "reviews.regression": Access(post=SIGNED_IN, object_rule="only the review's leader"),
+    "reviews.preparation": Access(post=SIGNED_IN, object_rule="only the review's participants"),
+    "reviews.add_defect": Access(post=SIGNED_IN, object_rule="only the review's team"),
+    "reviews.update_defect": Access(
+        post=SIGNED_IN, object_rule="the leader, the defect's author and the document's author"
+    ),
+    # -- distribution --------------------------------------------------------------------
+    "distribution.copies_index": Access(get=REGISTER_READERS),
+    "distribution.copy_register": Access(get=REGISTER_READERS),
+    "distribution.issue_copy": Access(post=DOCUMENT_CONTROL),
+    "distribution.record_recall": Access(post=DOCUMENT_CONTROL),
+    "distribution.confirm_receipt": Access(
+        post=SIGNED_IN, object_rule="only the copy's holder (or document control)"
+    ),
+    "distribution.recalls": Access(get=REGISTER_READERS),
+    "distribution.my_copies": Access(get=SIGNED_IN),
+    "distribution.external_register": Access(get=SIGNED_IN),
+    "distribution.external_detail": Access(get=SIGNED_IN),
+    "distribution.external_new": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "distribution.external_edit": Access(post=DOCUMENT_CONTROL),
+    "distribution.external_edition": Access(post=DOCUMENT_CONTROL),
+    "distribution.external_check": Access(
+        post=SIGNED_IN, object_rule="the external document's owner (or document control)"
+    ),
+    "distribution.periodic_reviews": Access(get=REGISTER_READERS),
+    "distribution.periodic_review": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "distribution.set_interval": Access(post=DOCUMENT_CONTROL),
+    "distribution.read": Access(get=SIGNED_IN, post=SIGNED_IN),
+    "distribution.reading_matrix": Access(get=REGISTER_READERS),
+    "distribution.reading_document": Access(get=REGISTER_READERS),
+    "distribution.reading_person": Access(
+        get=SIGNED_IN, object_rule="a person's reading record: themselves and register readers"
+    ),
+    "distribution.reading_rules": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "distribution.delete_reading_rule": Access(post=DOCUMENT_CONTROL),
+    # -- API -----------------------------------------------------------------------------
+    "api.auth_api.me": Access(get=SIGNED_IN),
+    "api.documents_api.list_documents": Access(get=SIGNED_IN),
+    "api.documents_api.create_document": Access(post=DOCUMENT_CONTROL),
+    "api.documents_api.get_document": Access(get=SIGNED_IN),
+    "api.documents_api.list_revisions": Access(get=SIGNED_IN),
+    "api.documents_api.document_trail": Access(get=SIGNED_IN),
+    "api.documents_api.patch_draft": Access(patch=DOCUMENT_CONTROL),
+    "api.documents_api.post_transition": Access(
+        post=SIGNED_IN,
+        object_rule="each lifecycle action has its own role and person (author, named "
+        "reviewers and approver, document control)",
+    ),
+    "api.word_api.export": Access(get=SIGNED_IN),
+    "api.procedures_api.procedures": Access(get=SIGNED_IN),
+    "api.procedures_api.procedure": Access(get=SIGNED_IN),
+    "api.procedures_api.document_links": Access(get=SIGNED_IN),
+    "api.search_api.search": Access(get=SIGNED_IN),
+    "api.reviews_api.list_reviews": Access(get=SIGNED_IN),
+    "api.reviews_api.create_review": Access(post=REVIEW_LEADERS),
+    "api.reviews_api.get_review": Access(
+        get=SIGNED_IN, object_rule="a review is shown to its team and to review leaders"
+    ),
+    "api.reviews_api.add_defect": Access(post=SIGNED_IN, object_rule="only the review's team"),
+    "api.reviews_api.update_defect": Access(
+        patch=SIGNED_IN, object_rule="the leader, the defect's author and the document's author"
+    ),
+    "api.reviews_api.transition": Access(
+        post=SIGNED_IN, object_rule="each step of a review has its own person (leader, approver)"
+    ),
+}
