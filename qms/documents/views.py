@@ -55,7 +55,6 @@ from qms.nav import NavEntry
 from qms.nav import register as register_nav
 from qms.pagination import clamp
 from qms.trail import access as trail_access
-from qms.trail import service as trail
 from qms.web import parse_id, permission_required
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
