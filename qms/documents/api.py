@@ -451,6 +451,13 @@ OPENAPI_SCHEMAS = {
     ),
     "CreatedDocument": obj(number=STRING, revision=STRING, status=STRING, content_sha256=STRING),
     "TransitionResult": obj(number=STRING, revision=STRING, status=STRING, document_status=STRING),
+    "ReassignResult": obj(
+        number=STRING,
+        revision=STRING,
+        status=STRING,
+        approver=nullable(STRING),
+        previous_approver=nullable(STRING),
+    ),
     "TrailEntry": obj(
         seq=INTEGER,
         at_utc=TIMESTAMP,
@@ -475,4 +482,5 @@ OPENAPI_RESPONSES = {
     "/api/v1/documents/{number}/draft": {"patch": ref("RevisionSummary")},
     "/api/v1/documents/{number}/transitions": {"post": ref("TransitionResult")},
     "/api/v1/documents/{number}/trail": {"get": page_of(ref("TrailEntry"))},
+    "/api/v1/documents/{number}/approver": {"post": ref("ReassignResult")},
 }

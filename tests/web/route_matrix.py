@@ -35,6 +35,8 @@ REGISTER_READERS = frozenset({"admin", "manager", "clerk", "auditor"})
 TRAIL_READERS = frozenset({"admin", "manager", "clerk", "auditor"})
 # Plan and run review meetings (LEAD_REVIEWS).
 REVIEW_LEADERS = frozenset({"manager", "leader"})
+# Name another approver of a submitted revision (REASSIGN_APPROVERS).
+QUALITY_MANAGER = frozenset({"manager"})
 NOBODY: frozenset[str] = frozenset()
 
 
@@ -96,6 +98,9 @@ ROUTES: dict[str, Access] = {
     "documents.document_trail": Access(get=SIGNED_IN),
     "documents.new": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
     "documents.edit": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "documents.reassign_approver": Access(
+        post=QUALITY_MANAGER, object_rule="only while the revision is in review"
+    ),
     "documents.transition": Access(
         post=SIGNED_IN,
         object_rule="each lifecycle action has its own role and person (author, named "
@@ -177,6 +182,16 @@ ROUTES: dict[str, Access] = {
     "distribution.delete_reading_rule": Access(post=DOCUMENT_CONTROL),
     # -- API -----------------------------------------------------------------------------
     "api.auth_api.me": Access(get=SIGNED_IN),
+    "api.auth_api.tokens": Access(get=SIGNED_IN),
+    "api.auth_api.create_token": Access(
+        post=SIGNED_IN, object_rule="the password is entered again before a token is made"
+    ),
+    "api.auth_api.revoke_token": Access(
+        delete=SIGNED_IN, object_rule="one's own token; the administrator anyone's"
+    ),
+    "api.documents_api.reassign_approver": Access(
+        post=QUALITY_MANAGER, object_rule="only while the revision is in review"
+    ),
     "api.documents_api.list_documents": Access(get=SIGNED_IN),
     "api.documents_api.create_document": Access(post=DOCUMENT_CONTROL),
     "api.documents_api.get_document": Access(get=SIGNED_IN),

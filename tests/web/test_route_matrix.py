@@ -99,6 +99,7 @@ def test_public_routes_are_marked_public_on_the_view(app: Flask) -> None:
 def build_world(app: Flask) -> dict[str, Any]:
     """One of each record a route can name, made through the real services by the demo
     users, committed. Returns the values of the routes' arguments."""
+    from qms.auth import service as auth_service
     from qms.auth.models import Department, User
     from qms.db import get_session
     from qms.distribution import copies, external, reading
@@ -201,9 +202,12 @@ def build_world(app: Flask) -> dict[str, Any]:
                 uploaded_by_id=u["clerk"].id,
             )
         )
+        # the staff member's own API token: others may not revoke it (404), an admin may
+        token, _secret = auth_service.issue_token(s, u["staff"], u["staff"], "matrix")
         s.commit()
         assert message is not None
         return {
+            "token_id": token.id,
             "number": effective.number,
             "procedure": procedure.number,
             "draft": draft.number,
