@@ -77,20 +77,25 @@ class _FormParser(HTMLParser):
             self._form.fields[self._textarea] += data
 
 
-def find_form(html: str, action: str) -> _Form:
+def find_form(html: str, action: str, where: dict[str, str] | None = None) -> _Form:
+    """The form posting to ``action`` (whose fields hold ``where``, when several do)."""
     parser = _FormParser()
     parser.feed(html)
     for form in parser.forms:
-        if form.action.split("?")[0] == action:
+        if form.action.split("?")[0] != action:
+            continue
+        if all(form.fields.get(k) == v for k, v in (where or {}).items()):
             return form
     actions = [f.action for f in parser.forms]
     raise AssertionError(f"the page has no form posting to {action}; it has {actions}")
 
 
-def submit_form(client: Any, page: Any, action: str, **typed: str) -> Any:
+def submit_form(
+    client: Any, page: Any, action: str, where: dict[str, str] | None = None, **typed: str
+) -> Any:
     """Post the form of ``page`` whose action is ``action``, with ``typed`` typed in."""
     html = page.get_data(as_text=True) if hasattr(page, "get_data") else str(page)
-    form = find_form(html, action)
+    form = find_form(html, action, where)
     missing = sorted(set(typed) - form.names)
     assert not missing, f"the form posting to {action} has no field {missing}"
     data = {**form.fields, **typed}

@@ -9,6 +9,7 @@ import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC
+from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from qms.auth.models import Meaning, Signature, User
 from qms.auth.passwords import verify_password
 from qms.db import utcnow
-from qms.errors import FailedAttempt, Forbidden
+from qms.errors import Conflict, FailedAttempt, Forbidden, Invalid
 from qms.trail import service as trail
 
 MEANING_LABELS = {
@@ -273,3 +274,42 @@ def check_signatures(
                     yield SignatureProblem(signature, "content_missing", None)
                 elif content.current_sha256 != signature.content_sha256:
                     yield SignatureProblem(signature, "content_changed", content)
+
+
+def check_seen(content_sha256: str | None, current_sha256: str) -> None:
+    """A signature applies to the text the signer read: the content_sha256 their page or
+    client was given. A text changed since then is refused, and nothing is signed."""
+    sent = (content_sha256 or "").strip().lower()
+    if not sent:
+        raise Invalid(
+            _l(
+                "The signature does not say which text you read (content_sha256 is missing). "
+                "Reload the document, read it and sign again."
+            ),
+            code="content_sha256_required",
+        )
+    if sent != current_sha256:
+        raise Conflict(
+            _l(
+                "The text changed after you opened it; reload and read it again. "
+                "Nothing was signed."
+            ),
+            code="content_changed",
+            details={
+                "sent_content_sha256": sent,
+                "current_content_sha256": current_sha256,
+            },
+        )
+
+
+def seen_hash(data: Mapping[str, Any]) -> str:
+    """The content_sha256 of the text the signer's page or client showed them."""
+    value = data.get("content_sha256")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Invalid(
+            _l("content_sha256 is the SHA-256 of the text you read, as 64 hexadecimal digits."),
+            code="content_sha256_invalid",
+        )
+    return value

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from qms import clock, events
 from qms.auth.models import Department, Meaning, Signature, User
 from qms.auth.permissions import Permission
-from qms.auth.signatures import sign, signatures_for, void_signatures
+from qms.auth.signatures import check_seen, sign, signatures_for, void_signatures
 from qms.db import utcnow
 from qms.documents import labels
 from qms.documents.lifecycle import FROZEN, IN_WORK, Action, Actor, RevState, TransitionError
@@ -248,29 +248,7 @@ def reviewers_of(session: Session, revision: Revision) -> set[int]:
 
 
 def _check_seen(revision: Revision, content_sha256: str) -> None:
-    """A signature applies to the text the signer read: the content_sha256 their page or
-    client was given. A text changed since then is refused, and nothing is signed."""
-    sent = (content_sha256 or "").strip().lower()
-    if not sent:
-        raise Invalid(
-            _l(
-                "The signature does not say which text you read (content_sha256 is missing). "
-                "Reload the document, read it and sign again."
-            ),
-            code="content_sha256_required",
-        )
-    if sent != revision.content_sha256:
-        raise Conflict(
-            _l(
-                "The text changed after you opened it; reload and read it again. "
-                "Nothing was signed."
-            ),
-            code="content_changed",
-            details={
-                "sent_content_sha256": sent,
-                "current_content_sha256": revision.content_sha256,
-            },
-        )
+    check_seen(content_sha256, revision.content_sha256)
 
 
 def _refuse_editor(session: Session, user: User, revision: Revision, *, approving: bool) -> None:

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from qms.auth.models import User
+from qms.auth.signatures import seen_hash
 from qms.documents import service
 from qms.documents.models import Document, Revision
 from qms.errors import Conflict, Invalid
@@ -60,24 +61,11 @@ def _target(document: Document, revision_id: Any) -> Revision:
     return working
 
 
-def _seen(data: Mapping[str, Any]) -> str:
-    """The content_sha256 of the text the signer's page or client showed them."""
-    value = data.get("content_sha256")
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid(
-            _l("content_sha256 is the SHA-256 of the text you read, as 64 hexadecimal digits."),
-            code="content_sha256_invalid",
-        )
-    return value
-
-
 def apply(session: Session, actor: User, document: Document, data: Mapping[str, Any]) -> Revision:
     action = str(data.get("action") or "")
     password = str(data.get("password") or "")
     comment = str(data.get("comment") or "")
-    seen = _seen(data)
+    seen = seen_hash(data)
     if action not in ACTIONS:
         raise Invalid(_l("Unknown action %(action)s.", action=action or "—"))
     if action == "revise":

@@ -28,6 +28,7 @@ from qms.api.openapi import (
 )
 from qms.auth.models import Department, User
 from qms.auth.permissions import Permission
+from qms.auth.signatures import seen_hash
 from qms.db import get_session
 from qms.documents import service as documents
 from qms.errors import Invalid, NotFound
@@ -145,7 +146,10 @@ def review_json(r: Review, full: bool = False) -> dict[str, Any]:
             "regression_criteria": r.regression_criteria,
             "planned_pages_per_hour": r.planned_pages_per_hour,
             "meeting_place": r.meeting_place, "agenda": r.agenda,
+            "held_place": r.held_place, "held_agenda": r.held_agenda,
             "meeting_minutes": r.meeting_minutes,
+            # what approve_plan and approve_report sign: send back the one you read
+            "plan_sha256": service.plan_hash(r), "report_sha256": service.report_hash(r),
             "checklist": [{"id": i.id, "position": i.position, "text": i.text,
                            "checked": i.checked} for i in r.checklist],
             "conclusion": str(r.conclusion) if r.conclusion else None,
@@ -301,6 +305,7 @@ def transition(review_id: int) -> Any:
     else:
         service.apply_move(db, current_user, review, action,
                            password=str(data.get("password", "")),
+                           content_sha256=seen_hash(data),
                            reason=str(data.get("reason", "")),
                            minutes=_whole(data, "minutes"))
     db.commit()
@@ -379,6 +384,10 @@ OPENAPI_PATHS = {
                                        "properties": {
                                            "action": {"enum": [str(a) for a in ReviewAction]},
                                            "password": {"type": "string"},
+                                           "content_sha256": {
+                                               "type": "string",
+                                               "description": "approve_plan / approve_report: "
+                                               "the plan_sha256 / report_sha256 you read"},
                                            "reason": {"type": "string"},
                                            "minutes": {"type": "integer", "minimum": 0},
                                            "item_id": {"type": "integer"},
@@ -421,7 +430,8 @@ OPENAPI_SCHEMAS = {
                                attended=nullable(BOOLEAN))),
         strategy=STRING, deliverables=STRING, regression_criteria=STRING,
         planned_pages_per_hour=nullable(NUMBER), meeting_place=STRING, agenda=STRING,
-        meeting_minutes=nullable(INTEGER),
+        held_place=STRING, held_agenda=STRING, meeting_minutes=nullable(INTEGER),
+        plan_sha256=STRING, report_sha256=STRING,
         checklist=array(obj(id=INTEGER, position=INTEGER, text=STRING, checked=BOOLEAN)),
         conclusion=nullable(STRING), conclusion_count=nullable(INTEGER),
         conclusion_notes=STRING, regression_needed=nullable(BOOLEAN),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from qms.auth.models import Department, Meaning, User
 from qms.auth.permissions import Permission
-from qms.auth.signatures import sign
+from qms.auth.signatures import check_seen, sign
 from qms.db import utcnow
 from qms.documents.lifecycle import RevState
 from qms.documents.models import Revision
@@ -402,8 +402,11 @@ def submit_plan(session: Session, actor: User, review: Review) -> Review:
 
 
 def approve_plan(session: Session, actor: User, review: Review, *, password: str,
-                 comment: str = "") -> Review:
+                 content_sha256: str | None, comment: str = "") -> Review:
+    """The general manager signs the plan he read: content_sha256 is its plan_hash as his
+    page showed it; a plan changed since is refused with both hashes."""
     new = _act(review, A.APPROVE_PLAN, actor)
+    check_seen(content_sha256, plan_hash(review))
     sign(session, actor, password, Meaning.APPROVED, content_sha256=plan_hash(review),
          object_type="review_plan", object_id=review.id, comment=comment)
     review.plan_approved_at = utcnow()
@@ -796,9 +799,11 @@ def submit_report(session: Session, actor: User, review: Review) -> Review:
 
 
 def approve_report(session: Session, actor: User, review: Review, *, password: str,
-                   comment: str = "") -> Review:
+                   content_sha256: str | None, comment: str = "") -> Review:
+    """Like approve_plan, for the report (report_hash as the approver's page showed it)."""
     new = _act(review, A.APPROVE_REPORT, actor)
     _report_ready(review)
+    check_seen(content_sha256, report_hash(review))
     sign(session, actor, password, Meaning.APPROVED, content_sha256=report_hash(review),
          object_type="review_report", object_id=review.id, comment=comment)
     review.report_approved_at = utcnow()
@@ -864,7 +869,8 @@ def cancel(session: Session, actor: User, review: Review, *, reason: str) -> Rev
 
 
 def apply_move(session: Session, actor: User, review: Review, action: ReviewAction | str,
-               *, password: str = "", reason: str = "", minutes: int | None = None) -> Review:
+               *, password: str = "", reason: str = "", minutes: int | None = None,
+               content_sha256: str | None = None) -> Review:
     """One entry point for the transition buttons and the API."""
     try:
         action = ReviewAction(action)
@@ -873,7 +879,8 @@ def apply_move(session: Session, actor: User, review: Review, action: ReviewActi
     if action == A.SUBMIT_PLAN:
         return submit_plan(session, actor, review)
     if action == A.APPROVE_PLAN:
-        return approve_plan(session, actor, review, password=password, comment=reason)
+        return approve_plan(session, actor, review, password=password,
+                            content_sha256=content_sha256, comment=reason)
     if action == A.RETURN_PLAN:
         return return_plan(session, actor, review, reason=reason)
     if action == A.PUBLISH:
@@ -885,7 +892,8 @@ def apply_move(session: Session, actor: User, review: Review, action: ReviewActi
     if action == A.SUBMIT_REPORT:
         return submit_report(session, actor, review)
     if action == A.APPROVE_REPORT:
-        return approve_report(session, actor, review, password=password, comment=reason)
+        return approve_report(session, actor, review, password=password,
+                              content_sha256=content_sha256, comment=reason)
     if action == A.RETURN_REPORT:
         return return_report(session, actor, review, reason=reason)
     if action == A.ARCHIVE:

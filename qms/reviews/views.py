@@ -309,6 +309,7 @@ def move(review_id: int) -> Any:
             action,
             password=request.form.get("password", ""),
             reason=request.form.get("reason", ""),
+            content_sha256=request.form.get("content_sha256"),
             minutes=_int(request.form.get("minutes")),
         )
         return _done(

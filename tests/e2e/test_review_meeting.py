@@ -27,7 +27,9 @@ def _meeting(app):
             objects=[service.ObjectSpec(document.working_revision, 6)],
             reviewers=[user("reviewer")], approver=user("gm"))
         service.submit_plan(db, user("leader"), review)
-        service.approve_plan(db, user("gm"), review, password=TEST_PASSWORD)
+        service.approve_plan(
+            db, user("gm"), review, password=TEST_PASSWORD, content_sha256=service.plan_hash(review)
+        )
         for name in ("reviewer", "clerk"):
             service.confirm_participation(db, user(name), review)
         service.publish(db, user("leader"), review)

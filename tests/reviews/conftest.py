@@ -59,7 +59,8 @@ def advance(db, team, review: Review, to: ReviewState, before_report=None) -> Re
         if step == ReviewState.PLAN_SUBMITTED:
             service.submit_plan(db, leader, review)
         elif step == ReviewState.PLAN_APPROVED:
-            service.approve_plan(db, gm, review, password=TEST_PASSWORD)
+            service.approve_plan(db, gm, review, password=TEST_PASSWORD,
+                                 content_sha256=service.plan_hash(review))
         elif step == ReviewState.PRE_REVIEW:
             for user in review.people():
                 if user.id != leader.id:
@@ -81,7 +82,8 @@ def advance(db, team, review: Review, to: ReviewState, before_report=None) -> Re
                 service.conclude(db, leader, review, Conclusion.MINOR)
             service.submit_report(db, leader, review)
         elif step == ReviewState.FOLLOW_UP:
-            service.approve_report(db, gm, review, password=TEST_PASSWORD)
+            service.approve_report(db, gm, review, password=TEST_PASSWORD,
+                                   content_sha256=service.report_hash(review))
     assert review.state == to
     return review
 

@@ -128,7 +128,13 @@ def open_review(app, users):
             planned_pages_per_hour=4,
         )
         service.submit_plan(db, _user(db, "leader"), review)
-        service.approve_plan(db, _user(db, "gm"), review, password=TEST_PASSWORD)
+        service.approve_plan(
+            db,
+            _user(db, "gm"),
+            review,
+            password=TEST_PASSWORD,
+            content_sha256=service.plan_hash(review),
+        )
         for name in ("reviewer", "clerk"):
             service.confirm_participation(db, _user(db, name), review)
         service.publish(db, _user(db, "leader"), review)

@@ -135,7 +135,8 @@ def test_a_report_with_unticked_checklist_items_is_not_approved(db, team):
     item.checked = False
     db.flush()
     with pytest.raises(Conflict) as err:
-        service.approve_report(db, team["gm"], review, password=TEST_PASSWORD)
+        service.approve_report(db, team["gm"], review, password=TEST_PASSWORD,
+                               content_sha256=service.report_hash(review))
     assert err.value.code == "checklist_incomplete"
     assert item.text in str(err.value.message)
 
@@ -144,9 +145,11 @@ def test_plan_approval_needs_the_password_and_the_named_approver(db, team):
     review = plan(db, team)
     service.submit_plan(db, team["leader"], review)
     with pytest.raises(Forbidden):
-        service.approve_plan(db, team["gm"], review, password="wrong")
+        service.approve_plan(db, team["gm"], review, password="wrong",
+                             content_sha256=service.plan_hash(review))
     with pytest.raises(Forbidden):
-        service.approve_plan(db, team["doc_approver"], review, password=TEST_PASSWORD)
+        service.approve_plan(db, team["doc_approver"], review, password=TEST_PASSWORD,
+                             content_sha256=service.plan_hash(review))
 
 
 def test_publishing_waits_for_the_team_to_confirm(db, team):

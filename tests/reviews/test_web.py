@@ -43,7 +43,8 @@ def review_id(app, users, doc_number):
             objects=[service.ObjectSpec(revision, 8)], reviewers=[_user(db, "reviewer")],
             approver=_user(db, "gm"), planned_pages_per_hour=4)
         service.submit_plan(db, _user(db, "leader"), review)
-        service.approve_plan(db, _user(db, "gm"), review, password=TEST_PASSWORD)
+        service.approve_plan(db, _user(db, "gm"), review, password=TEST_PASSWORD,
+                             content_sha256=service.plan_hash(review))
         for name in ("reviewer", "clerk"):
             service.confirm_participation(db, _user(db, name), review)
         service.publish(db, _user(db, "leader"), review)
@@ -175,11 +176,18 @@ def test_api_round_trip(app, users, doc_number):
     assert leader.post(f"/api/v1/reviews/{rid}/transitions",
                        json={"action": "submit_plan"}).status_code == 200
     gm = client_as("gm")
+    plan_sha256 = gm.get(f"/api/v1/reviews/{rid}").get_json()["plan_sha256"]
     wrong = gm.post(f"/api/v1/reviews/{rid}/transitions",
-                    json={"action": "approve_plan", "password": "nope"})
+                    json={"action": "approve_plan", "password": "nope",
+                          "content_sha256": plan_sha256})
     assert wrong.status_code == 403
+    unread = gm.post(f"/api/v1/reviews/{rid}/transitions",
+                     json={"action": "approve_plan", "password": TEST_PASSWORD})
+    assert unread.status_code == 422
+    assert unread.get_json()["error"]["code"] == "content_sha256_required"
     ok = gm.post(f"/api/v1/reviews/{rid}/transitions",
-                 json={"action": "approve_plan", "password": TEST_PASSWORD})
+                 json={"action": "approve_plan", "password": TEST_PASSWORD,
+                       "content_sha256": plan_sha256})
     assert ok.get_json()["state"] == "plan_approved"
     for name in ("reviewer", "clerk"):
         assert client_as(name).post(f"/api/v1/reviews/{rid}/transitions",
@@ -267,3 +275,79 @@ def test_review_forms_never_redirect_off_the_site(client_as, review_id, target):
     assert refused_move.status_code in (302, 404)
     if refused_move.status_code == 302:
         assert refused_move.headers["Location"] == detail
+
+
+@pytest.fixture
+def submitted_plan(app, users, doc_number):
+    """A review plan submitted for the general manager's approval."""
+    with app.app_context():
+        from qms.db import get_session
+        from qms.documents import service as documents
+
+        db = get_session()
+        revision = documents.get_document(db, doc_number).working_revision
+        review = service.create_review(
+            db, _user(db, "leader"), title="客服体系", department=revision.document.department,
+            objects=[service.ObjectSpec(revision, 8)], reviewers=[_user(db, "reviewer")],
+            approver=_user(db, "gm"), planned_pages_per_hour=4)
+        service.submit_plan(db, _user(db, "leader"), review)
+        db.commit()
+        return review.id
+
+
+def test_the_plan_is_approved_as_the_page_showed_it(app, client_as, submitted_plan):
+    """The approve form carries the plan's fingerprint; a plan changed after the page was
+    opened is refused with both hashes and nothing is signed."""
+    from tests.forms import submit_form
+
+    gm = client_as("gm")
+    page = gm.get(f"/reviews/{submitted_plan}")
+    with app.app_context():
+        from qms.db import get_session
+
+        db = get_session()
+        review = db.get(Review, submitted_plan)
+        shown = service.plan_hash(review)
+        assert shown in page.get_data(as_text=True)  # shown to the signer
+        # the leader changes the plan meanwhile (returned and edited in real life)
+        db.execute(sa.update(Review).where(Review.id == submitted_plan).values(title="另一个"))
+        db.commit()
+        now = service.plan_hash(db.get(Review, submitted_plan))
+    action = f"/reviews/{submitted_plan}/move"
+    stale = submit_form(gm, page, action, where={"action": "approve_plan"},
+                        password=TEST_PASSWORD)
+    assert stale.status_code == 302
+    after = gm.get(stale.headers["Location"]).get_data(as_text=True)
+    assert "重新打开" in after or "reload" in after
+    with app.app_context():
+        from qms.auth.models import Signature
+        from qms.db import get_session
+
+        db = get_session()
+        assert db.get(Review, submitted_plan).state == ReviewState.PLAN_SUBMITTED
+        assert db.scalar(sa.select(sa.func.count(Signature.id)).where(
+            Signature.object_type == "review_plan")) == 0
+    fresh = gm.get(f"/reviews/{submitted_plan}")
+    assert now in fresh.get_data(as_text=True)
+    ok = submit_form(gm, fresh, action, where={"action": "approve_plan"}, password=TEST_PASSWORD)
+    assert ok.status_code == 302
+    with app.app_context():
+        from qms.db import get_session
+
+        assert get_session().get(Review, submitted_plan).state == ReviewState.PLAN_APPROVED
+
+
+def test_a_plan_approval_through_the_api_needs_the_hash_it_read(app, client_as, submitted_plan):
+    gm = client_as("gm")
+    path = f"/api/v1/reviews/{submitted_plan}/transitions"
+    body = {"action": "approve_plan", "password": TEST_PASSWORD}
+    assert gm.post(path, json=body).status_code == 422
+    stale = gm.post(path, json={**body, "content_sha256": "0" * 64})
+    assert stale.status_code == 409
+    details = stale.get_json()["error"]["details"]
+    assert details["sent_content_sha256"] == "0" * 64
+    current = gm.get(f"/api/v1/reviews/{submitted_plan}").get_json()["plan_sha256"]
+    assert details["current_content_sha256"] == current
+    ok = gm.post(path, json={**body, "content_sha256": current})
+    assert ok.status_code == 200, ok.get_json()
+    assert ok.get_json()["state"] == "plan_approved"

@@ -377,7 +377,13 @@ def build(app: Flask) -> Hostile:
         )
         leader = people["leader"]
         reviews.submit_plan(db, leader, review)
-        reviews.approve_plan(db, people["gm"], review, password=TEST_PASSWORD)
+        reviews.approve_plan(
+            db,
+            people["gm"],
+            review,
+            password=TEST_PASSWORD,
+            content_sha256=reviews.plan_hash(review),
+        )
         for person in review.people():
             if person.id != leader.id:
                 reviews.confirm_participation(db, person, review)

@@ -133,7 +133,9 @@ def build_world(app: Flask) -> dict[str, Any]:
             planned_pages_per_hour=5,
         )
         reviews.submit_plan(s, u["leader"], review)
-        reviews.approve_plan(s, u["gm"], review, password=TEST_PASSWORD)
+        reviews.approve_plan(
+            s, u["gm"], review, password=TEST_PASSWORD, content_sha256=reviews.plan_hash(review)
+        )
         for person in review.people():
             if person.id != u["leader"].id:
                 reviews.confirm_participation(s, person, review)
