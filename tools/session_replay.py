@@ -49,11 +49,19 @@ def main(host: str, port: str, user: str, password: str) -> None:
     p = int(port)
     status, _t, saved, _l = sign_in(host, p, user, password)
     print("sign-in", status)
-    print("saved cookie before sign-out:", [request(host, p, "GET", "/account", saved)[0] for _ in range(10)])
+    print(
+        "saved cookie before sign-out:",
+        [request(host, p, "GET", "/account", saved)[0] for _ in range(10)],
+    )
     _s, page, cookie, _l = request(host, p, "GET", "/account", saved)
-    status, _t, _c, _l = request(host, p, "POST", "/logout", cookie, {"csrf_token": TOKEN.search(page).group(1)})
+    status, _t, _c, _l = request(
+        host, p, "POST", "/logout", cookie, {"csrf_token": TOKEN.search(page).group(1)}
+    )
     print("sign-out", status)
-    print("saved cookie after sign-out:", [request(host, p, "GET", "/account", saved)[0] for _ in range(20)])
+    print(
+        "saved cookie after sign-out:",
+        [request(host, p, "GET", "/account", saved)[0] for _ in range(20)],
+    )
     for target in ["/%09/evil.example", "%0a", "//evil.example", "/%5Cevil.example"]:
         status, _t, _c, location = sign_in(host, p, user, password, f"/login?next={target}")
         print(f"next={target} -> {status} {location}")
