@@ -29,6 +29,7 @@ from qms.auth.permissions import Permission
 from qms.csvexport import csv_response
 from qms.db import get_session, new_session
 from qms.documents import service as documents
+from qms.errorhandlers import refused
 from qms.errors import DomainError, Invalid
 from qms.nav import NavEntry
 from qms.nav import register as register_nav
@@ -114,14 +115,10 @@ def _attempt(review: Review, work: Callable[[], Any]) -> Any:
     try:
         return work()
     except DomainError as err:
-        get_session().rollback()
-        if err.failed_attempt is not None:
-            from qms.errorhandlers import record_failed_attempt
-
-            record_failed_attempt(err.failed_attempt)
+        message = refused(err)  # rolled back, a refused signature kept in the trail
         if wants_json():
-            return jsonify({"error": {"code": err.code, "message": str(err.message)}}), err.status
-        flash(str(err.message), "error")
+            return jsonify({"error": {"code": err.code, "message": message}}), err.status
+        flash(message, "error")
         return redirect(
             safe_next(request.form.get("next"), url_for("reviews.detail", review_id=review.id))
         )

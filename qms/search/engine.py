@@ -296,16 +296,8 @@ class WhooshEngine:
     def writer_lock(self, blocking: bool = True) -> Iterator[bool]:
         """The single-writer lock across processes; yields False when not blocking and
         someone else holds it."""
-        with open(self.root / "writer.lock", "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with _file_lock(self.root / "writer.lock", blocking) as held:
+            yield held
 
     # -- writing --
 
@@ -358,16 +350,8 @@ class WhooshEngine:
     def _rebuild_lock(self, blocking: bool = True) -> Iterator[bool]:
         """One rebuild at a time, across processes; yields False when not blocking and a
         rebuild holds it."""
-        with open(self.root / "rebuild.lock", "a+") as guard:
-            try:
-                fcntl.flock(guard, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(guard, fcntl.LOCK_UN)
+        with _file_lock(self.root / "rebuild.lock", blocking) as held:
+            yield held
 
     def _complete(self, path: Path) -> bool:
         return (path / COMPLETE).is_file()
@@ -736,6 +720,22 @@ class WhooshEngine:
         if gen is None:
             return 0
         return sum(p.stat().st_size for p in (self.root / gen).rglob("*") if p.is_file())
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, blocking: bool) -> Iterator[bool]:
+    """An exclusive lock on a file, across processes; yields False when not blocking and
+    another holds it."""
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _writer(ix: index.Index, **kwargs: Any) -> Any:

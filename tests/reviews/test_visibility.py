@@ -8,6 +8,7 @@ from tests.reviews import test_web
 
 # the review fixtures of the web tests: a reviewed KF regulation under a review in its meeting
 doc_number = test_web.doc_number
+submitted_plan = test_web.submitted_plan
 review_id = test_web.review_id
 
 

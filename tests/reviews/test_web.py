@@ -31,18 +31,13 @@ def doc_number(app, users):
 
 
 @pytest.fixture
-def review_id(app, users, doc_number):
+def review_id(app, submitted_plan):
+    """The submitted plan approved, published and in its meeting."""
     with app.app_context():
         from qms.db import get_session
-        from qms.documents import service as documents
 
         db = get_session()
-        revision = documents.get_document(db, doc_number).working_revision
-        review = service.create_review(
-            db, _user(db, "leader"), title="客服体系", department=revision.document.department,
-            objects=[service.ObjectSpec(revision, 8)], reviewers=[_user(db, "reviewer")],
-            approver=_user(db, "gm"), planned_pages_per_hour=4)
-        service.submit_plan(db, _user(db, "leader"), review)
+        review = db.get(Review, submitted_plan)
         service.approve_plan(db, _user(db, "gm"), review, password=TEST_PASSWORD,
                              content_sha256=service.plan_hash(review))
         for name in ("reviewer", "clerk"):
