@@ -31,6 +31,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import opencc
 
@@ -250,6 +251,31 @@ def phrase_tokens(folded: str) -> list[str]:
         else:
             tokens.append(s)
     return tokens
+
+
+@functools.cache
+def _segmenter() -> Any:
+    """jieba's tokenizer, loaded on first use (about a second): only the fallback for an
+    unspaced multi-word query needs it, never indexing."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def split_words(folded: str) -> list[str]:
+    """The words of folded text by jieba's dictionary (退还时限 → 退还, 时限), punctuation
+    and spaces dropped, each word once, in order."""
+    out: list[str] = []
+    for piece in _segmenter().cut(folded, HMM=False):
+        for m in TOKEN_RE.finditer(piece):
+            if m.group() not in out:
+                out.append(m.group())
+    return out
 
 
 def words(folded: str) -> Iterator[str]:

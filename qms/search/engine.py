@@ -92,6 +92,7 @@ class Phrase:
     numberlike: bool = False
     fuzzy: bool = False
     text: str = ""  # the folded segment, when known (a compound is then one term)
+    quoted: bool = False  # typed in quotes: searched as written, never split into words
 
     def plan(self, max_gram: int = analysis.MAX_GRAM) -> list[tuple[str, int]]:
         """The content terms that must all be present, each at its offset from the phrase

@@ -385,7 +385,10 @@ def parse_query(text: str | None) -> ParsedQuery:
     folded = analysis.fold(TAG_RE.sub(" ", text))
     segments: list[str] = []
 
+    quoted: set[int] = set()
+
     def take_quoted(m: re.Match[str]) -> str:
+        quoted.add(len(segments))
         segments.append(next(g for g in m.groups() if g is not None))
         return " "
 
@@ -394,13 +397,14 @@ def parse_query(text: str | None) -> ParsedQuery:
     phrases: list[Phrase] = []
     needles: list[str] = []
     seen: set[tuple[str, ...]] = set()
-    for segment in segments:
+    for position, segment in enumerate(segments):
         tokens = analysis.phrase_tokens(segment)
         if not tokens or tuple(tokens) in seen:
             continue
         seen.add(tuple(tokens))
         numberlike = bool(NUMBER_RE.match(segment.strip("\"'()[]{}.,;:!?")))
-        phrases.append(Phrase(tokens=tokens, numberlike=numberlike, text=segment))
+        phrases.append(Phrase(tokens=tokens, numberlike=numberlike, text=segment,
+                              quoted=position in quoted))
         needles.extend(m.group() for m in analysis.TOKEN_RE.finditer(segment))
         if numberlike:
             needles.append(segment.strip("\"'()[]{}.,;:!?"))
@@ -538,6 +542,16 @@ def search(session: Session, user: User, q: str | None, *, kind: str | None = No
                 result.approximate = True
                 result.did_you_mean = [corrected]
         if found.total == 0:
+            split = _words_of_phrases(parsed.phrases)
+            if split is not None:
+                found = _run(engine, which, split.phrases, filters, base, page, per_page)
+                if found.total:
+                    needles = split.needles
+                    result.notes.append(_l(
+                        "No document holds “%(phrase)s” as written; showing documents "
+                        "that hold all of its words: %(words)s.",
+                        phrase=" ".join(split.split), words="、".join(split.words)))
+        if found.total == 0:
             result.did_you_mean = result.did_you_mean or _close_numbers(engine, which, parsed)
     result.total = found.total
     result.facets = _facet_rows(session, found.facets)
@@ -583,6 +597,45 @@ def _fuzzy(engine: WhooshEngine, which: str,
         shown.append(" ".join(tokens) if not any(analysis.is_cjk(t) for t in tokens)
                      else "".join(t[0] for t in tokens[:-1]) + tokens[-1])
     return phrases, needles, " ".join(shown) if corrected_any else ""
+
+
+@dataclass
+class WordSplit:
+    phrases: list[Phrase]
+    needles: list[str]
+    split: list[str]  # the phrases as typed that were split
+    words: list[str]  # every word they were split into
+
+
+MIN_SPLIT_CHARS = 3  # shorter Chinese runs are one word already
+
+
+def _words_of_phrases(phrases: list[Phrase]) -> WordSplit | None:
+    """The fallback for an unspaced multi-word Chinese query (退还时限) that no document
+    holds as written: each such phrase becomes its words (jieba's dictionary), every word
+    still required. None when no phrase splits (quoted phrases are never split)."""
+    out: list[Phrase] = []
+    needles: list[str] = []
+    split: list[str] = []
+    words: list[str] = []
+    for phrase in phrases:
+        long_run = any(m.lastgroup == "cjk" and len(m.group()) >= MIN_SPLIT_CHARS
+                       for m in analysis.TOKEN_RE.finditer(phrase.text))
+        parts = analysis.split_words(phrase.text) if long_run and not phrase.quoted else []
+        if len(parts) < 2:
+            out.append(phrase)
+            needles.extend(m.group() for m in analysis.TOKEN_RE.finditer(phrase.text))
+            continue
+        split.append(phrase.text)
+        for part in parts:
+            tokens = analysis.phrase_tokens(part)
+            if tokens:
+                out.append(Phrase(tokens=tokens, text=part))
+                needles.append(part)
+                words.append(part)
+    if not split or len(out) > MAX_PHRASES:
+        return None
+    return WordSplit(phrases=out, needles=needles, split=split, words=words)
 
 
 def _close_numbers(engine: WhooshEngine, which: str, parsed: ParsedQuery) -> list[str]:
@@ -662,9 +715,14 @@ _KINDS = {k.value for k in DocKind}
 _STATES = {s.value for s in RevState}
 
 
+# a table's delimiter row (| --- | :---: |) or a rule (---, ***): no words, only noise
+_RULE_RE = re.compile(r"^[ \t]*\|?(?:[ \t]*:?[-*_=]{3,}:?[ \t]*\|?)+[ \t]*$", re.MULTILINE)
+
+
 def plain(markdown_text: str) -> str:
     """Markdown without its markup characters, cheaply (snippets only)."""
-    text = _MARKDOWN_RE.sub(lambda m: m.group(1) if m.group(1) is not None else " ", markdown_text)
+    text = _MARKDOWN_RE.sub(lambda m: m.group(1) if m.group(1) is not None else " ",
+                            _RULE_RE.sub(" ", markdown_text))
     return re.sub(r"\s+", " ", text).strip()
 
 
