@@ -92,23 +92,27 @@ OPENAPI_PATHS = {
 }
 
 _TARGET = ref("LinkTarget")
+_CONTROL = ref("ControlLink")  # a target, and whether the link is our reading only
 _PROCEDURE_FIELDS = {
     "number": STRING, "title": STRING, "revision": STRING, "state": STRING,
     "effective_date": nullable(DATE), "department": STRING, "lanes": STRINGS,
-    "controlled_by": array(_TARGET), "gap": BOOLEAN, "gap_note": nullable(STRING),
+    "controlled_by": array(_CONTROL), "gap": BOOLEAN, "gap_note": nullable(STRING),
     "needs_review": BOOLEAN,
 }
 OPENAPI_SCHEMAS = {
     "LinkTarget": obj(number=STRING, title=nullable(STRING), kind=nullable(STRING),
                       revision=nullable(STRING), status=nullable(STRING),
                       effective_date=nullable(DATE)),
+    "ControlLink": obj(number=STRING, title=nullable(STRING), kind=nullable(STRING),
+                       revision=nullable(STRING), status=nullable(STRING),
+                       effective_date=nullable(DATE), inferred=BOOLEAN),
     "ProcedureSummary": obj(**_PROCEDURE_FIELDS),
     "Procedure": obj(**_PROCEDURE_FIELDS, steps=array({"type": "object"}),
                      forms=array(_TARGET)),
     "Links": obj(number=STRING, revision=STRING, iso_clauses=STRINGS,
-                 gap_note=nullable(STRING), controlled_by=array(_TARGET),
+                 gap_note=nullable(STRING), controlled_by=array(_CONTROL),
                  references=array(_TARGET), uses_forms=array(_TARGET),
-                 controls=array(_TARGET), referenced_by=array(_TARGET),
+                 controls=array(_CONTROL), referenced_by=array(_TARGET),
                  used_by=array(_TARGET)),
 }
 OPENAPI_RESPONSES = {

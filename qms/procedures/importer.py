@@ -40,7 +40,7 @@ LINK_KEYS: dict[str, LinkKind] = {
 REQUIRED_KEYS = ("number", "title", "kind", "family", "department", "revision",
                  "effective_date")
 KNOWN_KEYS = {*REQUIRED_KEYS, *LINK_KEYS, "review_interval_months", "iso_clauses",
-              "change_summary", "procedure", "gap_note"}
+              "change_summary", "procedure", "gap_note", "inferred_links"}
 MAX_STEP_TITLE = 40  # the chart wraps labels; the format asks for ≤ 12 characters
 
 CREATED = "created"
@@ -100,6 +100,7 @@ class SourceDocument:
     lanes: list[str] = field(default_factory=list)
     steps: list[SourceStep] = field(default_factory=list)
     key_lines: dict[str, int] = field(default_factory=dict)
+    inferred: list[str] = field(default_factory=list)  # link targets that are our reading
 
     def line_of(self, key: str) -> int | None:
         return self.key_lines.get(key)
@@ -268,6 +269,12 @@ def _build(path: Path, data: _LineDict, body: str, print_: str) -> SourceDocumen
                                  or not 1 <= interval <= 120):
         raise fail("review_interval_months", "review_interval_months must be 1 to 120")
     links = {kind_: _number_list(data, key, fail) for key, kind_ in LINK_KEYS.items()}
+    inferred = _number_list(data, "inferred_links", fail)
+    named = {n for targets in links.values() for n in targets}
+    for target in inferred:
+        if target not in named:
+            raise fail("inferred_links", f"inferred_links names {target}, which is not one of "
+                                         "this document's links")
     clauses = [str(c).strip() for c in _list(data, "iso_clauses", fail)]
     for clause in clauses:
         if not re.fullmatch(r"\d+(\.\d+)*", clause):
@@ -281,7 +288,7 @@ def _build(path: Path, data: _LineDict, body: str, print_: str) -> SourceDocumen
         review_interval_months=interval, iso_clauses=clauses, links=links,
         change_summary=str(data.get("change_summary") or "").strip(),
         gap_note=str(data.get("gap_note") or "").strip(), body=body, fingerprint=print_,
-        key_lines={str(k): v for k, v in data.key_lines.items()},
+        key_lines={str(k): v for k, v in data.key_lines.items()}, inferred=inferred,
     )
     procedure = data.get("procedure")
     if kind == DocKind.PROCESS:
@@ -662,7 +669,7 @@ def _save(session: Session, actor: User, revision: Revision, source: SourceDocum
 def _store(session: Session, actor: User, revision: Revision, source: SourceDocument) -> None:
     service.set_structure(
         session, revision, actor=actor,
-        links=dict(source.links),
+        links=dict(source.links), inferred=source.inferred,
         iso_clauses=source.iso_clauses, gap_note=source.gap_note,
         lanes=source.lanes, steps=[_step_fields(s) for s in source.steps],
         source_sha256=source.fingerprint, path=source.path.name,

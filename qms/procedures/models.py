@@ -42,6 +42,8 @@ class DocumentLink(Base):
     kind: Mapped[LinkKind] = mapped_column(str_enum(LinkKind))
     target_number: Mapped[str] = mapped_column(sa.String(32), index=True)
     position: Mapped[int] = mapped_column(default=0)
+    # our reading, not the handbook's: shown as inferred until the quality clerk confirms it
+    inferred: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     revision: Mapped[Revision] = relationship()
 

@@ -111,8 +111,10 @@ def ensure_import_user(session: Session) -> User:
 def set_structure(session: Session, revision: Revision, *, links: dict[LinkKind, list[str]],
                   iso_clauses: list[str], gap_note: str, lanes: list[str],
                   steps: Sequence[dict[str, Any]], source_sha256: str = "",
-                  path: str = "", actor: User | None = None) -> None:
-    """Replace the links, ISO clauses, lanes and steps of a revision still being written."""
+                  path: str = "", actor: User | None = None,
+                  inferred: Iterable[str] = ()) -> None:
+    """Replace the links, ISO clauses, lanes and steps of a revision still being written.
+    Links to the numbers in `inferred` are our reading of the handbook, to be confirmed."""
     if revision.state not in (RevState.DRAFT, RevState.IN_REVIEW) and (
             session.scalar(sa.select(sa.func.count()).select_from(DocumentLink)
                            .where(DocumentLink.revision_id == revision.id))
@@ -120,10 +122,12 @@ def set_structure(session: Session, revision: Revision, *, links: dict[LinkKind,
         raise Invalid(_l("Revision %(label)s is no longer a draft; its links do not change.",
                          label=revision.label))
     _clear_structure(session, revision.id)
+    inferred = set(inferred)
     for kind, targets in links.items():
         for position, target in enumerate(targets):
             session.add(DocumentLink(revision_id=revision.id, kind=kind,
-                                     target_number=target, position=position))
+                                     target_number=target, position=position,
+                                     inferred=target in inferred))
     session.add(RevisionSource(revision_id=revision.id, path=path, source_sha256=source_sha256,
                                iso_clauses=list(iso_clauses), gap_note=gap_note))
     for position, name in enumerate(lanes):
@@ -135,7 +139,8 @@ def set_structure(session: Session, revision: Revision, *, links: dict[LinkKind,
         links=links, iso_clauses=iso_clauses, gap_note=gap_note, lanes=lanes, steps=steps))
     trail.record(session, actor, "update", "revision_links",
                  f"{revision.document.number} {revision.label}",
-                 new="; ".join(f"{k}: {','.join(v)}" for k, v in links.items() if v),
+                 new="; ".join([f"{k}: {','.join(v)}" for k, v in links.items() if v]
+                               + ([f"inferred: {','.join(sorted(inferred))}"] if inferred else [])),
                  reason=path)
 
 
@@ -164,7 +169,8 @@ def copy_structure(session: Session, source: Revision, target: Revision) -> None
         return
     for link in links_of(session, source.id):
         session.add(DocumentLink(revision_id=target.id, kind=link.kind,
-                                 target_number=link.target_number, position=link.position))
+                                 target_number=link.target_number, position=link.position,
+                                 inferred=link.inferred))
     meta = session.get(RevisionSource, source.id)
     if meta is not None:
         # no fingerprint: the copy is not what a source file said
@@ -268,6 +274,10 @@ class Links:
     used_by: list[Target]  # for a form: the documents that use it
     iso_clauses: list[str] = field(default_factory=list)
     gap_note: str = ""
+    inferred: set[str] = field(default_factory=set)  # numbers linked by our reading only
+
+    def is_inferred(self, target: Target) -> bool:
+        return target.number in self.inferred
 
     @property
     def controlled_by(self) -> list[Target]:
@@ -289,6 +299,9 @@ class Links:
     def controller_problems(self) -> list[Target]:
         return [t for t in self.controlled_by if not t.in_force]
 
+    def link_dict(self, target: Target) -> dict[str, Any]:
+        return {**target.as_dict(), "inferred": self.is_inferred(target)}
+
     def is_empty(self) -> bool:
         return not (any(self.outgoing.values()) or self.controls or self.referenced_by
                     or self.used_by)
@@ -299,22 +312,25 @@ class Links:
             "revision": self.revision.label,
             "iso_clauses": self.iso_clauses,
             "gap_note": self.gap_note or None,
-            "controlled_by": [t.as_dict() for t in self.controlled_by],
+            "controlled_by": [self.link_dict(t) for t in self.controlled_by],
             "references": [t.as_dict() for t in self.outgoing.get(LinkKind.REFERENCES, [])],
             "uses_forms": [t.as_dict() for t in self.outgoing.get(LinkKind.USES_FORM, [])],
-            "controls": [t.as_dict() for t in self.controls],
+            "controls": [self.link_dict(t) for t in self.controls],
             "referenced_by": [t.as_dict() for t in self.referenced_by],
             "used_by": [t.as_dict() for t in self.used_by],
         }
 
 
-def _incoming(session: Session, number: str, kind: LinkKind) -> list[str]:
-    """Documents whose revision in force links to `number` with this kind."""
-    return list(session.scalars(
-        sa.select(Document.number)
-        .join(DocumentLink, DocumentLink.revision_id == Document.current_revision_id)
-        .where(DocumentLink.target_number == number, DocumentLink.kind == kind)
-        .order_by(Document.number).distinct()))
+def _incoming(session: Session, number: str, kind: LinkKind,
+              inferred: bool | None = None) -> list[str]:
+    """Documents whose revision in force links to `number` with this kind (only the links
+    inferred, or only the confirmed ones, when asked)."""
+    stmt = (sa.select(Document.number)
+            .join(DocumentLink, DocumentLink.revision_id == Document.current_revision_id)
+            .where(DocumentLink.target_number == number, DocumentLink.kind == kind))
+    if inferred is not None:
+        stmt = stmt.where(DocumentLink.inferred.is_(inferred))
+    return list(session.scalars(stmt.order_by(Document.number).distinct()))
 
 
 def links_for(session: Session, revision: Revision) -> Links:
@@ -326,9 +342,11 @@ def links_for(session: Session, revision: Revision) -> Links:
     controls = [link.target_number for link in own if link.kind == LinkKind.CONTROLS]
     referenced_by: list[str] = []
     used_by: list[str] = []
+    inferred = {link.target_number for link in own if link.inferred}
     if in_force:
         controls += [n for n in _incoming(session, number, LinkKind.CONTROLLED_BY)
                      if n not in controls]
+        inferred |= set(_incoming(session, number, LinkKind.CONTROLLED_BY, inferred=True))
         referenced_by = _incoming(session, number, LinkKind.REFERENCES)
         used_by = _incoming(session, number, LinkKind.USES_FORM)
         used_by += [n for n in _step_form_users(session, number) if n not in used_by]
@@ -346,6 +364,7 @@ def links_for(session: Session, revision: Revision) -> Links:
         used_by=[found[n] for n in used_by],
         iso_clauses=list(meta.iso_clauses) if meta else [],
         gap_note=meta.gap_note if meta else "",
+        inferred=inferred,
     )
 
 
@@ -408,7 +427,7 @@ class ProcedureView:
                                if self.revision.effective_date else None),
             "department": self.document.department.code,
             "lanes": self.lanes,
-            "controlled_by": [t.as_dict() for t in self.controllers],
+            "controlled_by": [self.links.link_dict(t) for t in self.controllers],
             "gap": self.is_gap,
             "gap_note": self.links.gap_note or None,
             "needs_review": bool(self.open_flags),
@@ -533,6 +552,32 @@ def clear_flag(session: Session, actor: User, flag_id: int, *, reason: str) -> R
     return flag
 
 
+def confirm_link(session: Session, actor: User, number: str, target: str, *,
+                 reason: str) -> DocumentLink:
+    """The quality clerk confirms a link that was our reading of the handbook (a process
+    and its controlling regulation): it is then shown as any other link. The link itself,
+    and so the signed content, does not change."""
+    if not actor.can(Permission.DRAFT_DOCUMENTS):
+        raise Forbidden(_l("You may not confirm links between documents."))
+    document = session.scalar(sa.select(Document).where(Document.number == number))
+    link = None if document is None or document.current_revision_id is None else (
+        session.scalar(sa.select(DocumentLink).where(
+            DocumentLink.revision_id == document.current_revision_id,
+            DocumentLink.target_number == target, DocumentLink.inferred.is_(True))))
+    if document is None or link is None:
+        raise NotFound(_l("%(number)s has no inferred link to %(target)s to confirm.",
+                          number=number, target=target))
+    if not reason.strip():
+        raise Invalid(_l("Say how you confirmed the link (the handbook section, or who "
+                         "agreed to it)."))
+    link.inferred = False
+    trail.record(session, actor, "confirm", "document_link",
+                 f"{number} {link.revision.label} → {target}", field="inferred",
+                 old="inferred", new="confirmed", reason=reason.strip())
+    session.flush()
+    return link
+
+
 def _clear_on_new_revision(session: Session, revision: Revision) -> None:
     for flag in open_flags_for(session, revision.document):
         flag.cleared_at = utcnow()
@@ -596,6 +641,10 @@ class Traceability:
     rows: list[TraceRow]
     gaps: list[tuple[TraceProcess, str]]  # processes with no controlling document, and why
     broken: list[tuple[Target, list[Target]]]  # processes whose controller is not in force
+    inferred: set[tuple[str, str]] = field(default_factory=set)  # (process, regulation)
+
+    def is_inferred(self, process: Target, regulation: Target) -> bool:
+        return (process.number, regulation.number) in self.inferred
 
 
 def clause_row(clause: str, rows: Iterable[str]) -> str | None:
@@ -627,13 +676,17 @@ def traceability(session: Session) -> Traceability:
     controllers: dict[str, list[str]] = {n: [] for n in process_numbers}
     forms: dict[str, list[str]] = {n: [] for n in process_numbers}
     link_rows = session.execute(
-        sa.select(Document.number, DocumentLink.kind, DocumentLink.target_number)
+        sa.select(Document.number, DocumentLink.kind, DocumentLink.target_number,
+                  DocumentLink.inferred)
         .join(DocumentLink, DocumentLink.revision_id == Document.current_revision_id)
         .where(Document.kind == DocKind.PROCESS,
                DocumentLink.kind.in_([LinkKind.CONTROLLED_BY, LinkKind.USES_FORM]))
         .order_by(Document.number, DocumentLink.position))
-    for number, kind, target in link_rows:
+    inferred: set[tuple[str, str]] = set()  # (process, regulation) linked by our reading
+    for number, kind, target, is_inferred in link_rows:
         (controllers if kind == LinkKind.CONTROLLED_BY else forms)[number].append(target)
+        if is_inferred and kind == LinkKind.CONTROLLED_BY:
+            inferred.add((number, target))
     # a regulation naming a process in `controls` counts as well
     for number, target in session.execute(
             sa.select(Document.number, DocumentLink.target_number)
@@ -664,7 +717,7 @@ def traceability(session: Session) -> Traceability:
     gaps = [(trace_process(p), gap_notes[p]) for p in process_numbers if not controllers[p]]
     broken = [(found[p], [found[c] for c in controllers[p] if not found[c].in_force])
               for p in process_numbers]
-    return Traceability(out_rows, gaps, [(p, cs) for p, cs in broken if cs])
+    return Traceability(out_rows, gaps, [(p, cs) for p, cs in broken if cs], inferred)
 
 
 # -- search --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from qms.documents import service as documents
 from qms.documents import visibility
 from qms.documents.models import Revision
 from qms.documents.pages import page_section
-from qms.errors import NotFound
+from qms.errors import Invalid, NotFound
 from qms.nav import NavEntry
 from qms.nav import register as register_nav
 from qms.pagination import clamp, paginate
@@ -121,7 +121,7 @@ def index() -> str:
 
 @bp.route("/<number>")
 @permission_required(Permission.READ_DOCUMENTS)
-def show(number: str) -> str:
+def show(number: str, refusal: Invalid | None = None, typed: dict[str, str] | None = None) -> str:
     session = get_session()
     view = service.procedure_view(session, _revision(number))
     readable_links(session, view.links)
@@ -132,6 +132,8 @@ def show(number: str) -> str:
         mine=mine,
         chart=chart_for(view, mine),
         can_confirm=current_user.can(Permission.DRAFT_DOCUMENTS),
+        refusal=refusal,
+        typed=typed or {},
     )
 
 
@@ -170,6 +172,23 @@ def clear_flag(flag_id: int) -> Any:
     session.commit()
     flash(_("%(number)s is off the review list.", number=number), "success")
     return redirect(safe_next(request.form.get("next")) or url_for("procedures.needs_review"))
+
+
+@bp.route("/<number>/links/<target>/confirm", methods=["POST"])
+@permission_required(Permission.DRAFT_DOCUMENTS)
+def confirm_link(number: str, target: str) -> Any:
+    session = get_session()
+    reason = request.form.get("reason", "")
+    try:
+        service.confirm_link(session, current_user, number, target, reason=reason)
+    except Invalid as refusal:
+        session.rollback()
+        return show(number, refusal=refusal, typed={target: reason}), 422
+    session.commit()
+    flash(_("The link from %(number)s to %(target)s is confirmed.", number=number,
+            target=target), "success")
+    return redirect(safe_next(request.form.get("next")) or url_for("procedures.show",
+                                                                   number=number))
 
 
 @bp.route("/traceability")

@@ -58,7 +58,8 @@ def test_the_api(app, client, users, tmp_path):
     assert complaint["lanes"] == ["业主", "客户服务中心", "相关部门"]
     assert complaint["controlled_by"] == [{
         "number": "ZD-KF-004", "title": "服务投诉处理制度", "kind": "regulation",
-        "revision": "A/0", "status": "effective", "effective_date": "2026-03-01"}]
+        "revision": "A/0", "status": "effective", "effective_date": "2026-03-01",
+        "inferred": True}]
     one = client.get("/api/v1/procedures/LC-KF-003").get_json()
     assert [s["id"] for s in one["steps"]] == list(range(1, 10))
     assert one["steps"][7]["if_no"] == 4

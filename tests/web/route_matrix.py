@@ -122,6 +122,7 @@ ROUTES: dict[str, Access] = {
     "procedures.traceability": Access(get=SIGNED_IN),
     "procedures.needs_review": Access(get=SIGNED_IN),
     "procedures.clear_flag": Access(post=DOCUMENT_CONTROL),
+    "procedures.confirm_link": Access(post=DOCUMENT_CONTROL),
     # -- reviews -------------------------------------------------------------------------
     "reviews.index": Access(get=SIGNED_IN),
     "reviews.metrics": Access(get=REVIEW_LEADERS),

@@ -105,7 +105,7 @@ def build_world(app: Flask) -> dict[str, Any]:
     from qms.distribution import copies, external, reading
     from qms.distribution.models import ExternalCategory
     from qms.mail.service import queue_mail
-    from qms.procedures.models import FlagReason, ReviewFlag
+    from qms.procedures.models import DocumentLink, FlagReason, LinkKind, ReviewFlag
     from qms.reviews import service as reviews
     from qms.reviews.models import Category, Severity
     from qms.word.models import Attachment, WordImport
@@ -119,6 +119,10 @@ def build_world(app: Flask) -> dict[str, Any]:
         procedure = make_document(
             s, state="effective", kind="process", clerk=u["clerk"], title="投诉处理程序", **people
         )
+        # a link that is our reading of the handbook, for the clerk to confirm
+        s.add(DocumentLink(revision_id=procedure.current_revision_id,
+                           kind=LinkKind.CONTROLLED_BY, target_number=effective.number,
+                           inferred=True))
         draft = make_document(s, state="draft", author=u["clerk"], title="访客管理制度")
         under_review = make_document(s, state="in_review", title="装修管理制度", **people)
 
@@ -237,6 +241,7 @@ ARGUMENTS: dict[str, dict[str, str]] = {
     "api.documents_api.patch_draft": {"number": "draft"},
     "procedures.show": {"number": "procedure"},
     "procedures.chart": {"number": "procedure"},
+    "procedures.confirm_link": {"number": "procedure", "target": "number"},
     "api.procedures_api.procedure": {"number": "procedure"},
     "reviews.update_defect": {"number": "defect"},
     "api.reviews_api.update_defect": {"number": "defect"},
