@@ -2,6 +2,7 @@
 
 import importlib
 
+from qms.api import models as api_models  # noqa: F401
 from qms.auth import models as auth_models  # noqa: F401
 from qms.db import Base
 from qms.documents import models as document_models  # noqa: F401
