@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from datetime import datetime
@@ -24,6 +25,8 @@ def worker(once: bool, interval: float) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     app.config["WORKER"] = True  # what this process queues, it sends itself, with retries
+    if not logging.getLogger().handlers:  # warnings and failed jobs, with their traceback
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
 
     def _stop(signum: int, _frame: Any) -> None:

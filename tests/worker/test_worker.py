@@ -279,23 +279,60 @@ def test_two_workers_send_each_message_exactly_once(worker_app, smtp_server):
     assert statuses == [1] * 30
 
 
-def test_qms_worker_stops_cleanly_on_sigterm(worker_app, database_url, tmp_path):
+def test_qms_worker_keeps_sending_and_stops_cleanly_on_sigterm(
+    worker_app, smtp_server, database_url, tmp_path
+):
+    """The real command, as a long-running process: it sends what is queued before and
+    while it runs, and a SIGTERM ends it after the round, with exit status 0."""
+    import queue
+
+    inbox, port = smtp_server
+    _queue(worker_app, subject="启动前排队")
     env = dict(os.environ, QMS_DATABASE_URL=database_url, QMS_DATA_DIR=str(tmp_path),
-               QMS_ENV="testing", PYTHONUNBUFFERED="1")
+               QMS_ENV="testing", QMS_SMTP_HOST="127.0.0.1", QMS_SMTP_PORT=str(port),
+               QMS_WORKER="1", PYTHONUNBUFFERED="1")
     qms = Path(sys.executable).parent / "qms"
     proc = subprocess.Popen([str(qms), "worker", "--interval", "0.2"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
         assert proc.stdout is not None
-        first = proc.stdout.readline().decode()
-        assert "worker started" in first, first
-        time.sleep(1)
+        for raw in proc.stdout:
+            lines.put(raw.decode())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    seen: list[str] = []
+
+    def wait_for(text: str) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                seen.append(lines.get(timeout=0.5))
+            except queue.Empty:
+                continue
+            if text in seen[-1]:
+                return
+        raise AssertionError(f"no {text!r} in {seen}")
+
+    try:
+        wait_for("mail: 1 sent")
+        _queue(worker_app, subject="运行中排队")
+        wait_for("mail: 1 sent")
         proc.send_signal(signal.SIGTERM)
-        output = proc.communicate(timeout=30)[0].decode()
+        assert proc.wait(timeout=30) == 0, seen
+        reader.join(10)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, output
-    assert "SIGTERM: stopping after this round" in output
-    assert output.rstrip().endswith("worker stopped")
+        if proc.stdout is not None:
+            proc.stdout.close()
+    while not lines.empty():
+        seen.append(lines.get())
+    assert "worker started" in seen[0]
+    assert any("activate_revisions: 0 revision(s) made effective" in line for line in seen)
+    assert "SIGTERM: stopping after this round" in seen[-2]
+    assert seen[-1].rstrip().endswith("worker stopped")
+    assert len(inbox.messages) == 2
