@@ -457,3 +457,13 @@ def _register_feature_commands() -> None:
 
 
 _register_feature_commands()
+
+
+def _register_worker() -> None:
+    from qms.worker.cli import commands
+
+    for command in commands:
+        main.add_command(command)
+
+
+_register_worker()

@@ -21,3 +21,17 @@ def add_months(day: date, months: int) -> date:
     import calendar
 
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def now() -> datetime:
+    """Now, in UTC; tests move time through app.config["CLOCK"] instead of sleeping."""
+    from flask import current_app, has_app_context
+
+    from qms.db import utcnow
+
+    if has_app_context():
+        moved = current_app.config.get("CLOCK")
+        if callable(moved):
+            value: datetime = moved()
+            return value
+    return utcnow()

@@ -70,6 +70,11 @@ class Config:
     SMTP_USER = os.environ.get("QMS_SMTP_USER", "")
     SMTP_PASSWORD = os.environ.get("QMS_SMTP_PASSWORD", "")
     SMTP_SENDER = os.environ.get("QMS_SMTP_SENDER", "qms@localhost")
+    # QMS_WORKER=1: `qms worker` sends mail and updates the search index; the web process
+    # leaves both to it. Without it the web process does both after each commit.
+    WORKER = False
+    MAIL_MAX_ATTEMPTS = 8  # tries of one message by the worker before it is "failed"
+    MAIL_RETRY_SECONDS = 60  # wait before the first retry; doubled for each next one
 
     def __init__(self) -> None:
         # Read the environment when the configuration is made, not when the module loads.
@@ -89,6 +94,9 @@ class Config:
         self.SMTP_USER = env.get("QMS_SMTP_USER", "")
         self.SMTP_PASSWORD = env.get("QMS_SMTP_PASSWORD", "")
         self.SMTP_SENDER = env.get("QMS_SMTP_SENDER", "qms@localhost")
+        self.WORKER = env.get("QMS_WORKER", "").strip().lower() in ("1", "true", "yes", "on")
+        self.MAIL_MAX_ATTEMPTS = _env_int("QMS_MAIL_MAX_ATTEMPTS", 8)
+        self.MAIL_RETRY_SECONDS = _env_int("QMS_MAIL_RETRY_SECONDS", 60)
         for name in WORD_IMPORT_LIMITS:
             setattr(self, name, _env_int(f"QMS_{name}", getattr(type(self), name)))
         if not self.DATABASE_URL:

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from qms.api import json_body
+from qms.api.idempotency import idempotent, idempotent_operation
 from qms.api.openapi import INTEGER, STRING, STRINGS, nullable, obj, op, ref
 from qms.auth import service
 from qms.auth.models import ApiToken
@@ -65,6 +66,7 @@ def tokens() -> Any:
 
 @bp.route("/tokens", methods=["POST"])
 @permission_required(Permission.READ_DOCUMENTS)
+@idempotent(secret_fields=["token"])  # a replay answers without the token: shown once
 def create_token() -> Any:
     """Create a token for oneself; the password is asked again (re-authentication)."""
     data = json_body()
@@ -144,7 +146,7 @@ OPENAPI_PATHS = {
             {"type": "object", "properties": {"items": {"type": "array", "items": _TOKEN_SCHEMA}}},
         ),
         "post": _with_schema(
-            op(
+            idempotent_operation(op(
                 "Create an API token for oneself after entering the password again; the "
                 "answer carries the token once",
                 400,
@@ -160,7 +162,7 @@ OPENAPI_PATHS = {
                         "days": {"type": "integer", "minimum": 1, "maximum": 366},
                     },
                 },
-            ),
+            )),
             "201",
             _TOKEN_SCHEMA,
         ),

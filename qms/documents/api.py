@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from qms import clock
 from qms.api import json_body, page_args
+from qms.api.idempotency import idempotent, idempotent_operation
 from qms.api.openapi import (
     DATE,
     INTEGER,
@@ -119,6 +120,7 @@ def list_documents() -> Any:
 
 @bp.route("/documents", methods=["POST"])
 @permission_required(Permission.DRAFT_DOCUMENTS)
+@idempotent()
 def create_document() -> Any:
     session = get_session()
     data = json_body()
@@ -225,6 +227,7 @@ def patch_draft(number: str) -> Any:
 
 @bp.route("/documents/<number>/transitions", methods=["POST"])
 @permission_required(Permission.READ_DOCUMENTS)
+@idempotent()  # "revise" creates a revision
 def post_transition(number: str) -> Any:
     session = get_session()
     document = _document(session, number)
@@ -295,7 +298,7 @@ OPENAPI_PATHS = {
                 for n in ("status", "kind", "department", "q")
             ],
         ),
-        "post": op(
+        "post": idempotent_operation(op(
             "Create a document; answers 201 with number, revision and status",
             400,
             403,
@@ -318,7 +321,7 @@ OPENAPI_PATHS = {
                     "change_summary": {"type": "string"},
                 },
             },
-        ),
+        )),
     },
     "/api/v1/documents/{number}": {
         "get": op(
@@ -354,7 +357,7 @@ OPENAPI_PATHS = {
         )
     },
     "/api/v1/documents/{number}/transitions": {
-        "post": op(
+        "post": idempotent_operation(op(
             "Apply a lifecycle action",
             400,
             403,
@@ -390,7 +393,7 @@ OPENAPI_PATHS = {
                     "major": {"type": "boolean"},
                 },
             },
-        )
+        ))
     },
     "/api/v1/documents/{number}/approver": {
         "post": op(

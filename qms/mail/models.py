@@ -13,10 +13,10 @@ from qms.db import Base, str_enum, utcnow
 
 
 class MailStatus(enum.StrEnum):
-    QUEUED = "queued"  # waiting for the commit and the SMTP hand-over
+    QUEUED = "queued"  # waiting for the commit and the SMTP hand-over (or its next attempt)
     OUTBOX = "outbox"  # no SMTP server configured: read on the outbox page
     SENT = "sent"
-    FAILED = "failed"
+    FAILED = "failed"  # every attempt failed; an administrator may send it again
 
 
 class MailMessage(Base):
@@ -33,5 +33,8 @@ class MailMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     error: Mapped[str] = mapped_column(sa.Text, default="")
+    # Hand-overs to SMTP tried so far; a queued message waits until next_attempt_at.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
 
     recipient: Mapped[User | None] = relationship(lazy="joined")

@@ -1,13 +1,15 @@
 """Notifications by mail. A message is written to the outbox table inside the caller's
 transaction; it is handed to SMTP only after that transaction commits (qms.db.after_commit),
-so a rolled-back change never mails anyone. Without QMS_SMTP_HOST the outbox page is the
-mailbox."""
+so a rolled-back change never mails anyone; with QMS_WORKER=1, `qms worker` sends it instead,
+with retries. Without QMS_SMTP_HOST the outbox page is the mailbox."""
 
 from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any
@@ -16,11 +18,12 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 from flask_babel import force_locale
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from qms import clock
 from qms.auth.models import User
-from qms.db import after_commit, utcnow
+from qms.db import after_commit
 from qms.mail.models import MailMessage, MailStatus
 
 log = logging.getLogger("qms.mail")
@@ -81,7 +84,14 @@ def queue_mail(session: Session, recipient: User | None, subject: Any, body: Any
     return message
 
 
+def worker_sends() -> bool:
+    """Whether `qms worker` sends the mail (QMS_WORKER=1) rather than the web process."""
+    return has_app_context() and bool(current_app.config.get("WORKER"))
+
+
 def _schedule(session: Session, smtp: SmtpSettings, message_id: int) -> None:
+    if worker_sends():
+        return  # the worker finds it queued in the table
     pending: list[int] | None = session.info.get(_PENDING)
     if pending is not None:
         pending.append(message_id)
@@ -104,13 +114,99 @@ def _forget_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often the worker tries a message: the first retry after first_delay, each
+    next one after twice the wait before it; after max_attempts the message has failed."""
+
+    max_attempts: int = 8
+    first_delay: timedelta = timedelta(minutes=1)
+
+    @classmethod
+    def from_config(cls, config: Any) -> RetryPolicy:
+        return cls(max_attempts=int(config.get("MAIL_MAX_ATTEMPTS", 8)),
+                   first_delay=timedelta(seconds=int(config.get("MAIL_RETRY_SECONDS", 60))))
+
+    def delay(self, attempts: int) -> timedelta:
+        return self.first_delay * 2 ** max(attempts - 1, 0)
+
+
+@dataclass
+class Delivery:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.retrying or self.failed)
+
+
 def send_messages(engine: Engine, smtp: SmtpSettings, message_ids: list[int]) -> int:
-    """Hand committed messages to the SMTP server and record the outcome. Runs after the
-    commit, on a connection of its own."""
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(MailMessage.id, MailMessage.to_address,
-                                      MailMessage.subject, MailMessage.body)
-                            .where(MailMessage.id.in_(message_ids))).all()
+    """Hand committed messages to the SMTP server after the commit that wrote them (the
+    web process, when no worker runs): one attempt; a failure is final until resent."""
+    return _deliver(engine, smtp, MailMessage.id.in_(message_ids), None, clock.now()).sent
+
+
+def send_due(engine: Engine, smtp: SmtpSettings, retry: RetryPolicy,
+             limit: int = 50) -> Delivery:
+    """The worker's round: queued messages whose next attempt has come, oldest first."""
+    now = clock.now()
+    due = sa.or_(MailMessage.next_attempt_at.is_(None), MailMessage.next_attempt_at <= now)
+    return _deliver(engine, smtp, due, retry, now, limit)
+
+
+def _deliver(engine: Engine, smtp: SmtpSettings, which: Any, retry: RetryPolicy | None,
+             now: datetime, limit: int | None = None) -> Delivery:
+    """Claim queued messages, send them and record the outcome. On PostgreSQL the rows stay
+    locked until the outcome is written and other workers skip them, so each message leaves
+    once. SQLite has one writer at a time and no row locks: one worker, and the rows are
+    read and written in two short transactions (a write lock held while SMTP talks would
+    stop every request)."""
+    claim = (
+        sa.select(MailMessage.id, MailMessage.to_address, MailMessage.subject,
+                  MailMessage.body, MailMessage.attempts)
+        .where(MailMessage.status == MailStatus.QUEUED, which)
+        .order_by(MailMessage.id).limit(limit)
+    )
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            rows = conn.execute(claim).all()
+        if not rows:
+            return Delivery()
+        sent, failed = _hand_over(smtp, rows)
+        with engine.begin() as conn:
+            return _record(conn, rows, sent, failed, retry, now)
+    with engine.begin() as conn:
+        rows = conn.execute(claim.with_for_update(skip_locked=True)).all()
+        if not rows:
+            return Delivery()
+        sent, failed = _hand_over(smtp, rows)
+        return _record(conn, rows, sent, failed, retry, now)
+
+
+def _record(conn: Connection, rows: Sequence[Any], sent: list[int], failed: dict[int, str],
+            retry: RetryPolicy | None, now: datetime) -> Delivery:
+    outcome = Delivery(sent=len(sent))
+    if sent:
+        conn.execute(sa.update(MailMessage).where(MailMessage.id.in_(sent)).values(
+            status=MailStatus.SENT, sent_at=now, error="", next_attempt_at=None,
+            attempts=MailMessage.attempts + 1))
+    for row in rows:
+        if row.id not in failed:
+            continue
+        attempts = row.attempts + 1
+        values: dict[str, Any] = {"attempts": attempts, "error": failed[row.id][:2000]}
+        if retry is not None and attempts < retry.max_attempts:
+            values.update(next_attempt_at=now + retry.delay(attempts))
+            outcome.retrying += 1
+        else:
+            values.update(status=MailStatus.FAILED, next_attempt_at=None)
+            outcome.failed += 1
+        conn.execute(sa.update(MailMessage).where(MailMessage.id == row.id).values(**values))
+    return outcome
+
+
+def _hand_over(smtp: SmtpSettings, rows: Sequence[Any]) -> tuple[list[int], dict[int, str]]:
     sent: list[int] = []
     failed: dict[int, str] = {}
     try:
@@ -131,15 +227,8 @@ def send_messages(engine: Engine, smtp: SmtpSettings, message_ids: list[int]) ->
         log.warning("SMTP server %s:%s unavailable: %s", smtp.host, smtp.port, err)
         for row in rows:
             if row.id not in sent:
-                failed[row.id] = str(err)
-    with engine.begin() as conn:
-        if sent:
-            conn.execute(sa.update(MailMessage).where(MailMessage.id.in_(sent))
-                         .values(status=MailStatus.SENT, sent_at=utcnow(), error=""))
-        for message_id, error in failed.items():
-            conn.execute(sa.update(MailMessage).where(MailMessage.id == message_id)
-                         .values(status=MailStatus.FAILED, error=error[:2000]))
-    return len(sent)
+                failed[row.id] = str(err) or type(err).__name__
+    return sent, failed
 
 
 def _email(smtp: SmtpSettings, to: str, subject: str, body: str) -> EmailMessage:
@@ -159,5 +248,7 @@ def resend(session: Session, message: MailMessage) -> None:
         return
     message.status = MailStatus.QUEUED
     message.error = ""
+    message.attempts = 0
+    message.next_attempt_at = None
     session.flush()
     _schedule(session, smtp, message.id)

@@ -56,6 +56,7 @@ def outbox() -> str:
         status_labels=STATUS_LABELS,
         sees_all=_sees_all(),
         smtp_host=current_app.config.get("SMTP_HOST", ""),
+        worker=service.worker_sends(),
     )
 
 

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from qms.api import json_body, page_args, paged
+from qms.api.idempotency import idempotent, idempotent_operation
 from qms.api.openapi import (
     BOOLEAN,
     DATE,
@@ -176,6 +177,7 @@ def list_reviews() -> Any:
 
 @bp.route("/reviews", methods=["POST"])
 @permission_required(Permission.LEAD_REVIEWS)
+@idempotent()
 def create_review() -> Any:
     data = json_body()
     db = get_session()
@@ -214,6 +216,7 @@ def get_review(review_id: int) -> Any:
 
 @bp.route("/reviews/<int:review_id>/defects", methods=["POST"])
 @permission_required(Permission.READ_DOCUMENTS)
+@idempotent()
 def add_defect(review_id: int) -> Any:
     review = _load(review_id)
     data = json_body()
@@ -329,7 +332,8 @@ _DEFECT = {"type": "object", "properties": _DEFECT_FIELDS}
 OPENAPI_PATHS = {
     "/api/v1/reviews": {
         "get": op("Reviews the user may see, newest first", params=PAGE_PARAMS),
-        "post": op("Draft a review plan (review leader or quality manager)", 403, 404, 409, 422,
+        "post": idempotent_operation(op(
+                   "Draft a review plan (review leader or quality manager)", 403, 404, 409, 422,
                    ok="201", body={"type": "object", "required": ["title", "department", "main",
                                                                   "reviewers", "approver"],
                                    "properties": {
@@ -355,15 +359,16 @@ OPENAPI_PATHS = {
                                        "agenda": {"type": "string"},
                                        "checklist": {"type": "array",
                                                      "items": {"type": "string"}},
-                                   }}),
+                                   }})),
     },
     "/api/v1/reviews/{review_id}": {
         "get": op("A review with its team, checklist, defect log, counts and metrics", 404,
                   params=[_ID]),
     },
     "/api/v1/reviews/{review_id}/defects": {
-        "post": op("Log a defect against a revision under this review", 403, 404, 409, 422,
-                   ok="201", params=[_ID], body=_DEFECT),
+        "post": idempotent_operation(op(
+            "Log a defect against a revision under this review", 403, 404, 409, 422,
+            ok="201", params=[_ID], body=_DEFECT)),
     },
     "/api/v1/reviews/{review_id}/defects/{number}": {
         "patch": op("Edit, respond to, dispose of, track, fix or verify a defect", 403, 404, 409,

@@ -68,6 +68,8 @@ _SCHEDULED = "qms.search.drain_scheduled"
 def _enqueue(session: Session, revision: Revision, name: str) -> None:
     session.add(SearchOutbox(document_id=revision.document_id, revision_id=revision.id,
                              event=name))
+    if current_app.config.get("WORKER"):
+        return  # `qms worker` drains the outbox
     if not session.info.get(_SCHEDULED):
         session.info[_SCHEDULED] = True
         app = current_app._get_current_object()  # type: ignore[attr-defined]
