@@ -107,8 +107,9 @@ def make_backup(dest: Path) -> BackupMade:
         sync_folder(dest.parent)
     except BaseException as err:
         shutil.rmtree(partial, ignore_errors=True)
-        if isinstance(err, OSError):
-            raise _backup_failed(_os_reason(err), err.filename or dest, dest) from None
+        if isinstance(err, OSError):  # named where it would have been, not in the hidden folder
+            where = str(err.filename or dest).replace(str(partial), str(dest))
+            raise _backup_failed(_os_reason(err), where, dest) from None
         if isinstance(err, sqlite3.Error | SQLAlchemyError):
             reason = _l("the disk is full") if "full" in str(err) else str(err)
             raise _backup_failed(reason, dest, dest) from None
