@@ -284,8 +284,13 @@ def check_backup(src: Path) -> Manifest:
                 )
             )
     if manifest.database_kind == "sqlite":
-        with database.sqlite_file(src / manifest.database_file) as conn:
-            held = database.read_snapshot(conn)
+        try:
+            with database.sqlite_file(src / manifest.database_file) as conn:
+                held = database.read_snapshot(conn)
+        except SQLAlchemyError:
+            raise _altered(
+                _l("%(file)s is not a QMS database.", file=manifest.database_file)
+            ) from None
         if held != manifest.snapshot:
             raise _altered(_snapshot_differs(manifest.database_file, held, manifest.snapshot))
     return manifest

@@ -392,3 +392,22 @@ def test_a_restore_that_does_not_verify_says_so(made, target):
     assert result.exit_code == 1
     assert "Audit trail NOT intact" in result.output
     assert "do not put the system back into use until they are resolved" in result.output
+
+
+@SQLITE_ONLY
+def test_a_backup_of_an_older_schema_is_upgraded_on_restore(target, tmp_path):
+    from qms.migrate import upgrade
+    from tests.conftest import make_test_app
+
+    old = tmp_path / "old"
+    old.mkdir()
+    url = f"sqlite:///{old / 'qms.sqlite3'}"
+    upgrade(url, "0006_meeting_held")
+    installation = Installation(make_test_app(url, old), url, old)
+    made = run_backup(installation, tmp_path / "backups" / "old")
+    assert made.exit_code == 0, made.output
+    assert "(schema 0006_meeting_held)" in made.output
+    result = run_restore(target, tmp_path / "backups" / "old")
+    assert result.exit_code == 0, result.output
+    head = backup_service._schema_head(target.url)
+    assert f"Database upgraded from schema 0006_meeting_held to {head}." in result.output
