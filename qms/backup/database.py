@@ -91,12 +91,13 @@ def records_held(engine: Engine) -> tuple[dict[str, int], list[str]]:
     tables = []
     with engine.connect() as conn:
         names = set(sa.inspect(conn).get_table_names())
-        for label, table in (
-            ("documents", Document.__table__),
-            ("users", User.__table__),
-            ("trail_entries", TrailEntry.__table__),
+        for label, model in (
+            ("documents", Document),
+            ("users", User),
+            ("trail_entries", TrailEntry),
         ):
-            if table.name in names:
+            table = model.__table__
+            if model.__tablename__ in names:
                 counts[label] = int(conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
         for name in sorted(names - {"alembic_version"}):
             if conn.scalar(sa.select(sa.literal(1)).select_from(sa.table(name)).limit(1)):
