@@ -100,8 +100,13 @@ def _restore_context() -> Iterator[Flask]:
 
     production = os.environ.get("QMS_ENV") == "production"
     app = create_app(RestoringConfig()) if production else create_app()
-    with app.app_context():
-        yield app
+    try:
+        with app.app_context():
+            yield app
+    finally:
+        app.extensions["qms.engine"].dispose()
+        if "qms.search.engine" in app.extensions:  # its searchers hold index files open
+            app.extensions["qms.search.engine"].close_all()
 
 
 @click.command("restore")

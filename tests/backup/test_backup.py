@@ -411,3 +411,28 @@ def test_a_backup_of_an_older_schema_is_upgraded_on_restore(target, tmp_path):
     assert result.exit_code == 0, result.output
     head = backup_service._schema_head(target.url)
     assert f"Database upgraded from schema 0006_meeting_held to {head}." in result.output
+
+
+@SQLITE_ONLY
+def test_a_new_production_server_needs_no_key_before_the_restore(made, tmp_path):
+    """Production refuses to start without the trail key; `qms restore` takes it from the
+    backup, as `qms` itself is run on the new server."""
+    from qms.cli import main
+
+    server = tmp_path / "new-server"
+    env = {
+        **EN,
+        "QMS_ENV": "production",
+        "QMS_SECRET_KEY": "a-production-secret-key-for-this-test",
+        "QMS_DATA_DIR": str(server),
+        "QMS_DATABASE_URL": f"sqlite:///{server / 'qms.sqlite3'}",
+        "QMS_TRAIL_KEY": "",
+    }
+    refused = CliRunner().invoke(main, ["verify-trail"], env=env)
+    assert refused.exit_code != 0  # the server cannot start yet
+    result = CliRunner().invoke(main, ["restore", str(made)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Restore complete: everything above was verified." in result.output
+    verified = CliRunner().invoke(main, ["verify-trail"], env=env)
+    assert verified.exit_code == 0, verified.output
+    assert "Audit trail intact" in verified.output
