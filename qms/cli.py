@@ -143,42 +143,20 @@ def verify_trail() -> None:
     from flask_babel import force_locale
     from flask_babel import gettext as _
 
-    from qms.auth.signatures import check_signatures
-    from qms.distribution.integrity import periodic_review_content
-    from qms.documents.integrity import revision_content
-    from qms.reviews.integrity import review_plan_content, review_report_content
-    from qms.trail import service as trail
-    from qms.trail.checkpoints import checkpoint_path
-    from qms.trail.keys import current_key
+    from qms.integrity import check_records
 
-    session = get_session()
     with force_locale(_cli_locale()):
-        key = current_key()
-        report = trail.verify_trail(session, key, checkpoint_path(trail.data_dir()))
-        for finding in report.findings:
-            click.echo(finding.message(), err=True)
-        if report.count > len(report.findings):
-            more = report.count - len(report.findings)
-            click.echo(_("… and %(count)s more problems in the trail.", count=more), err=True)
-        hashers = {
-            "revision": revision_content,
-            "document_review": periodic_review_content,
-            "review_plan": review_plan_content,
-            "review_report": review_report_content,
-        }
-        bad_signatures = 0
-        for problem in check_signatures(session, hashers):
-            bad_signatures += 1
-            click.echo(problem.message(), err=True)
-        if report.intact and not bad_signatures:
-            seq = trail.write_checkpoint(session)
+        result = check_records(get_session())
+        for message in result.problem_messages():
+            click.echo(message, err=True)
+        if result.intact:
             click.echo(
                 _(
                     "Audit trail intact: %(entries)s entries, every signature matches what "
                     "it signed; checkpoint of entry %(seq)s written to %(file)s.",
-                    entries=report.entries,
-                    seq=seq,
-                    file=str(report.checkpoint_file),
+                    entries=result.trail.entries,
+                    seq=result.checkpoint_seq,
+                    file=str(result.trail.checkpoint_file),
                 )
             )
             return
@@ -186,8 +164,8 @@ def verify_trail() -> None:
             _(
                 "Audit trail NOT intact: %(trail)s problems in the trail, %(signatures)s "
                 "invalid signatures.",
-                trail=report.count,
-                signatures=bad_signatures,
+                trail=result.trail.count,
+                signatures=len(result.signature_problems),
             ),
             err=True,
         )
@@ -443,6 +421,10 @@ def user_revoke_token(token_id: int) -> None:
     click.echo(f"token #{row.id} {row.name} of {row.user.username}: revoked")
 
 
+# Packages that add commands only, no pages (their cli.py has a list `commands` too).
+COMMAND_PACKAGES = ["backup"]
+
+
 def _register_feature_commands() -> None:
     """Each feature may offer qms/<feature>/cli.py with a list `commands`."""
     import importlib
@@ -450,7 +432,7 @@ def _register_feature_commands() -> None:
 
     from qms import FEATURES
 
-    for name in FEATURES:
+    for name in [*FEATURES, *COMMAND_PACKAGES]:
         if importlib.util.find_spec(f"qms.{name}.cli") is not None:
             for command in importlib.import_module(f"qms.{name}.cli").commands:
                 main.add_command(command)
