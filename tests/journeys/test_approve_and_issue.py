@@ -18,8 +18,12 @@ def _reviewed_document(live_app):
         db = get_session()
         who = {u.username: u for u in db.scalars(sa.select(User))}
         document = make_document(
-            db, state="reviewed", title="服务投诉处理制度", author=who["clerk"],
-            reviewer=who["reviewer"], approver=who["approver"],
+            db,
+            state="reviewed",
+            title="服务投诉处理制度",
+            author=who["clerk"],
+            reviewer=who["reviewer"],
+            approver=who["approver"],
             body="## 总则\n\n投诉在 24 小时内答复业主。\n",
         )
         db.commit()

@@ -68,9 +68,12 @@ def test_copy_issued_received_and_recalled(people, live_app, zh, last_page):
     assert staff.locator('tr[data-kind="receive"]').count() == 0
 
     # Meanwhile revision B/0 takes effect: copy No. 1 of A/0 must come back.
-    assert world.new_revision_in_force(
-        live_app, number, addition="\n## 回访\n\n三日内回访。\n", summary="增加回访要求"
-    ) == "B/0"
+    assert (
+        world.new_revision_in_force(
+            live_app, number, addition="\n## 回访\n\n三日内回访。\n", summary="增加回访要求"
+        )
+        == "B/0"
+    )
     clerk.goto(f"{base}/tasks/")
     clerk.locator(f'tr[data-kind="recall"][data-subject="{number}"] a').click()
     clerk.wait_for_url(f"{base}/distribution/recalls")
@@ -82,7 +85,9 @@ def test_copy_issued_received_and_recalled(people, live_app, zh, last_page):
     clerk.wait_for_url(f"{base}/distribution/recalls")
     returned = zh(OUTCOME_LABELS[RecallOutcome.RETURNED])
     assert flash(clerk) == zh("Copy %(ref)s recorded as %(outcome)s.") % {
-        "ref": f"{number} A/0 #1", "outcome": returned}
+        "ref": f"{number} A/0 #1",
+        "outcome": returned,
+    }
     no_flash(clerk)
     assert clerk.locator("#no-recalls").inner_text() == zh("No copies are waiting to be recalled.")
 

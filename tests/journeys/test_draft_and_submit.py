@@ -8,13 +8,13 @@ from tests.journeys.conftest import flash, in_db
 
 
 def test_clerk_drafts_a_document_and_submits_it_for_review(people, live_app, zh, last_page):
-    from qms.documents.models import STATE_LABELS, Document
     from qms.documents.lifecycle import RevState
+    from qms.documents.models import STATE_LABELS, Document
 
     base = people.base
     clerk = people.sign_in("clerk")
     clerk.goto(f"{base}/documents/")
-    clerk.click(f'a[href="/documents/new"]')
+    clerk.click('a[href="/documents/new"]')
     clerk.wait_for_url(f"{base}/documents/new")
     assert clerk.locator("h1").inner_text() == zh("New document")
 

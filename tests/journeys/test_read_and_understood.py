@@ -21,7 +21,9 @@ def test_reading_assigned_and_signed_by_staff(people, live_app, zh, last_page):
     from qms.documents.models import STATE_LABELS
 
     number = world.document(
-        live_app, "approved", title="服务投诉处理制度",
+        live_app,
+        "approved",
+        title="服务投诉处理制度",
         body="## 受理\n\n客服专员当场登记《业主意见受理表》，24 小时内答复。\n",
     )
     base = people.base
@@ -67,8 +69,10 @@ def test_reading_assigned_and_signed_by_staff(people, live_app, zh, last_page):
     assert clerk.locator("#revision-label + .badge").inner_text() == effective
     clerk.click(f'a[href="/distribution/reading/document/{number}"]')
     clerk.wait_for_url(f"{base}/distribution/reading/document/{number}")
-    assert zh("%(done)d of %(all)d have acknowledged.") % {"done": 0, "all": 1} in clerk.locator(
-        "main").inner_text()
+    assert (
+        zh("%(done)d of %(all)d have acknowledged.") % {"done": 0, "all": 1}
+        in clerk.locator("main").inner_text()
+    )
     assert clerk.locator('#acks tr[data-user="staff"]').get_attribute("data-state") == "pending"
 
     # The member of staff reads it from the task list and signs.
@@ -90,8 +94,10 @@ def test_reading_assigned_and_signed_by_staff(people, live_app, zh, last_page):
 
     # Document control sees the signature.
     clerk.reload()
-    assert zh("%(done)d of %(all)d have acknowledged.") % {"done": 1, "all": 1} in clerk.locator(
-        "main").inner_text()
+    assert (
+        zh("%(done)d of %(all)d have acknowledged.") % {"done": 1, "all": 1}
+        in clerk.locator("main").inner_text()
+    )
     row = clerk.locator('#acks tr[data-user="staff"]')
     assert row.get_attribute("data-state") == "acknowledged"
     assert "✓" in row.inner_text() and "郑晓（客服专员）" in row.inner_text()

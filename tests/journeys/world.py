@@ -26,8 +26,13 @@ def document(live_app: Any, state: str, **kwargs: Any) -> str:
         db = get_session()
         who = _people(db)
         made = make_document(
-            db, state=state, author=who["clerk"], reviewer=who["reviewer"],
-            approver=who["approver"], clerk=who["clerk"], **kwargs,
+            db,
+            state=state,
+            author=who["clerk"],
+            reviewer=who["reviewer"],
+            approver=who["approver"],
+            clerk=who["clerk"],
+            **kwargs,
         )
         db.commit()
         return str(made.number)
@@ -43,16 +48,43 @@ def new_revision_in_force(live_app: Any, number: str, *, addition: str, summary:
         who = _people(db)
         doc = service.get_document(db, number)
         revision = service.revise(db, who["clerk"], doc, major_change=True, change_summary=summary)
-        service.save_draft(db, who["clerk"], revision, body=revision.body + addition,
-                           change_summary=summary, base_hash=revision.content_sha256)
-        service.submit_for_review(db, who["clerk"], revision, reviewers=[who["reviewer"]],
-                                  approver=who["approver"], password=TEST_PASSWORD,
-                                  content_sha256=revision.content_sha256)
-        service.review(db, who["reviewer"], revision, password=TEST_PASSWORD,
-                       content_sha256=revision.content_sha256)
-        service.approve(db, who["approver"], revision, password=TEST_PASSWORD,
-                        content_sha256=revision.content_sha256)
-        service.issue(db, who["clerk"], revision, password=TEST_PASSWORD,
-                      content_sha256=revision.content_sha256)
+        service.save_draft(
+            db,
+            who["clerk"],
+            revision,
+            body=revision.body + addition,
+            change_summary=summary,
+            base_hash=revision.content_sha256,
+        )
+        service.submit_for_review(
+            db,
+            who["clerk"],
+            revision,
+            reviewers=[who["reviewer"]],
+            approver=who["approver"],
+            password=TEST_PASSWORD,
+            content_sha256=revision.content_sha256,
+        )
+        service.review(
+            db,
+            who["reviewer"],
+            revision,
+            password=TEST_PASSWORD,
+            content_sha256=revision.content_sha256,
+        )
+        service.approve(
+            db,
+            who["approver"],
+            revision,
+            password=TEST_PASSWORD,
+            content_sha256=revision.content_sha256,
+        )
+        service.issue(
+            db,
+            who["clerk"],
+            revision,
+            password=TEST_PASSWORD,
+            content_sha256=revision.content_sha256,
+        )
         db.commit()
         return str(revision.label)
