@@ -106,6 +106,27 @@ def zh(live_app: Any) -> Callable[[Any], str]:
     return translate
 
 
+def done_message(zh: Callable[[Any], str], number: str, label: str, state: Any) -> str:
+    """The flash after a lifecycle step of a document, as the user reads it."""
+    from qms.documents.models import STATE_LABELS
+
+    return zh("Done: %(number)s revision %(label)s is now %(state)s.") % {
+        "number": number,
+        "label": label,
+        "state": zh(STATE_LABELS[state]),
+    }
+
+
+def signed(zh: Callable[[Any], str], meaning: Any, name: str) -> str:
+    """How a signature reads in the revision history: meaning · printed name."""
+    from qms.auth.signatures import MEANING_LABELS
+
+    return f"{zh(MEANING_LABELS[meaning])} · {name}"
+
+
+WRONG_PASSWORD = "The password is wrong, so the signature was not applied."
+
+
 def flash(page: Any, category: str = "success") -> str:
     """The text of the flash message of this category on the page (there must be one)."""
     box = page.locator(f".flash-{category}")

@@ -4,7 +4,7 @@ it, and it is in force for staff. Wrong step: the approver mistypes the password
 import sqlalchemy as sa
 
 from tests.factories import TEST_PASSWORD
-from tests.journeys.conftest import flash, in_db
+from tests.journeys.conftest import WRONG_PASSWORD, done_message, flash, in_db, signed
 
 NUMBER = "ZD-KF-001"
 
@@ -39,6 +39,7 @@ def _approvals(session):
 
 
 def test_approver_signs_and_clerk_issues(people, live_app, zh, last_page):
+    from qms.auth.models import Meaning
     from qms.documents.lifecycle import RevState
     from qms.documents.models import STATE_LABELS
 
@@ -61,22 +62,23 @@ def test_approver_signs_and_clerk_issues(people, live_app, zh, last_page):
     form.locator("input[name=password]").fill("not-my-password-1")
     form.locator("button[value=approve]").click()
     approver.wait_for_load_state()
-    assert approver.locator("#refusal").inner_text().strip() == "密码错误，签名未生效。"
+    assert approver.locator("#refusal").inner_text().strip() == zh(WRONG_PASSWORD)
     assert approver.locator("h1").inner_text().startswith(NUMBER)
     assert approver.locator("#revision-label + .badge").inner_text() == in_review
     form = approver.locator("#approve-form")
     assert form.locator("textarea[name=comment]").input_value() == "同意发布，请文员安排培训。"
-    assert "批准 ·" not in approver.locator("#history").inner_text()
+    approval = signed(zh, Meaning.APPROVED, "孙丽（客户服务中心经理）")
+    assert approval not in approver.locator("#history").inner_text()
     assert in_db(live_app, _approvals) == 0
 
     form.locator("input[name=password]").fill(TEST_PASSWORD)
     form.locator("button[value=approve]").click()
     approver.wait_for_url(f"{base}/documents/{NUMBER}?revision=A/0")
     approved = zh(STATE_LABELS[RevState.APPROVED])
-    assert flash(approver) == f"操作完成：{NUMBER} A/0 版当前状态为“{approved}”。"
+    assert flash(approver) == done_message(zh, NUMBER, "A/0", RevState.APPROVED)
     assert approver.locator("#revision-label + .badge").inner_text() == approved
     history = approver.locator("#history").inner_text()
-    assert "批准 · 孙丽（客户服务中心经理）" in history
+    assert approval in history
     assert "同意发布，请文员安排培训。" in history
     assert in_db(live_app, _approvals) == 1
 
@@ -91,7 +93,7 @@ def test_approver_signs_and_clerk_issues(people, live_app, zh, last_page):
     issue.locator("button[type=submit]").click()
     clerk.wait_for_url(f"{base}/documents/{NUMBER}?revision=A/0")
     effective = zh(STATE_LABELS[RevState.EFFECTIVE])
-    assert flash(clerk) == f"操作完成：{NUMBER} A/0 版当前状态为“{effective}”。"
+    assert flash(clerk) == done_message(zh, NUMBER, "A/0", RevState.EFFECTIVE)
     assert clerk.locator("#status-banner").count() == 0
     assert clerk.locator("#revision-label + .badge").inner_text() == effective
     assert today in clerk.locator("#docheader").inner_text()
@@ -106,6 +108,8 @@ def test_approver_signs_and_clerk_issues(people, live_app, zh, last_page):
     assert staff.locator("#status-banner").count() == 0
     assert "孙丽（客户服务中心经理）" in staff.locator("#docheader").inner_text()
     history = staff.locator("#history").inner_text()
-    for meaning in ("起草", "审核", "批准", "发布"):
-        assert f"{meaning} ·" in history
+    assert signed(zh, Meaning.AUTHORED, "李静（品质文员）") in history
+    assert signed(zh, Meaning.REVIEWED, "刘洋（评审员）") in history
+    assert approval in history
+    assert signed(zh, Meaning.ISSUED, "李静（品质文员）") in history
     last_page(staff, "3-approve-and-issue")

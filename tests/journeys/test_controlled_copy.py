@@ -36,12 +36,14 @@ def test_copy_issued_received_and_recalled(people, live_app, zh, last_page):
     clerk.fill("input[name=location]", PLACE)
     clerk.click("form button[type=submit].primary")
     clerk.wait_for_load_state()
-    assert flash(clerk, "error") == "请指定副本持有者：部门或个人。"
+    assert flash(clerk, "error") == zh("Name who holds the copy: a department or a person.")
     assert clerk.url == f"{base}/distribution/copies/{number}/issue"
     assert number in clerk.locator("h1").inner_text()
     assert clerk.input_value("input[name=location]") == PLACE
     assert clerk.input_value("select[name=medium]") == Medium.PAPER.value
-    assert "此版本尚未发放副本。" in clerk.locator("#copies").inner_text()
+    assert (
+        zh("No copies of this revision have been issued.") in clerk.locator("#copies").inner_text()
+    )
     assert in_db(live_app, _copies) == 0
 
     clerk.select_option("select[name=holder_user]", label=HOLDER)

@@ -4,10 +4,11 @@ reviewer and its approver. Wrong step: the title is left out."""
 import sqlalchemy as sa
 
 from tests.factories import TEST_PASSWORD
-from tests.journeys.conftest import flash, in_db
+from tests.journeys.conftest import done_message, flash, in_db, signed
 
 
 def test_clerk_drafts_a_document_and_submits_it_for_review(people, live_app, zh, last_page):
+    from qms.auth.models import Meaning
     from qms.documents.lifecycle import RevState
     from qms.documents.models import STATE_LABELS, Document
 
@@ -38,7 +39,7 @@ def test_clerk_drafts_a_document_and_submits_it_for_review(people, live_app, zh,
     clerk.fill("input[name=title]", "业主会所管理制度")
     clerk.click("form button[type=submit].primary")
     clerk.wait_for_url(f"{base}/documents/ZD-KF-001")
-    assert flash(clerk) == "文件 ZD-KF-001 已创建为草稿。"
+    assert flash(clerk) == zh("Document %(number)s created as a draft.") % {"number": "ZD-KF-001"}
     assert "ZD-KF-001" in clerk.locator("h1").inner_text()
     assert "业主会所管理制度" in clerk.locator("h1").inner_text()
     assert zh(STATE_LABELS[RevState.DRAFT]) in clerk.locator("#status-banner").inner_text()
@@ -54,14 +55,15 @@ def test_clerk_drafts_a_document_and_submits_it_for_review(people, live_app, zh,
     submit.locator("button[type=submit]").click()
     clerk.wait_for_url(f"{base}/documents/ZD-KF-001?revision=A/0")
     in_review = zh(STATE_LABELS[RevState.IN_REVIEW])
-    assert flash(clerk) == f"操作完成：ZD-KF-001 A/0 版当前状态为“{in_review}”。"
+    assert flash(clerk) == done_message(zh, "ZD-KF-001", "A/0", RevState.IN_REVIEW)
     assert clerk.locator("#revision-label + .badge").inner_text() == in_review
     actions = clerk.locator("#actions").inner_text()
     assert f"刘洋（评审员）: {zh('waiting')}" in actions
     assert "孙丽（客户服务中心经理）" in clerk.locator("#named-approver").inner_text()
     assert clerk.locator("#submit-form").count() == 0
-    history = clerk.locator("#history").inner_text()
-    assert "起草" in history and "李静（品质文员）" in history
+    assert (
+        signed(zh, Meaning.AUTHORED, "李静（品质文员）") in clerk.locator("#history").inner_text()
+    )
 
     # The reviewer finds it waiting on the task list.
     reviewer = people.sign_in("reviewer")

@@ -42,12 +42,17 @@ def test_reading_assigned_and_signed_by_staff(people, live_app, zh, last_page):
     clerk.click("form button[type=submit].primary")
     clerk.wait_for_load_state()
     roles_field = clerk.locator(".field", has=clerk.locator("input[name=roles]"))
-    assert roles_field.locator(".error").inner_text() == "请至少指定一个需阅知的角色、部门或人员。"
+    assert roles_field.locator(".error").inner_text() == zh(
+        "Name at least one role, department or person who must read."
+    )
     assert clerk.url == f"{base}/distribution/reading/rules"
     assert clerk.input_value("select[name=kind]") == "regulation"
     assert clerk.input_value("select[name=department]") == "KF"
     assert clerk.input_value("input[name=due_days]") == "7"
-    assert "尚无规则" in clerk.locator("#rules").inner_text()
+    assert (
+        zh("No rules yet: nobody is asked to read new revisions.")
+        in clerk.locator("#rules").inner_text()
+    )
     assert in_db(live_app, _rules) == 0
 
     clerk.check("input[name=roles][value=staff]")

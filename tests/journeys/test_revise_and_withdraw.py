@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from tests.factories import TEST_PASSWORD
 from tests.journeys import world
-from tests.journeys.conftest import flash, in_db
+from tests.journeys.conftest import WRONG_PASSWORD, done_message, flash, in_db
 
 ADDED = "## 回访\n\n投诉处理完毕后三日内回访业主。\n"
 
@@ -25,6 +25,7 @@ def _state_of(number):
 
 
 def test_clerk_revises_one_regulation_and_withdraws_another(people, live_app, zh, last_page):
+    from qms import clock
     from qms.documents.lifecycle import RevState
     from qms.documents.models import STATE_LABELS
 
@@ -91,7 +92,7 @@ def test_clerk_revises_one_regulation_and_withdraws_another(people, live_app, zh
     clerk.locator("#issue-form input[name=password]").fill(TEST_PASSWORD)
     clerk.locator("#issue-form button[type=submit]").click()
     clerk.wait_for_url(f"{base}/documents/{revised}?revision=A/1")
-    assert flash(clerk) == f"操作完成：{revised} A/1 版当前状态为“{labels[RevState.EFFECTIVE]}”。"
+    assert flash(clerk) == done_message(zh, revised, "A/1", RevState.EFFECTIVE)
     clerk.goto(f"{base}/documents/{revised}")
     assert clerk.locator("#revision-label").inner_text() == "A/1"
     rows = clerk.locator("#history tbody tr")
@@ -101,7 +102,10 @@ def test_clerk_revises_one_regulation_and_withdraws_another(people, live_app, zh
     assert labels[RevState.SUPERSEDED] in old.inner_text()
     old.locator("a", has_text="A/0").click()
     clerk.wait_for_url(f"{base}/documents/{revised}?revision=A/0")
-    assert clerk.locator("#status-banner").inner_text().startswith("已替代")
+    assert (
+        zh("已替代 Superseded: this revision is no longer valid.")
+        in clerk.locator("#status-banner").inner_text()
+    )
 
     # Withdrawal. Wrong step: the password mistyped; refused, the reason kept, still in force.
     clerk.goto(f"{base}/documents/{withdrawn}")
@@ -111,7 +115,7 @@ def test_clerk_revises_one_regulation_and_withdraws_another(people, live_app, zh
     withdraw.locator("input[name=password]").fill("not-my-password-1")
     withdraw.locator("button[type=submit]").click()
     clerk.wait_for_load_state()
-    assert clerk.locator("#refusal").inner_text().strip() == "密码错误，签名未生效。"
+    assert clerk.locator("#refusal").inner_text().strip() == zh(WRONG_PASSWORD)
     assert withdrawn in clerk.locator("h1").inner_text()
     assert clerk.locator("#withdraw-form input[name=comment]").input_value() == reason
     assert clerk.locator("#status-banner").count() == 0
@@ -121,9 +125,11 @@ def test_clerk_revises_one_regulation_and_withdraws_another(people, live_app, zh
     clerk.locator("#withdraw-form input[name=password]").fill(TEST_PASSWORD)
     clerk.locator("#withdraw-form button[type=submit]").click()
     clerk.wait_for_url(f"{base}/documents/{withdrawn}?revision=A/0")
-    assert flash(clerk) == f"操作完成：{withdrawn} A/0 版当前状态为“{labels[RevState.OBSOLETE]}”。"
+    assert flash(clerk) == done_message(zh, withdrawn, "A/0", RevState.OBSOLETE)
     banner = clerk.locator("#status-banner").inner_text()
-    assert banner.startswith("作废") and reason in banner
+    obsolete = zh("作废 Obsolete: this document was withdrawn on %(date)s and must not be used.")
+    assert obsolete % {"date": clock.today().isoformat()} in banner
+    assert zh("Reason: %(reason)s") % {"reason": reason} in banner
     assert clerk.locator("#withdraw-form").count() == 0
     clerk.goto(f"{base}/documents/")
     row = clerk.locator("table.register tbody tr", has_text=withdrawn)
