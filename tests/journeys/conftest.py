@@ -49,7 +49,7 @@ class People:
         context = self.browser.new_context(locale="zh-CN", viewport=viewport or DESKTOP)
         self.contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(20_000)  # a shared 2-core machine under load
         page.on("pageerror", lambda err: self.errors.append(f"{page.url}: {err}"))
         return page
 
