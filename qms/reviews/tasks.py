@@ -33,24 +33,30 @@ def review_tasks(session: Session, user: User) -> list[Task]:
         title = (_l("Approve the review plan") if review.state == ReviewState.PLAN_SUBMITTED
                  else _l("Approve the review report"))
         tasks.append(Task("approve", title, _url(review), review.ref))
-    # The team's steps.
-    mine = session.execute(
+    # The team's steps: one task per step and review, however many roles one person holds
+    # on it (a reviewer who also records confirms, prepares and attends once).
+    mine: dict[int, tuple[Review, list[Participant]]] = {}
+    for review, part in session.execute(
         sa.select(Review, Participant).join(Participant, Participant.review_id == Review.id)
         .where(Participant.user_id == user.id, Review.state.not_in(list(CLOSED)))
-        .order_by(Review.id)).all()
-    for review, part in mine:
-        if part.role == ParticipantRole.LEADER:
+        .order_by(Review.id, Participant.id)).all():
+        mine.setdefault(review.id, (review, []))[1].append(part)
+    for review, parts in mine.values():
+        roles = {p.role for p in parts}
+        if ParticipantRole.LEADER in roles:
             step = {ReviewState.PLANNING: _l("Draft the review plan and checklist"),
                     ReviewState.PLAN_APPROVED: _l("Publish the approved review plan"),
                     ReviewState.REPORTING: _l("Write the review report"),
                     ReviewState.FOLLOW_UP: _l("Follow up the accepted defects")}.get(review.state)
             if step:
                 tasks.append(Task("review", step, _url(review), review.ref))
-        if review.state == ReviewState.PLAN_APPROVED and part.confirmed_at is None \
-                and part.role != ParticipantRole.LEADER:
+        elif review.state == ReviewState.PLAN_APPROVED and any(
+                p.confirmed_at is None for p in parts):
             tasks.append(Task("review", _l("Confirm the review plan"), _url(review), review.ref))
+        # preparation time is the person's, kept on one of their rows
         if review.state in (ReviewState.PRE_REVIEW, ReviewState.MEETING) \
-                and part.role != ParticipantRole.AUTHOR and part.preparation_minutes is None:
+                and roles - {ParticipantRole.AUTHOR} \
+                and all(p.preparation_minutes is None for p in parts):
             tasks.append(Task("review", _l("Pre-review the documents and log your time"),
                               _url(review), review.ref, due=review.meeting_date))
         if review.state == ReviewState.PRE_REVIEW and review.meeting_date is not None:

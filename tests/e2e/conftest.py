@@ -51,14 +51,26 @@ def live_server(live_app) -> Iterator[str]:
     thread.join(timeout=5)
 
 
+_RUNNING: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
+    """One Chromium for the session. tests/journeys uses this fixture too, and Playwright
+    refuses a second sync_playwright() in the same thread: the later user borrows it."""
+    if "browser" in _RUNNING:
+        yield _RUNNING["browser"]
+        return
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
+        _RUNNING["browser"] = b
+        try:
+            yield b
+        finally:
+            del _RUNNING["browser"]
+            b.close()
 
 
 @pytest.fixture
