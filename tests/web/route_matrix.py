@@ -65,6 +65,7 @@ class Access:
 ROUTES: dict[str, Access] = {
     # -- open to anyone ------------------------------------------------------------------
     "main.healthz": Access(get=ANYONE),
+    "main.favicon": Access(get=ANYONE),
     "main.set_language": Access(post=ANYONE),
     "auth.login": Access(get=ANYONE, post=ANYONE),
     "api.api_core.openapi": Access(get=ANYONE),
