@@ -123,6 +123,9 @@ ROUTES: dict[str, Access] = {
     "procedures.traceability": Access(get=SIGNED_IN),
     "procedures.needs_review": Access(get=SIGNED_IN),
     "procedures.clear_flag": Access(post=DOCUMENT_CONTROL),
+    "procedures.edit_links": Access(
+        post=DOCUMENT_CONTROL, object_rule="only a draft the poster may edit and read"
+    ),
     # -- reviews -------------------------------------------------------------------------
     "reviews.index": Access(get=SIGNED_IN),
     "reviews.metrics": Access(get=REVIEW_LEADERS),
