@@ -179,6 +179,7 @@ ROUTES: dict[str, Access] = {
     "distribution.read": Access(get=SIGNED_IN, post=SIGNED_IN),
     "distribution.reading_matrix": Access(get=REGISTER_READERS),
     "distribution.reading_document": Access(get=REGISTER_READERS),
+    "distribution.assign_reading": Access(post=DOCUMENT_CONTROL),
     "distribution.reading_person": Access(
         get=SIGNED_IN, object_rule="a person's reading record: themselves and register readers"
     ),
