@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import NoReturn
 
 import click
@@ -148,6 +149,7 @@ def verify_trail() -> None:
     from qms.documents.integrity import revision_content
     from qms.reviews.integrity import review_plan_content, review_report_content
     from qms.trail import service as trail
+    from qms.trail import verification
     from qms.trail.checkpoints import checkpoint_path
     from qms.trail.keys import current_key
 
@@ -170,6 +172,17 @@ def verify_trail() -> None:
         for problem in check_signatures(session, hashers):
             bad_signatures += 1
             click.echo(problem.message(), err=True)
+        verification.save(
+            trail.data_dir(),
+            verification.Verification(
+                at=datetime.now(UTC),
+                intact=report.intact and not bad_signatures,
+                entries=report.entries,
+                last_seq=report.last_seq,
+                trail_problems=report.count,
+                bad_signatures=bad_signatures,
+            ),
+        )
         if report.intact and not bad_signatures:
             seq = trail.write_checkpoint(session)
             click.echo(
