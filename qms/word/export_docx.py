@@ -126,7 +126,8 @@ class CopyData:
     change_summary: str
     body: str
     signatures: list[SignatureLine] = field(default_factory=list)
-    omitted_signatures: int = 0  # voided or no longer valid: not printed
+    voided_signatures: int = 0  # voided by an edit or a rejection: not printed
+    invalid_signatures: int = 0  # broken, or over content changed since: not printed
     zone: str = ""  # the time zone of the signing times, named on the approval page
 
 
@@ -147,7 +148,9 @@ def export_revision(session: Session, revision: Revision, copy_number: str | Non
     # not over content that changed since. A read-and-understood signature is no approval.
     signed = [s for s in signatures_for(session, "revision", [revision.id])
               if s.meaning != Meaning.READ]
-    valid = [s for s in signed if status_of(s, current) == SignatureStatus.VALID]
+    statuses = [status_of(s, current) for s in signed]
+    valid = [s for s, status in zip(signed, statuses, strict=True)
+             if status == SignatureStatus.VALID]
     lines = [
         SignatureLine(
             printed_name=s.printed_name,
@@ -162,7 +165,9 @@ def export_revision(session: Session, revision: Revision, copy_number: str | Non
         state=revision.state, kind=KIND_ZH.get(str(document.kind), str(document.kind)),
         department=document.department.name, effective_date=revision.effective_date,
         change_summary=revision.change_summary, body=revision.body, signatures=lines,
-        omitted_signatures=len(signed) - len(valid), zone=zone_name(zone),
+        voided_signatures=statuses.count(SignatureStatus.VOIDED),
+        invalid_signatures=len(signed) - len(valid) - statuses.count(SignatureStatus.VOIDED),
+        zone=zone_name(zone),
     )
     return build_copy(data, copy_number, attachment_dir=attachment_dir)
 
@@ -441,10 +446,15 @@ def _write_cover(doc: Any, data: CopyData, marks: CopyMarks) -> None:
         _cell_text(sigs.cell(row, 1), line.printed_name)
         _cell_text(sigs.cell(row, 2), line.signed_at)
         _cell_text(sigs.cell(row, 3), line.comment)
-    if data.omitted_signatures:
-        doc.add_paragraph(
-            f"另有 {data.omitted_signatures} 个签署已撤销或已失效，未列入本页；"
-            "详见系统中的文件审计记录。", style=COVER_STYLE)
+    if data.invalid_signatures:
+        warning = doc.add_paragraph(style=COVER_STYLE).add_run(
+            f"另有 {data.invalid_signatures} 个签署无效（签署后内容或签名记录被改动），"
+            "未列入本页；请向品质管理中心核实。")
+        warning.bold = True
+        warning.font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
+    if data.voided_signatures:
+        doc.add_paragraph(f"另有 {data.voided_signatures} 个签署已撤销，未列入本页。",
+                          style=COVER_STYLE)
     _in_cover_style(table, doc)
     _in_cover_style(sigs, doc)
     end = doc.add_paragraph(style=COVER_STYLE)

@@ -100,7 +100,10 @@ def test_approval_page_leaves_out_voided_and_invalidated_signatures(db, effectiv
     assert len(rows) == 1 + len(signatures) - 2
     assert not any("已撤销" in r[0] for r in rows)
     note = [p.text for p in copy.paragraphs if "未列入本页" in p.text]
-    assert note == ["另有 2 个签署已撤销或已失效，未列入本页；详见系统中的文件审计记录。"]
+    assert note == [
+        "另有 1 个签署无效（签署后内容或签名记录被改动），未列入本页；请向品质管理中心核实。",
+        "另有 1 个签署已撤销，未列入本页。",
+    ]
 
 
 def test_approval_page_of_a_draft_says_there_is_no_valid_signature(db, draft_doc):
