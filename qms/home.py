@@ -84,3 +84,144 @@ def _admin_panel(session: Session, user: User) -> list[Panel]:
         ],
     )
     return [panel]
+
+
+# -- the auditor's home page ----------------------------------------------------------------
+
+
+@dataclass
+class Line:
+    """One line of an auditor's list: what, where it leads (None: nowhere this reader may
+    open), when, and a short note."""
+
+    text: str
+    url: str | None = None
+    when: Any = None
+    note: Any = ""
+
+
+def _url(endpoint: str, **values: Any) -> str:
+    from flask import url_for
+
+    return url_for(endpoint, **values)
+
+
+@panel_provider
+def _auditor_panels(session: Session, user: User) -> list[Panel]:
+    """What an internal auditor looks at first: what was issued and withdrawn, what is overdue
+    for periodic review, open review defects, the latest trail entries and whether the trail
+    was last verified intact."""
+    if Role.AUDITOR not in user.roles:
+        return []
+    panels = [
+        _list_panel(_l("Recently issued and withdrawn"), 11, _issued_and_withdrawn(session, user),
+                    _l("Nothing issued or withdrawn yet."), "auditor-issued",
+                    [(_l("Document register"), "documents.register")]),
+        _list_panel(_l("Overdue for periodic review"), 12, _overdue_reviews(session, user),
+                    _l("No document is overdue for periodic review."), "auditor-overdue",
+                    [(_l("Periodic reviews"), "distribution.periodic_reviews")]
+                    if user.can(Permission.VIEW_REGISTER) else []),
+        _list_panel(_l("Open review defects"), 13, _open_defects(session, user),
+                    _l("No review defect is open."), "auditor-defects",
+                    [(_l("Reviews"), "reviews.index")]),
+    ]
+    if user.can(Permission.VIEW_TRAIL):
+        panels.append(_list_panel(_l("Latest audit trail entries"), 14,
+                                  _recent_trail(session, user), _l("The trail is empty."),
+                                  "auditor-trail", [(_l("Audit trail"), "trail.entries")]))
+        panels.append(Panel(title=_l("Audit trail verification"), order=15,
+                            template="home/_trail_status.html",
+                            context={"status": trail_status(session)}))
+    return panels
+
+
+def _list_panel(title: Any, order: int, lines: list[Line], empty: Any, anchor: str,
+                links: list[tuple[Any, str]]) -> Panel:
+    return Panel(title=title, order=order, links=links, template="home/_lines.html",
+                 context={"lines": lines, "empty": empty, "id": anchor})
+
+
+def _issued_and_withdrawn(session: Session, user: User, limit: int = 8) -> list[Line]:
+    from qms.documents.lifecycle import RevState
+    from qms.documents.models import Document, Revision
+    from qms.documents.visibility import readable_documents_clause, reader_for
+
+    readable = readable_documents_clause(reader_for(session, user))
+    issued = session.execute(
+        sa.select(Document.number, Revision.title, Revision.label, Revision.effective_at)
+        .join(Revision, Revision.document_id == Document.id)
+        .where(Revision.effective_at.is_not(None), readable)
+        .order_by(Revision.effective_at.desc()).limit(limit)).all()
+    withdrawn = session.execute(
+        sa.select(Document.number, Revision.title, Revision.label, Revision.ended_at)
+        .join(Revision, Revision.document_id == Document.id)
+        .where(Revision.state == RevState.OBSOLETE, Revision.ended_at.is_not(None), readable)
+        .order_by(Revision.ended_at.desc()).limit(limit)).all()
+    events = [(at, number, title, label, _l("issued")) for number, title, label, at in issued]
+    events += [(at, number, title, label, _l("withdrawn"))
+               for number, title, label, at in withdrawn]
+    events.sort(key=lambda e: e[0], reverse=True)
+    return [Line(f"{number} {title} · {label}", _url("documents.show", number=number), at, what)
+            for at, number, title, label, what in events[:limit]]
+
+
+def _overdue_reviews(session: Session, user: User, limit: int = 8) -> list[Line]:
+    from qms import clock
+    from qms.documents.lifecycle import RevState
+    from qms.documents.models import Document
+    from qms.documents.visibility import readable_documents_clause, reader_for
+
+    today = clock.today()
+    rows = session.execute(
+        sa.select(Document.number, Document.title, Document.next_review_date)
+        .where(Document.status == RevState.EFFECTIVE, Document.next_review_date < today,
+               readable_documents_clause(reader_for(session, user)))
+        .order_by(Document.next_review_date, Document.number).limit(limit)).all()
+    return [Line(f"{number} {title}", _url("documents.show", number=number), None,
+                 _l("due %(date)s", date=due.isoformat()))
+            for number, title, due in rows]
+
+
+def _open_defects(session: Session, user: User, limit: int = 8) -> list[Line]:
+    from qms.reviews import access
+    from qms.reviews.models import SEVERITY_LABELS, Defect, Disposition, Review
+
+    stmt = (sa.select(Defect).join(Review, Review.id == Defect.review_id)
+            .where(sa.or_(Defect.disposition == Disposition.OPEN,
+                          sa.and_(Defect.disposition == Disposition.ACCEPTED,
+                                  Defect.verified_at.is_(None))),
+                   Defect.carried_to_id.is_(None))
+            .order_by(Defect.raised_at.desc(), Defect.id.desc()))
+    lines: list[Line] = []
+    for defect in session.scalars(access.readable_reviews(session, user, stmt).limit(limit * 3)):
+        if not access.may_see_review(session, user, defect.review):
+            continue  # only what this reader may open, not even its description
+        description = defect.description if len(defect.description) <= 60 else (
+            defect.description[:60] + "…")
+        lines.append(Line(f"{defect.review.ref} #{defect.number} {description}",
+                          _url("reviews.detail", review_id=defect.review_id), defect.raised_at,
+                          SEVERITY_LABELS[defect.severity]))
+        if len(lines) >= limit:
+            break
+    return lines
+
+
+def _recent_trail(session: Session, user: User, limit: int = 8) -> list[Line]:
+    from qms.trail import access
+    from qms.trail.models import TrailEntry
+
+    entries = session.scalars(sa.select(TrailEntry).order_by(TrailEntry.seq.desc()).limit(limit))
+    return [Line(f"#{line.seq} {line.actor_name or '—'} · {line.action} · {line.object_type} "
+                 f"{line.object_id or ''}", None, line.at, "")
+            for line in access.lines(session, user, entries)]
+
+
+def trail_status(session: Session) -> dict[str, Any]:
+    """The outcome of the last `qms verify-trail` and how many entries came after it."""
+    from qms.trail import verification
+    from qms.trail.models import TrailEntry
+    from qms.trail.service import data_dir
+
+    last = verification.load(data_dir())
+    newest = session.scalar(sa.select(sa.func.max(TrailEntry.seq))) or 0
+    return {"last": last, "entries_since": max(newest - (last.last_seq if last else 0), 0)}

@@ -4,6 +4,7 @@ every signature against what it signed. `qms verify-trail` and `qms restore` sha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -44,6 +45,7 @@ def check_records(session: Session) -> RecordsCheck:
     from qms.documents.integrity import revision_content
     from qms.reviews.integrity import review_plan_content, review_report_content
     from qms.trail import service as trail
+    from qms.trail import verification
     from qms.trail.checkpoints import checkpoint_path
     from qms.trail.keys import current_key
 
@@ -64,4 +66,9 @@ def check_records(session: Session) -> RecordsCheck:
     )
     if result.intact:
         result.checkpoint_seq = trail.write_checkpoint(session)
+    # the auditor's home page says when the records were last verified, and what was found
+    verification.save(trail.data_dir(), verification.Verification(
+        at=datetime.now(UTC), intact=result.intact, entries=report.entries,
+        last_seq=report.last_seq, trail_problems=report.count,
+        bad_signatures=len(result.signature_problems)))
     return result

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from flask import (
     Blueprint,
+    Response,
     current_app,
     jsonify,
     redirect,
@@ -39,6 +41,17 @@ def set_language(code: str) -> Any:
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
     return redirect(safe_next(request.form.get("next")) or url_for("main.home"))
+
+
+@bp.route("/favicon.ico")
+@public
+def favicon() -> Any:
+    """Browsers ask for /favicon.ico whatever the page links; answer with the SVG icon."""
+    icon = Path(current_app.static_folder or "static") / "favicon.svg"
+    response = Response(icon.read_bytes(), mimetype="image/svg+xml")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response
 
 
 @bp.route("/healthz")

@@ -59,6 +59,8 @@ class _FormParser(HTMLParser):
                 form.fields.setdefault(self._select, value)
             if "selected" in attrs:
                 form.fields[self._select] = value
+        elif tag == "button" and name:
+            form.names.add(name)  # a test presses it by typing its value: action="preview"
         elif tag == "textarea" and name:
             form.names.add(name)
             self._textarea = name

@@ -73,6 +73,19 @@ class SignForm(FlaskForm):
     password = PasswordField(_l("Your password (signature)"), validators=[DataRequired()])
 
 
+class AckForm(SignForm):
+    """阅知: the password and the fingerprint of the text the page showed."""
+
+    content_sha256 = HiddenField()
+
+
+class AssignReadingForm(FlaskForm):
+    people = MultiCheckboxField(_l("People who must read"), coerce=str)
+    departments = MultiCheckboxField(_l("Departments who must read"), coerce=str)
+    due_days = IntegerField(_l("Days allowed for reading"), default=14,
+                            validators=[DataRequired(), NumberRange(1, 365)])
+
+
 class ReadRuleForm(FlaskForm):
     kind = SelectField(_l("Documents of kind"), coerce=str, validators=[Optional()])
     department = SelectField(_l("Documents of department"), coerce=str, validators=[Optional()])

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from qms import clock
 from qms.auth.models import Department, Meaning, User, UserRole
 from qms.auth.permissions import Permission, Role
-from qms.auth.signatures import sign
+from qms.auth.signatures import check_seen, sign
 from qms.db import utcnow
 from qms.distribution.models import Acknowledgement, AckState, ReadRule, ReadRuleTarget
 from qms.documents import visibility
@@ -169,6 +169,81 @@ def assign_reading(session: Session, revision: Revision, previous: Revision | No
     return created
 
 
+@dataclass
+class Asked:
+    """What asking chosen people to read gave: who was asked now, who already had the task
+    (or had read it), who may not read the document."""
+
+    created: list[Acknowledgement]
+    already: list[User]
+    not_cleared: list[User]
+
+
+def assign_reading_to(session: Session, actor: User, revision: Revision, *,
+                      people: list[User], departments: list[Department], due_days: int = 14,
+                      today: date | None = None) -> Asked:
+    """Document control asks chosen people and departments to read a revision already in
+    force (the rules ask only when it takes effect)."""
+    if not actor.can(Permission.ISSUE_DOCUMENTS):
+        raise Forbidden(_l("Only document control may set who must read documents."))
+    if revision.state != RevState.EFFECTIVE:
+        raise Conflict(_l("Revision %(label)s of %(number)s is not effective; only the "
+                          "effective revision can be acknowledged.", label=revision.label,
+                          number=revision.document.number), code="not_effective")
+    if not (people or departments):
+        raise Invalid(_l("Choose at least one person or department who must read."),
+                      code="nobody_chosen")
+    if not 1 <= due_days <= 365:
+        raise Invalid(_l("Allow between 1 and 365 days for reading."), code="due_days")
+    today = today or clock.today()
+    chosen: dict[int, User] = {u.id: u for u in people if u.active}
+    if departments:
+        for user in session.scalars(sa.select(User).where(
+                User.department_id.in_([d.id for d in departments]), User.active.is_(True))
+                .order_by(User.id)):
+            chosen.setdefault(user.id, user)
+    existing = {a.user_id for a in acknowledgements_of(session, revision)}
+    asked = Asked([], [], [])
+    document = revision.document
+    for user_id, user in sorted(chosen.items()):
+        if user_id in existing:
+            asked.already.append(user)
+            continue
+        if not visibility.can_view(session, user, revision, block_history=False):
+            asked.not_cleared.append(user)
+            continue
+        ack = Acknowledgement(revision=revision, user=user, state=AckState.PENDING,
+                              due_date=today + timedelta(days=due_days))
+        session.add(ack)
+        asked.created.append(ack)
+        queue_mail(
+            session, user,
+            _l("Please read %(number)s %(title)s, revision %(label)s",
+               number=document.number, title=revision.title, label=revision.label),
+            _l("Revision %(label)s of %(number)s %(title)s is now effective. Read it and "
+               "confirm with your signature (read and understood) by %(due)s.",
+               label=revision.label, number=document.number, title=revision.title,
+               due=ack.due_date.isoformat() if ack.due_date else ""),
+        )
+    if not asked.created:
+        raise Invalid(_l("Everyone chosen has already been asked to read this revision, or "
+                         "may not read it."), code="nobody_new")
+    session.flush()
+    trail.record(session, actor, "assign_reading", "revision", _ref(revision),
+                 new=",".join(a.user.username for a in asked.created),
+                 reason=f"asked by document control; {due_days}d")
+    return asked
+
+
+def previous_revision(revision: Revision) -> Revision | None:
+    """The revision in force before this one: what "what changed" compares against."""
+    before = [r for r in revision.document.revisions
+              if (r.major, r.minor) < (revision.major, revision.minor)
+              and (r.effective_at is not None
+                   or r.state in (RevState.SUPERSEDED, RevState.OBSOLETE))]
+    return before[-1] if before else None
+
+
 def lapse_pending(session: Session, revision: Revision) -> int:
     """A revision that is no longer effective can no longer be acknowledged."""
     pending = session.scalars(sa.select(Acknowledgement).where(
@@ -187,8 +262,9 @@ def lapse_pending(session: Session, revision: Revision) -> int:
 # -- acknowledging ------------------------------------------------------------------------
 
 def acknowledge(session: Session, user: User, revision: Revision, *,
-                password: str) -> Acknowledgement:
-    """Sign 阅知 for the effective revision."""
+                password: str, content_sha256: str | None = None) -> Acknowledgement:
+    """Sign 阅知 for the effective revision, as read: `content_sha256` is the fingerprint of
+    the text the reader's page showed; a text changed since is refused (check_seen)."""
     if revision.state != RevState.EFFECTIVE:
         raise Conflict(_l("Revision %(label)s of %(number)s is not effective; only the "
                           "effective revision can be acknowledged.", label=revision.label,
@@ -201,6 +277,7 @@ def acknowledge(session: Session, user: User, revision: Revision, *,
         raise Conflict(_l("You have already acknowledged revision %(label)s of %(number)s.",
                           label=revision.label, number=revision.document.number),
                        code="already_acknowledged")
+    check_seen(content_sha256, revision.content_sha256)
     signature = sign(session, user, password, Meaning.READ,
                      content_sha256=revision.content_sha256, object_type="revision",
                      object_id=revision.id)

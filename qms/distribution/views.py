@@ -23,6 +23,8 @@ from qms.distribution import (
     subscribers,  # noqa: F401 - subscribes to document events
 )
 from qms.distribution.forms import (
+    AckForm,
+    AssignReadingForm,
     CurrencyCheckForm,
     ExternalEditForm,
     ExternalForm,
@@ -32,7 +34,6 @@ from qms.distribution.forms import (
     PeriodicReviewForm,
     ReadRuleForm,
     RecallForm,
-    SignForm,
 )
 from qms.distribution.models import (
     ACK_LABELS,
@@ -359,28 +360,45 @@ def read(revision_id: int) -> Any:
     if revision is None:
         abort(404)
     visibility.visible_revision(db, current_user, revision)
-    form = SignForm()
+    form = AckForm()
+    refusal = None
+    status = 200
     if form.validate_on_submit():
         try:
-            reading.acknowledge(db, current_user, revision, password=form.password.data or "")
+            reading.acknowledge(
+                db,
+                current_user,
+                revision,
+                password=form.password.data or "",
+                content_sha256=form.content_sha256.data,
+            )
         except DomainError as err:
-            _refused(err)
-            return redirect(url_for("distribution.read", revision_id=revision.id))
-        db.commit()
-        flash(
-            _(
-                "You have acknowledged %(number)s %(label)s as read and understood.",
-                number=revision.document.number,
-                label=revision.label,
-            ),
-            "success",
-        )
-        return redirect(url_for("tasks.mine"))
+            if err.code not in ("content_changed", "content_sha256_required"):
+                _refused(err)
+                return redirect(url_for("distribution.read", revision_id=revision.id))
+            # the text changed since the page was opened: shown again, as it is now
+            refusal, status = {**err.details, "message": refused(err)}, err.status
+            revision = db.get(Revision, revision_id) or abort(404)
+        else:
+            db.commit()
+            flash(
+                _(
+                    "You have acknowledged %(number)s %(label)s as read and understood.",
+                    number=revision.document.number,
+                    label=revision.label,
+                ),
+                "success",
+            )
+            return redirect(url_for("tasks.mine"))
+    form.content_sha256.data = revision.content_sha256
     ack = db.scalar(
         sa.select(Acknowledgement).where(
             Acknowledgement.revision_id == revision.id, Acknowledgement.user_id == current_user.id
         )
     )
+    previous = reading.previous_revision(revision)
+    if previous is not None and not visibility.can_view(db, current_user, previous):
+        previous = None  # no redline against a revision this reader may not open
     return render_template(
         "distribution/read.html",
         revision=revision,
@@ -388,7 +406,9 @@ def read(revision_id: int) -> Any:
         body=render(revision.body),
         form=form,
         ack=ack,
-    )
+        previous=previous,
+        refusal=refusal,
+    ), status
 
 
 @bp.route("/reading")
@@ -414,9 +434,15 @@ def reading_matrix() -> str:
 
 @bp.route("/reading/document/<number>")
 @permission_required(Permission.VIEW_REGISTER)
-def reading_document(number: str) -> str:
+def reading_document(number: str) -> Any:
     db = get_session()
     document = visibility.readable_document(db, current_user, number)
+    return _reading_document_page(db, document, _assign_form(db))
+
+
+def _reading_document_page(
+    db: Session, document: Document, form: AssignReadingForm, status: int = 200
+) -> Any:
     revision = _revision_or_current(db, document, request.args.get("revision"))
     acks = reading.acknowledgements_of(db, revision) if revision else []
     return render_template(
@@ -425,7 +451,72 @@ def reading_document(number: str) -> str:
         revision=revision,
         acks=acks,
         today=clock.today(),
+        assign_form=form,
+        can_assign=current_user.can(Permission.ISSUE_DOCUMENTS)
+        and document.current_revision is not None
+        and document.current_revision.state == RevState.EFFECTIVE,
+    ), status
+
+
+def _assign_form(db: Session) -> AssignReadingForm:
+    form = AssignReadingForm()
+    form.people.choices = [
+        (str(u.id), f"{u.display_name} · {u.department.name if u.department else ''}")
+        for u in _people(db)
+    ]
+    form.departments.choices = [(d.code, d.name) for d in _departments(db)]
+    return form
+
+
+@bp.route("/reading/document/<number>/assign", methods=["POST"])
+@permission_required(Permission.ISSUE_DOCUMENTS)
+def assign_reading(number: str) -> Any:
+    """Ask chosen people and departments to read the revision in force."""
+    db = get_session()
+    document = visibility.readable_document(db, current_user, number)
+    form = _assign_form(db)
+    if not form.validate_on_submit():
+        return _reading_document_page(db, document, form, 422)
+    revision = document.current_revision
+    if revision is None:
+        abort(404)
+    people = list(
+        db.scalars(sa.select(User).where(User.id.in_([int(i) for i in form.people.data or []])))
     )
+    departments = list(
+        db.scalars(sa.select(Department).where(Department.code.in_(form.departments.data or [])))
+    )
+    try:
+        asked = reading.assign_reading_to(
+            db,
+            current_user,
+            revision,
+            people=people,
+            departments=departments,
+            due_days=form.due_days.data or 14,
+        )
+    except DomainError as err:
+        form.people.errors = [refused(err)]
+        return _reading_document_page(db, document, form, err.status)
+    db.commit()
+    flash(
+        _(
+            "%(n)d people asked to read %(number)s %(label)s.",
+            n=len(asked.created),
+            number=document.number,
+            label=revision.label,
+        ),
+        "success",
+    )
+    if asked.already or asked.not_cleared:
+        flash(
+            _(
+                "Not asked again: %(names)s.",
+                names=", ".join(u.display_name for u in asked.already + asked.not_cleared),
+            ),
+            "warning",
+        )
+    return redirect(url_for("distribution.reading_document", number=document.number))
 
 
 @bp.route("/reading/person/<int:user_id>")

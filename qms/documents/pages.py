@@ -30,3 +30,28 @@ def sections(
         if section is not None:
             out.append(section)
     return out
+
+
+# (session, document, revision in the editor, state of a refused step) → (template, context)
+EditorSection = Callable[
+    [Session, Document, Revision, dict[str, Any]], tuple[str, dict[str, Any]] | None
+]
+EDITOR_SECTIONS: list[EditorSection] = []
+
+
+def editor_section(fn: EditorSection) -> EditorSection:
+    """Features above documents add parts to the draft editor (the links of the revision)."""
+    if fn not in EDITOR_SECTIONS:
+        EDITOR_SECTIONS.append(fn)
+    return fn
+
+
+def editor_sections(
+    session: Session, document: Document, revision: Revision, state: dict[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for fn in EDITOR_SECTIONS:
+        section = fn(session, document, revision, state)
+        if section is not None:
+            out.append(section)
+    return out

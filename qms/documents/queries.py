@@ -201,7 +201,10 @@ def document_trail_select(session: Session, user: User, document: Document) -> s
     """The document's trail entries for this reader, newest first: entries about revisions
     they may not see are left out (readers) or kept, content withheld, for the audit-trail
     permission (see visibility.hides_unseen_trail_entries)."""
-    about_revisions = TrailEntry.object_type == "revision"
+    # a revision's text and the links kept beside it
+    about_revisions: sa.ColumnElement[bool] = TrailEntry.object_type.in_(
+        ("revision", "revision_links")
+    )
     if hides_unseen_trail_entries(user):
         seen = visible_revisions(session, user, history(session, document).revisions)
         about_revisions = sa.and_(

@@ -551,6 +551,47 @@ def _back_to_draft(session: Session, actor: User, revision: Revision, reason: st
         assignment.decided_at = None
 
 
+def begin_structure_edit(session: Session, actor: User, revision: Revision) -> Revision:
+    """The checks of a save in the editor, for a change to what is kept beside the text (its
+    links): an editable revision, nobody else's lock; a revision in review goes back to
+    draft and its signatures are voided, as a text edit does. The caller then binds the
+    new structure and calls `structure_edited`."""
+    revision = _lock_revision(session, revision)
+    if revision.state in FROZEN:
+        raise Conflict(
+            _l(
+                "Revision %(label)s is approved or closed; it is never changed. "
+                "Start a new revision instead.",
+                label=revision.label,
+            ),
+            code="frozen",
+        )
+    new_state = _apply(revision, Action.EDIT, actors_for(session, actor, revision))
+    if revision.lock_owner_id not in (None, actor.id):
+        owner = revision.lock_owner
+        raise Conflict(
+            _l(
+                "%(name)s is editing this draft (since %(time)s).",
+                name=owner.display_name if owner else "?",
+                time=revision.locked_at.strftime("%Y-%m-%d %H:%M UTC")
+                if revision.locked_at
+                else "",
+            ),
+            code="locked",
+        )
+    if revision.state == RevState.IN_REVIEW:
+        _back_to_draft(session, actor, revision, "links changed while in review")
+    if revision.state != new_state:
+        _set_state(session, actor, revision, new_state)
+    return revision
+
+
+def structure_edited(session: Session, revision: Revision) -> None:
+    revision.version += 1
+    revision.updated_at = utcnow()
+    _changed(session, revision)
+
+
 def bind_structure(session: Session, revision: Revision, digest: str) -> None:
     """Structure kept beside the text (a procedure's steps, lanes and links) becomes part of
     the content hash. Once someone has signed the revision it no longer changes."""

@@ -48,6 +48,7 @@ from qms.documents.models import (
     Revision,
 )
 from qms.documents.periodic import DUE_WINDOW_DAYS, review_status_of
+from qms.documents.starting import starting_text
 from qms.errorhandlers import error_response, refused
 from qms.errors import DomainError, NotFound
 from qms.markup import render
@@ -450,6 +451,12 @@ def edit(number: str, revision_id: int) -> Any:
         session.commit()
         flash(_("The editing lock was broken."), "warning")
         return redirect(url_for("documents.edit", number=number, revision_id=revision.id))
+    if request.method == "POST" and action == "preview":
+        # shown as the document page shows it, nothing saved
+        if form.validate_on_submit():
+            preview = render(form.body.data or "")
+            return editor_page(session, document, revision, form, preview=preview)
+        return editor_page(session, document, revision, form, status=422)
     if form.validate_on_submit():
         try:
             service.save_draft(
@@ -475,15 +482,37 @@ def edit(number: str, revision_id: int) -> Any:
     elif request.method == "GET":
         form.title.data = revision.title
         form.body.data = revision.body
+        if not (revision.body or "").strip() and revision.state == RevState.DRAFT:
+            form.body.data = starting_text(document.kind)  # a blank draft starts from its kind
         form.change_summary.data = revision.change_summary
         form.base_hash.data = revision.content_sha256
     elif request.method == "POST":
         status = 422
+    return editor_page(session, document, revision, form, conflict=conflict, status=status)
+
+
+def editor_page(
+    session: Any,
+    document: Document,
+    revision: Revision,
+    form: DraftForm,
+    *,
+    conflict: DomainError | None = None,
+    status: int = 200,
+    state: dict[str, Any] | None = None,
+    preview: str | None = None,
+) -> tuple[str, int]:
+    """The draft editor; `state` carries a refused step of a section (its message and what
+    was typed) back to that section."""
     comparison = None
     if conflict is not None:
         comparison = redline.redline_html(
             conflict.details["current_body"], conflict.details["your_body"]
         )
+    extra = Markup("").join(
+        Markup(render_template(template, **context))  # noqa: S704 - rendered by Jinja
+        for template, context in pages.editor_sections(session, document, revision, state or {})
+    )
     return render_template(
         "documents/edit.html",
         document=document,
@@ -491,6 +520,8 @@ def edit(number: str, revision_id: int) -> Any:
         form=form,
         conflict=conflict,
         comparison=comparison,
+        sections=extra,
+        preview=preview,
     ), status
 
 

@@ -26,6 +26,7 @@ from qms.documents.lifecycle import RevState
 from qms.documents.models import DocKind, Document, Revision
 from qms.errors import Forbidden, Invalid, NotFound
 from qms.procedures.models import (
+    LINK_LABELS,
     DocumentLink,
     FlagReason,
     LinkKind,
@@ -202,6 +203,79 @@ def lanes_of(session: Session, revision_id: int) -> list[ProcedureLane]:
 def steps_of(session: Session, revision_id: int) -> list[ProcedureStep]:
     return list(session.scalars(sa.select(ProcedureStep).where(
         ProcedureStep.revision_id == revision_id).order_by(ProcedureStep.position)))
+
+
+# -- links made in the editor -----------------------------------------------------------------
+
+def parse_target(text: str) -> str:
+    """The document number out of what the editor's field holds: "ZD-PZ-001 质量管理制度"
+    (an option picked from the list) or the number typed alone."""
+    parts = text.strip().split(maxsplit=1)
+    return parts[0].upper() if parts else ""
+
+
+def add_link(session: Session, actor: User, revision: Revision, *, kind: LinkKind,
+             target: str) -> DocumentLink:
+    """Link a revision being written to another document the author may read."""
+    from qms.documents import visibility
+
+    number = parse_target(target)
+    if not number:
+        raise Invalid(_l("Name the document to link to, by number or title."),
+                      code="no_target")
+    own = revision.document.number
+    if number == own:
+        raise Invalid(_l("A document cannot link to itself."), code="self_link")
+    document = session.scalar(sa.select(Document).where(Document.number == number))
+    if document is None or not visibility.can_read_document(session, actor, document):
+        raise Invalid(_l("There is no document numbered %(number)s.", number=number),
+                      code="unknown_target")
+    revision = doc_service.begin_structure_edit(session, actor, revision)
+    own_links = links_of(session, revision.id)
+    if any(link.kind == kind and link.target_number == number for link in own_links):
+        raise Invalid(_l("%(number)s is already linked as %(kind)s.", number=number,
+                         kind=LINK_LABELS[kind]), code="duplicate_link")
+    position = 1 + max((link.position for link in own_links if link.kind == kind), default=-1)
+    link = DocumentLink(revision_id=revision.id, kind=kind, target_number=number,
+                        position=position)
+    session.add(link)
+    session.flush()
+    _rebind(session, actor, revision, new=f"{kind}: {number}")
+    return link
+
+
+def remove_link(session: Session, actor: User, revision: Revision, link_id: int) -> None:
+    link = session.get(DocumentLink, link_id)
+    if link is None or link.revision_id != revision.id:
+        raise NotFound(_l("This revision has no such link."))
+    revision = doc_service.begin_structure_edit(session, actor, revision)
+    kind, number = link.kind, link.target_number
+    session.delete(link)
+    session.flush()
+    _rebind(session, actor, revision, old=f"{kind}: {number}")
+
+
+def _rebind(session: Session, actor: User, revision: Revision, *, old: str = "",
+            new: str = "") -> None:
+    """The structure digest again from what is stored, into the content hash."""
+    links: dict[LinkKind, list[str]] = {}
+    for link in links_of(session, revision.id):
+        links.setdefault(link.kind, []).append(link.target_number)
+    meta = session.get(RevisionSource, revision.id)
+    lanes = [lane.name for lane in lanes_of(session, revision.id)]
+    steps = [{
+        "number": s.number, "lane": s.lane, "type": s.type, "title": s.title,
+        "explanation": s.explanation, "next_steps": list(s.next_steps or []),
+        "if_yes": s.if_yes, "if_no": s.if_no, "forms_used": list(s.forms_used or []),
+        "forms_produced": list(s.forms_produced or []),
+    } for s in steps_of(session, revision.id)]
+    digest = "" if not (links or meta or lanes or steps) else structure_digest(
+        links=links, iso_clauses=list(meta.iso_clauses) if meta else [],
+        gap_note=meta.gap_note if meta else "", lanes=lanes, steps=steps)
+    doc_service.bind_structure(session, revision, digest)
+    doc_service.structure_edited(session, revision)
+    trail.record(session, actor, "update", "revision_links",
+                 f"{revision.document.number} {revision.label}", field="links", old=old, new=new)
 
 
 # -- what a link points at ---------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -16,14 +17,15 @@ from qms.db import get_session
 from qms.documents import service as documents
 from qms.documents import visibility
 from qms.documents.models import Revision
-from qms.documents.pages import page_section
-from qms.errors import Invalid, NotFound
+from qms.documents.pages import editor_section, page_section
+from qms.errorhandlers import refused
+from qms.errors import DomainError, Invalid, NotFound
 from qms.nav import NavEntry
 from qms.nav import register as register_nav
 from qms.pagination import clamp, paginate
 from qms.procedures import flowchart, service  # service registers the event subscribers
-from qms.procedures.models import FLAG_REASON_LABELS, LINK_LABELS, STEP_TYPE_LABELS
-from qms.web import permission_required, safe_next
+from qms.procedures.models import FLAG_REASON_LABELS, LINK_LABELS, STEP_TYPE_LABELS, LinkKind
+from qms.web import parse_id, permission_required, safe_next
 
 bp = Blueprint("procedures", __name__, url_prefix="/procedures")
 
@@ -205,3 +207,96 @@ def _document_links(session: Any, document: Any, revision: Any) -> tuple[str, di
     return "procedures/_links.html", {
         "links": readable_links(session, service.links_for(session, revision))
     }
+
+
+# -- links in the draft editor ---------------------------------------------------------------
+
+
+def _link_choices(session: Any, own_number: str) -> list[tuple[str, str]]:
+    """(number, title) of every document this author may read: the list the field offers."""
+    from qms.documents.models import Document
+
+    reader = visibility.reader_for(session, current_user)
+    rows = session.execute(
+        sa.select(Document.number, Document.title)
+        .where(visibility.readable_documents_clause(reader), Document.number != own_number)
+        .order_by(Document.number)
+    )
+    return [(number, title) for number, title in rows]
+
+
+@editor_section
+def _editor_links(
+    session: Any, document: Any, revision: Any, state: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The links of the draft in the editor: add one by number or title, remove one."""
+    own = service.links_of(session, revision.id)
+    found = service.targets(session, [link.target_number for link in own])
+    rows = []
+    for link in own:
+        t = found[link.target_number]
+        if t.document is None or visibility.cleared_for_document(session, current_user, t.document):
+            rows.append((link, t))
+    return "procedures/_edit_links.html", {
+        "document": document,
+        "revision": revision,
+        "link_rows": rows,
+        "choices": _link_choices(session, document.number),
+        "link_kinds": list(LinkKind),
+        "link_error": state.get("link_error"),
+        "link_target": state.get("link_target", ""),
+        "link_kind": state.get("link_kind", LinkKind.REFERENCES.value),
+    }
+
+
+@bp.route("/editor/<number>/<int:revision_id>/links", methods=["POST"])
+@permission_required(Permission.DRAFT_DOCUMENTS)
+def edit_links(number: str, revision_id: int) -> Any:
+    from qms.documents.forms import DraftForm
+    from qms.documents.views import editor_page
+
+    session = get_session()
+    document = visibility.readable_document(session, current_user, number)
+    revision = visibility.visible_revision(
+        session, current_user, documents.get_revision(session, document, revision_id)
+    )
+    action = request.form.get("action", "add")
+    typed = request.form.get("target", "")
+    kind_value = request.form.get("kind", "")
+    try:
+        if action == "remove":
+            link_id = parse_id(request.form.get("link_id"))
+            if link_id is None:
+                raise NotFound(_l("This revision has no such link."))
+            service.remove_link(session, current_user, revision, link_id)
+            message = _("Link removed.")
+        else:
+            try:
+                kind = LinkKind(kind_value)
+            except ValueError:
+                raise Invalid(_l("Choose the kind of link.")) from None
+            link = service.add_link(session, current_user, revision, kind=kind, target=typed)
+            message = _(
+                "Linked to %(number)s (%(kind)s).",
+                number=link.target_number,
+                kind=LINK_LABELS[kind],
+            )
+    except DomainError as err:
+        state = {"link_error": refused(err), "link_target": typed, "link_kind": kind_value}
+        revision = documents.get_revision(session, document, revision_id)
+        form = DraftForm(
+            formdata=None,
+            data={
+                "title": revision.title,
+                "body": revision.body,
+                "change_summary": revision.change_summary,
+                "base_hash": revision.content_sha256,
+            },
+        )
+        return editor_page(session, document, revision, form, status=err.status, state=state)
+    session.commit()
+    flash(message, "success")
+    return redirect(
+        url_for("documents.edit", number=document.number, revision_id=revision.id)
+        + "#editor-links"
+    )

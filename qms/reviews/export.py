@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from docx import Document as DocxDocument
 from flask_babel import gettext as _
@@ -24,6 +25,7 @@ from qms.reviews.models import (
     Defect,
     Review,
 )
+from qms.word.export_docx import record_zone, zone_name
 
 
 def _d(value: Any) -> str:
@@ -138,10 +140,12 @@ def record_docx(session: Session, review: Review) -> bytes:
     doc.add_heading(_("Signatures"), level=1)
     sigs = signatures_for(session, "review_plan", [review.id]) + signatures_for(
         session, "review_report", [review.id])
+    zone = ZoneInfo(record_zone())
     for s in sigs:
         what = _("Plan approved") if s.object_type == "review_plan" else _("Report approved")
-        doc.add_paragraph(f"{what}: {s.printed_name} {s.signed_at.strftime('%Y-%m-%d %H:%M')} "
-                          f"UTC, SHA-256 {s.content_sha256[:16]}…")
+        signed = s.signed_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        doc.add_paragraph(f"{what}: {s.printed_name} {signed} {zone_name(zone, s.signed_at)}, "
+                          f"SHA-256 {s.content_sha256[:16]}…")
     if not sigs:
         doc.add_paragraph(_("Not yet signed."))
     if review.regression_needed is not None:

@@ -87,8 +87,13 @@ def to_acknowledge(session: Session, user: User) -> list[Task]:
                                    number=a.revision.document.number, label=a.revision.label,
                                    title=a.revision.title),
                  url_for("distribution.read", revision_id=a.revision_id),
-                 a.revision.document.number, a.due_date, a.is_overdue(today))
+                 a.revision.document.number, a.due_date, a.is_overdue(today),
+                 _what_changed(a.revision.change_summary))
             for a in reading.pending_for(session, user)]
+
+
+def _what_changed(summary: str) -> str:
+    return str(_l("What changed: %(summary)s", summary=summary)) if summary.strip() else ""
 
 
 @task_provider

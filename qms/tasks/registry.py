@@ -20,6 +20,7 @@ class Task:
     subject: str = ""  # document number, review id …
     due: date | None = None
     overdue: bool = False
+    note: str = ""  # a line under the title: what changed in a revision to read
 
 
 TaskProvider = Callable[[Session, User], list[Task]]

@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -126,6 +126,9 @@ class CopyData:
     change_summary: str
     body: str
     signatures: list[SignatureLine] = field(default_factory=list)
+    voided_signatures: int = 0  # voided by an edit or a rejection: not printed
+    invalid_signatures: int = 0  # broken, or over content changed since: not printed
+    zone: str = ""  # the time zone of the signing times, named on the approval page
 
 
 # -- entry points ---------------------------------------------------------------------------
@@ -138,29 +141,33 @@ def export_revision(session: Session, revision: Revision, copy_number: str | Non
     from qms.auth.signatures import SignatureStatus, signatures_for, status_of
     from qms.documents.integrity import current_content_hashes
 
-    zone = ZoneInfo(tz or _configured_zone())
+    zone = ZoneInfo(tz or record_zone())
     document = revision.document
     current = current_content_hashes(session, [revision.id]).get(revision.id, "")
-    invalid = {
-        SignatureStatus.BROKEN: "签名无效：签名记录在签署后被改动",
-        SignatureStatus.CONTENT_CHANGED: "签名无效：签署后内容已被修改",
-    }
+    # Only signatures that still hold: not voided by an edit or a rejection, not broken,
+    # not over content that changed since. A read-and-understood signature is no approval.
+    signed = [s for s in signatures_for(session, "revision", [revision.id])
+              if s.meaning != Meaning.READ]
+    statuses = [status_of(s, current) for s in signed]
+    valid = [s for s, status in zip(signed, statuses, strict=True)
+             if status == SignatureStatus.VALID]
     lines = [
         SignatureLine(
             printed_name=s.printed_name,
             meaning=MEANING_ZH.get(s.meaning, str(s.meaning)),
             signed_at=_local(s, zone),
-            voided=s.voided_at is not None,
             comment=s.comment,
-            invalid=invalid.get(status_of(s, current), ""),
         )
-        for s in signatures_for(session, "revision", [revision.id])
+        for s in valid
     ]
     data = CopyData(
         number=document.number, title=revision.title, label=revision.label,
         state=revision.state, kind=KIND_ZH.get(str(document.kind), str(document.kind)),
         department=document.department.name, effective_date=revision.effective_date,
         change_summary=revision.change_summary, body=revision.body, signatures=lines,
+        voided_signatures=statuses.count(SignatureStatus.VOIDED),
+        invalid_signatures=len(signed) - len(valid) - statuses.count(SignatureStatus.VOIDED),
+        zone=zone_name(zone),
     )
     return build_copy(data, copy_number, attachment_dir=attachment_dir)
 
@@ -219,13 +226,24 @@ def export_register(rows: Iterable[Mapping[str, Any]], *, title: str = "受控�
 
 # -- page, styles, header ---------------------------------------------------------------
 
-def _configured_zone() -> str:
+def record_zone() -> str:
+    """The reader's zone, as the pages show times (Flask-Babel's zone), else the company's."""
     try:
         from flask import current_app
+        from flask_babel import get_timezone
 
-        return str(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
+        try:
+            return str(get_timezone())
+        except (AttributeError, RuntimeError, KeyError):
+            return str(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
     except RuntimeError:  # outside an app (benchmarks, scripts)
         return "Asia/Shanghai"
+
+
+def zone_name(zone: ZoneInfo, when: datetime | None = None) -> str:
+    """"Asia/Shanghai (UTC+08:00)": the zone a printed time is in, said on the record."""
+    offset = (when or datetime.now(UTC)).astimezone(zone).strftime("%z")
+    return f"{zone.key} (UTC{offset[:3]}:{offset[3:]})"
 
 
 def _local(signature: Signature, zone: ZoneInfo) -> str:
@@ -417,20 +435,26 @@ def _write_cover(doc: Any, data: CopyData, marks: CopyMarks) -> None:
     sigs.style = doc.styles["Table Grid"]
     _mark_table(sigs, APPROVAL_TABLE)
     _repeat_header(sigs)
-    for i, label in enumerate(("签署含义", "签署人", "签署时间", "备注")):
+    when = f"签署时间（{data.zone}）" if data.zone else "签署时间"
+    for i, label in enumerate(("签署含义", "签署人", when, "备注")):
         _cell_text(sigs.cell(0, i), label, bold=True)
     if not data.signatures:
         _cell_text(sigs.cell(1, 0), "—")
-        _cell_text(sigs.cell(1, 1), "尚无签署")
+        _cell_text(sigs.cell(1, 1), "尚无有效签署")
     for row, line in enumerate(data.signatures, start=1):
-        meaning = f"{line.meaning}（已撤销）" if line.voided else line.meaning
-        _cell_text(sigs.cell(row, 0), meaning, strike=line.voided)
-        _cell_text(sigs.cell(row, 1), line.printed_name, strike=line.voided)
-        _cell_text(sigs.cell(row, 2), line.signed_at, strike=line.voided)
-        if line.invalid:
-            _cell_text(sigs.cell(row, 3), line.invalid + ("\n" if line.comment else ""),
-                       bold=True, color=RGBColor(0xC0, 0x00, 0x00))
+        _cell_text(sigs.cell(row, 0), line.meaning)
+        _cell_text(sigs.cell(row, 1), line.printed_name)
+        _cell_text(sigs.cell(row, 2), line.signed_at)
         _cell_text(sigs.cell(row, 3), line.comment)
+    if data.invalid_signatures:
+        warning = doc.add_paragraph(style=COVER_STYLE).add_run(
+            f"另有 {data.invalid_signatures} 个签署无效（签署后内容或签名记录被改动），"
+            "未列入本页；请向品质管理中心核实。")
+        warning.bold = True
+        warning.font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
+    if data.voided_signatures:
+        doc.add_paragraph(f"另有 {data.voided_signatures} 个签署已撤销，未列入本页。",
+                          style=COVER_STYLE)
     _in_cover_style(table, doc)
     _in_cover_style(sigs, doc)
     end = doc.add_paragraph(style=COVER_STYLE)

@@ -66,7 +66,8 @@ def test_department_rules_cover_the_documents_of_a_department(db, people):
 def test_acknowledgement_is_a_read_signature_on_the_content(db, people):
     _rule(db, people)
     revision = effective_document(db, people).current_revision
-    ack = reading.acknowledge(db, people["staff"], revision, password=TEST_PASSWORD)
+    ack = reading.acknowledge(db, people["staff"], revision, password=TEST_PASSWORD,
+                        content_sha256=revision.content_sha256)
     assert ack.state == AckState.ACKNOWLEDGED and ack.acknowledged_at is not None
     signature = db.get(Signature, ack.signature_id)
     assert signature.meaning == Meaning.READ
@@ -74,14 +75,16 @@ def test_acknowledgement_is_a_read_signature_on_the_content(db, people):
     assert (signature.object_type, signature.object_id) == ("revision", str(revision.id))
     assert [t for t in tasks_for(db, people["staff"]) if t.kind == "acknowledge"] == []
     with pytest.raises(Conflict):
-        reading.acknowledge(db, people["staff"], revision, password=TEST_PASSWORD)
+        reading.acknowledge(db, people["staff"], revision, password=TEST_PASSWORD,
+                        content_sha256=revision.content_sha256)
 
 
 def test_a_wrong_password_signs_nothing(db, people):
     _rule(db, people)
     revision = effective_document(db, people).current_revision
     with pytest.raises(Forbidden):
-        reading.acknowledge(db, people["staff"], revision, password="wrong")
+        reading.acknowledge(db, people["staff"], revision, password="wrong",
+                        content_sha256=revision.content_sha256)
     assert _ack(db, revision, people["staff"]).state == AckState.PENDING
 
 
@@ -89,13 +92,15 @@ def test_only_the_effective_revision_can_be_acknowledged(db, people):
     _rule(db, people)
     draft = make_document(db, author=people["clerk"]).working_revision
     with pytest.raises(Conflict) as refused:
-        reading.acknowledge(db, people["staff"], draft, password=TEST_PASSWORD)
+        reading.acknowledge(db, people["staff"], draft, password=TEST_PASSWORD,
+                        content_sha256=draft.content_sha256)
     assert refused.value.code == "not_effective"
     document = effective_document(db, people, title="保安管理制度")
     old = document.current_revision
     make_next_effective(db, people, document)
     with pytest.raises(Conflict):
-        reading.acknowledge(db, people["staff"], old, password=TEST_PASSWORD)
+        reading.acknowledge(db, people["staff"], old, password=TEST_PASSWORD,
+                        content_sha256=old.content_sha256)
     assert _ack(db, old, people["staff"]).state == AckState.LAPSED
     assert db.scalar(sa.select(sa.func.count()).select_from(Signature).where(
         Signature.meaning == Meaning.READ)) == 0
@@ -105,7 +110,8 @@ def test_a_major_revision_resets_acknowledgement(db, people):
     _rule(db, people, minor_resets=False)
     document = effective_document(db, people)
     first = document.current_revision
-    reading.acknowledge(db, people["staff"], first, password=TEST_PASSWORD)
+    reading.acknowledge(db, people["staff"], first, password=TEST_PASSWORD,
+                        content_sha256=first.content_sha256)
     second = make_next_effective(db, people, document, major=True)
     assert second.is_major
     assert _ack(db, second, people["staff"]).state == AckState.PENDING
@@ -117,7 +123,8 @@ def test_a_minor_revision_keeps_acknowledgement_when_the_rule_says_so(db, people
     _rule(db, people, minor_resets=False)
     document = effective_document(db, people)
     first = document.current_revision
-    reading.acknowledge(db, people["staff"], first, password=TEST_PASSWORD)
+    reading.acknowledge(db, people["staff"], first, password=TEST_PASSWORD,
+                        content_sha256=first.content_sha256)
     minor = make_next_effective(db, people, document, major=False)
     assert minor.label == "A/1"
     carried = _ack(db, minor, people["staff"])
@@ -130,7 +137,8 @@ def test_a_minor_revision_keeps_acknowledgement_when_the_rule_says_so(db, people
 def test_a_minor_revision_resets_by_default(db, people):
     _rule(db, people)
     document = effective_document(db, people)
-    reading.acknowledge(db, people["staff"], document.current_revision, password=TEST_PASSWORD)
+    reading.acknowledge(db, people["staff"], document.current_revision, password=TEST_PASSWORD,
+                        content_sha256=document.current_revision.content_sha256)
     minor = make_next_effective(db, people, document, major=False)
     assert _ack(db, minor, people["staff"]).state == AckState.PENDING
 
@@ -139,7 +147,8 @@ def test_overdue_acknowledgements_and_the_matrix(db, people):
     _rule(db, people, due_days=5)
     document = effective_document(db, people)
     revision = document.current_revision
-    reading.acknowledge(db, people["staff2"], revision, password=TEST_PASSWORD)
+    reading.acknowledge(db, people["staff2"], revision, password=TEST_PASSWORD,
+                        content_sha256=revision.content_sha256)
     late = _ack(db, revision, people["staff"])
     late.due_date = clock.today() - timedelta(days=1)
     db.flush()

@@ -127,10 +127,10 @@ def test_staff_acknowledge_from_the_read_page(app, client_as, doc):
     assert f"/distribution/read/{doc['revision_id']}" in tasks
     page = staff.get(f"/distribution/read/{doc['revision_id']}")
     assert page.status_code == 200 and "为规范投诉处理" in page.get_data(as_text=True)
-    wrong = staff.post(f"/distribution/read/{doc['revision_id']}", data={"password": "x"})
+    url = f"/distribution/read/{doc['revision_id']}"
+    wrong = submit_form(staff, page, url, password="x")
     assert wrong.status_code == 302
-    done = staff.post(f"/distribution/read/{doc['revision_id']}",
-                      data={"password": TEST_PASSWORD})
+    done = submit_form(staff, page, url, password=TEST_PASSWORD)
     assert done.status_code == 302 and done.headers["Location"].endswith("/tasks/")
     with app.app_context():
         from qms.db import get_session

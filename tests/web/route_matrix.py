@@ -65,6 +65,7 @@ class Access:
 ROUTES: dict[str, Access] = {
     # -- open to anyone ------------------------------------------------------------------
     "main.healthz": Access(get=ANYONE),
+    "main.favicon": Access(get=ANYONE),
     "main.set_language": Access(post=ANYONE),
     "auth.login": Access(get=ANYONE, post=ANYONE),
     "api.api_core.openapi": Access(get=ANYONE),
@@ -123,6 +124,9 @@ ROUTES: dict[str, Access] = {
     "procedures.needs_review": Access(get=SIGNED_IN),
     "procedures.clear_flag": Access(post=DOCUMENT_CONTROL),
     "procedures.confirm_link": Access(post=DOCUMENT_CONTROL),
+    "procedures.edit_links": Access(
+        post=DOCUMENT_CONTROL, object_rule="only a draft the poster may edit and read"
+    ),
     # -- reviews -------------------------------------------------------------------------
     "reviews.index": Access(get=SIGNED_IN),
     "reviews.metrics": Access(get=REVIEW_LEADERS),
@@ -176,6 +180,7 @@ ROUTES: dict[str, Access] = {
     "distribution.read": Access(get=SIGNED_IN, post=SIGNED_IN),
     "distribution.reading_matrix": Access(get=REGISTER_READERS),
     "distribution.reading_document": Access(get=REGISTER_READERS),
+    "distribution.assign_reading": Access(post=DOCUMENT_CONTROL),
     "distribution.reading_person": Access(
         get=SIGNED_IN, object_rule="a person's reading record: themselves and register readers"
     ),

@@ -299,6 +299,9 @@ REVIEWED_MARKUP = {
     "templates/distribution/read.html": "markup.render: Markdown sanitised by nh3",
     "templates/documents/show.html": "markup.render: Markdown sanitised by nh3",
     "templates/documents/edit.html": "diff.redline_html escapes both texts",
+    "templates/documents/_editor_preview.html": (
+        "markup.render: Markdown sanitised by nh3 (tests/web/test_editor_links.py)"
+    ),
     "templates/documents/diff.html": "diff.redline_html escapes both texts",
     "qms/reviews/metrics.py": "bar_chart escapes every title and label",
     "qms/search/service.py": "snippet escapes the text; only <mark> is ours",

@@ -66,21 +66,84 @@ def test_superseded_revision_is_marked_obsolete_even_when_a_copy_number_is_given
     assert "作废" in header_cells(copy)
 
 
-def test_approval_page_lists_signatures_in_local_time_and_marks_voided(db, effective_doc):
+def approval_rows(copy: docx.document.Document) -> list[list[str]]:
+    table = next(t for t in copy.tables
+                 if t._tbl.xpath("./w:tblPr/w:tblCaption/@w:val") == ["qms-approval"])
+    return [[c.text for c in row.cells] for row in table.rows]
+
+
+def test_approval_page_lists_valid_signatures_in_local_time_with_the_zone_named(
+        db, effective_doc):
     revision = effective_doc.current_revision
     signatures = signatures_for(db, "revision", [revision.id])
     approval = next(s for s in signatures if s.meaning == "approved")
-    signatures[0].voided_at = signatures[0].signed_at
-    db.flush()
-    copy = read(export_revision(db, revision, None))
-    table = next(t for t in copy.tables
-                 if t._tbl.xpath("./w:tblPr/w:tblCaption/@w:val") == ["qms-approval"])
-    rows = [[c.text for c in row.cells] for row in table.rows]
-    assert rows[0][:3] == ["签署含义", "签署人", "签署时间"]
+    rows = approval_rows(read(export_revision(db, revision, None)))
+    assert rows[0][:3] == ["签署含义", "签署人", "签署时间（Asia/Shanghai (UTC+08:00)）"]
     local = approval.signed_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
     assert ["批准", approval.printed_name, local] in [r[:3] for r in rows]
-    assert rows[1][0].endswith("（已撤销）")
     assert len(rows) == 1 + len(signatures)
+
+
+def test_approval_page_leaves_out_voided_and_invalidated_signatures(db, effective_doc):
+    revision = effective_doc.current_revision
+    signatures = signatures_for(db, "revision", [revision.id])
+    review = next(s for s in signatures if s.meaning == "reviewed")
+    approval = next(s for s in signatures if s.meaning == "approved")
+    review.voided_at = review.signed_at  # voided by a later edit
+    approval.printed_name = "冒名"  # the record altered after signing: no longer valid
+    db.flush()
+    copy = read(export_revision(db, revision, None))
+    rows = approval_rows(copy)
+    meanings = [r[0] for r in rows[1:]]
+    assert "审核" not in meanings and "批准" not in meanings
+    assert "冒名" not in [r[1] for r in rows]
+    assert len(rows) == 1 + len(signatures) - 2
+    assert not any("已撤销" in r[0] for r in rows)
+    note = [p.text for p in copy.paragraphs if "未列入本页" in p.text]
+    assert note == [
+        "另有 1 个签署无效（签署后内容或签名记录被改动），未列入本页；请向品质管理中心核实。",
+        "另有 1 个签署已撤销，未列入本页。",
+    ]
+
+
+def test_approval_page_of_a_draft_says_there_is_no_valid_signature(db, draft_doc):
+    rows = approval_rows(read(export_revision(db, draft_doc.working_revision, None)))
+    assert rows[1][:2] == ["—", "尚无有效签署"]
+
+
+def test_downloaded_copy_shows_times_in_the_zone_of_the_pages(database_url, tmp_path):
+    """A reader whose site runs in another zone sees the same time in the page and in
+    the Word copy, and the copy names the zone."""
+    from tests.conftest import login, make_test_app
+    from tests.factories import make_role_users, seed_departments
+    from tests.word.conftest import PROCEDURE_BODY
+
+    app = make_test_app(database_url, tmp_path, BABEL_DEFAULT_TIMEZONE="America/New_York")
+    with app.test_request_context():
+        from qms.db import get_session
+        from tests.factories import make_document
+
+        db = get_session()
+        seed_departments(db)
+        db.commit()
+        make_role_users()
+        doc = make_document(db, state="effective", author=user(db, "manager"),
+                            reviewer=user(db, "reviewer"), approver=user(db, "approver"),
+                            clerk=user(db, "clerk"), kind="procedure", title="投诉处理程序",
+                            body=PROCEDURE_BODY)
+        db.commit()
+        number = doc.number
+        approval = next(s for s in signatures_for(db, "revision", [doc.current_revision_id])
+                        if s.meaning == "approved")
+        signed_at = approval.signed_at
+    client = app.test_client()
+    login(client, "clerk")
+    local = signed_at.astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m-%d %H:%M")
+    page = client.get(f"/documents/{number}").get_data(as_text=True)
+    assert local in page
+    rows = approval_rows(read(client.get(f"/documents/{number}/export.docx").data))
+    assert rows[0][2].startswith("签署时间（America/New_York (UTC-0")
+    assert local in [r[2] for r in rows]
 
 
 def test_body_headings_lists_tables_and_emphasis(db, effective_doc):
