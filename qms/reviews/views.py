@@ -102,6 +102,8 @@ def _done(review: Review, message: str, anchor: str = "", defect: Defect | None 
                 service=service,
                 A=ReviewAction,
                 next_url=safe_next(request.form.get("next"), ""),
+                refusal=None,
+                keep=_keeper(None),
             )
             body["number"] = defect.number
         return jsonify(body)
@@ -110,18 +112,43 @@ def _done(review: Review, message: str, anchor: str = "", defect: Defect | None 
     return redirect(target + (f"#{anchor}" if anchor else ""))
 
 
-def _attempt(review: Review, work: Callable[[], Any]) -> Any:
-    """Run one service call; a refusal goes back to the page (or the script) with its reason."""
+def _attempt(review: Review, work: Callable[[], Any], kept_for: str, **page: Any) -> Any:
+    """Run one service call; a refusal goes back to the page the user was on (or to the
+    script) with its reason, what they typed kept, nothing stored."""
     try:
         return work()
     except DomainError as err:
         message = refused(err)  # rolled back, a refused signature kept in the trail
         if wants_json():
             return jsonify({"error": {"code": err.code, "message": message}}), err.status
-        flash(message, "error")
-        return redirect(
-            safe_next(request.form.get("next"), url_for("reviews.detail", review_id=review.id))
-        )
+        refusal = {**err.details, "message": message, "code": err.code, "for": kept_for}
+        return _page_again(review, refusal, **page), err.status
+
+
+def _page_again(review: Review, refusal: dict[str, Any], **page: Any) -> str:
+    """The page the refused form was posted from, with the refusal and the input kept."""
+    back = safe_next(request.form.get("next"), "") or ""
+    if back.split("#")[0] == url_for("reviews.meeting", review_id=review.id):
+        return _meeting_page(review, refusal=refusal, form=page.get("form"))
+    return _detail_page(review, refusal=refusal, edit=page.get("edit"))
+
+
+def _keeper(refusal: dict[str, Any] | None) -> Callable[..., Any]:
+    """keep(form, field, default): what the user typed into the refused form, else default."""
+    kept_for = (refusal or {}).get("for")
+
+    def keep(form: str, name: str, default: Any = "") -> Any:
+        if kept_for != form or name not in request.form:
+            return default
+        return request.form.get(name)
+
+    def kept_list(form: str, name: str, default: Any) -> Any:
+        if kept_for != form:
+            return default
+        return request.form.getlist(name)
+
+    keep.list = kept_list  # type: ignore[attr-defined]
+    return keep
 
 
 def _int(value: Any) -> int | None:
@@ -271,10 +298,16 @@ def new() -> Any:
 @bp.route("/<int:review_id>")
 @permission_required(Permission.READ_DOCUMENTS)
 def detail(review_id: int) -> str:
-    review = _load(review_id)
+    return _detail_page(_load(review_id))
+
+
+def _detail_page(
+    review: Review, refusal: dict[str, Any] | None = None, edit: PlanEditForm | None = None
+) -> str:
     figures = metrics.for_review(review)
-    edit = PlanEditForm(obj=review)
-    edit.checklist.data = "\n".join(i.text for i in review.checklist)
+    if edit is None:
+        edit = PlanEditForm(obj=review, formdata=None)
+        edit.checklist.data = "\n".join(i.text for i in review.checklist)
     return render_template(
         "reviews/detail.html",
         review=review,
@@ -289,6 +322,8 @@ def detail(review_id: int) -> str:
         edit=edit,
         unconfirmed=service.unconfirmed(review),
         people=_people(get_session()),
+        refusal=refusal,
+        keep=_keeper(refusal),
     )
 
 
@@ -314,7 +349,7 @@ def move(review_id: int) -> Any:
             _("Review %(ref)s: %(state)s.", ref=review.ref, state=STATE_LABELS[review.state]),
         )
 
-    return _attempt(review, work)
+    return _attempt(review, work, f"move:{action}")
 
 
 @bp.route("/<int:review_id>/plan", methods=["POST"])
@@ -323,8 +358,8 @@ def edit_plan(review_id: int) -> Any:
     review = _load(review_id)
     form = PlanEditForm()
     if not form.validate():
-        flash("; ".join(str(e) for errs in form.errors.values() for e in errs), "error")
-        return redirect(url_for("reviews.detail", review_id=review.id))
+        refusal = {"message": form_errors(form), "code": "invalid", "for": "plan"}
+        return _detail_page(review, refusal=refusal, edit=form), 422
 
     def work() -> Any:
         db = get_session()
@@ -332,7 +367,7 @@ def edit_plan(review_id: int) -> Any:
         service.set_checklist(db, current_user, review, (form.checklist.data or "").splitlines())
         return _done(review, _("Plan saved."))
 
-    return _attempt(review, work)
+    return _attempt(review, work, "plan", edit=form)
 
 
 @bp.route("/<int:review_id>/preparation", methods=["POST"])
@@ -346,7 +381,7 @@ def preparation(review_id: int) -> Any:
         )
         return _done(review, _("Preparation time logged."))
 
-    return _attempt(review, work)
+    return _attempt(review, work, "preparation")
 
 
 @bp.route("/<int:review_id>/attendance", methods=["POST"])
@@ -359,7 +394,7 @@ def attendance(review_id: int) -> Any:
         service.record_attendance(get_session(), current_user, review, present)
         return _done(review, _("Attendance recorded."))
 
-    return _attempt(review, work)
+    return _attempt(review, work, "attendance")
 
 
 @bp.route("/<int:review_id>/conclusion", methods=["POST"])
@@ -378,7 +413,7 @@ def conclusion(review_id: int) -> Any:
         )
         return _done(review, _("Conclusion recorded."))
 
-    return _attempt(review, work)
+    return _attempt(review, work, "conclusion")
 
 
 @bp.route("/<int:review_id>/regression", methods=["POST"])
@@ -397,19 +432,19 @@ def regression(review_id: int) -> Any:
         )
         return _done(review, _("Decision on a regression review recorded."))
 
-    return _attempt(review, work)
+    return _attempt(review, work, "regression")
 
 
 # -- meeting mode: defects and checklist ---------------------------------------------------
 
 
-def _defect_form(review: Review) -> DefectForm:
-    form = DefectForm()
+def _defect_form(review: Review, fresh: bool = False) -> DefectForm:
+    form = DefectForm(formdata=None) if fresh else DefectForm()
     form.raised_by.choices = [(u.id, u.display_name) for u in review.people()]
     form.revision_id.choices = [
         (o.revision_id, f"{o.revision.document.number} {o.revision.label}") for o in review.objects
     ]
-    if request.method == "GET":
+    if request.method == "GET" or fresh:
         form.raised_by.data = current_user.id
     return form
 
@@ -417,7 +452,12 @@ def _defect_form(review: Review) -> DefectForm:
 @bp.route("/<int:review_id>/meeting")
 @permission_required(Permission.READ_DOCUMENTS)
 def meeting(review_id: int) -> str:
-    review = _load(review_id)
+    return _meeting_page(_load(review_id))
+
+
+def _meeting_page(
+    review: Review, refusal: dict[str, Any] | None = None, form: DefectForm | None = None
+) -> str:
     return render_template(
         "reviews/meeting.html",
         review=review,
@@ -425,8 +465,10 @@ def meeting(review_id: int) -> str:
         me=current_user,
         service=service,
         A=ReviewAction,
-        form=_defect_form(review),
+        form=form if form is not None else _defect_form(review, fresh=True),
         counts=service.counts(review),
+        refusal=refusal,
+        keep=_keeper(refusal),
     )
 
 
@@ -439,10 +481,8 @@ def add_defect(review_id: int) -> Any:
         message = form_errors(form)
         if wants_json():
             return jsonify({"error": {"code": "invalid", "message": message}}), 422
-        flash(message, "error")
-        return redirect(
-            safe_next(request.form.get("next"), url_for("reviews.detail", review_id=review.id))
-        )
+        refusal = {"message": message, "code": "invalid", "for": "add_defect"}
+        return _page_again(review, refusal, form=form), 422
 
     def work() -> Any:
         db = get_session()
@@ -463,7 +503,7 @@ def add_defect(review_id: int) -> Any:
             review, _("Defect %(no)s logged.", no=defect.number), f"defect-{defect.number}", defect
         )
 
-    return _attempt(review, work)
+    return _attempt(review, work, "add_defect", form=form)
 
 
 @bp.route("/<int:review_id>/defects/<int:number>", methods=["POST"])
@@ -485,23 +525,40 @@ def update_defect(review_id: int, number: int) -> Any:
                 f.get("reason", ""),
                 f.get("severity") or None,
             )
+            done = _(
+                "Defect %(no)s: %(disposition)s.",
+                no=number,
+                disposition=DISPOSITION_LABELS[defect.disposition],
+            )
         elif op == "respond":
             service.respond(db, current_user, defect, f.get("response", ""))
+            done = _("Your response to defect %(no)s is saved.", no=number)
         elif op == "track":
             owner_id = parse_id(f.get("owner"))
             owner = db.get(User, owner_id) if owner_id is not None else None
             if owner is None:
                 raise Invalid(_l("Name who fixes the defect."))
             service.track(db, current_user, defect, owner=owner, fix_due=_date(f.get("fix_due")))
+            if defect.fix_due is not None:
+                done = _(
+                    "Defect %(no)s: %(name)s fixes it by %(date)s.",
+                    no=number,
+                    name=owner.display_name,
+                    date=defect.fix_due.isoformat(),
+                )
+            else:
+                done = _("Defect %(no)s: %(name)s fixes it.", no=number, name=owner.display_name)
         elif op == "fix":
             service.mark_fixed(db, current_user, defect)
+            done = _("Defect %(no)s marked fixed.", no=number)
         elif op == "verify":
             service.verify(db, current_user, defect)
+            done = _("Defect %(no)s verified.", no=number)
         else:
             raise Invalid(_l("Unknown action."))
-        return _done(review, _("Defect %(no)s updated.", no=number), f"defect-{number}", defect)
+        return _done(review, done, f"defect-{number}", defect)
 
-    return _attempt(review, work)
+    return _attempt(review, work, f"defect:{number}:{op}")
 
 
 @bp.route("/<int:review_id>/checklist/<int:item_id>", methods=["POST"])
@@ -520,7 +577,7 @@ def tick(review_id: int, item_id: int) -> Any:
         )
         return _done(review, _("Checklist updated."), "checklist")
 
-    return _attempt(review, work)
+    return _attempt(review, work, f"tick:{item_id}")
 
 
 # -- exports and metrics -------------------------------------------------------------------
