@@ -34,13 +34,14 @@ from qms.errors import DomainError, Invalid
 from qms.nav import NavEntry
 from qms.nav import register as register_nav
 from qms.pagination import clamp, paginate
-from qms.reviews import access, export, metrics, service
+from qms.reviews import access, approvers, export, metrics, service
 from qms.reviews import gate as _gate  # noqa: F401  (subscribes the approval gate)
 from qms.reviews import tasks as _tasks  # noqa: F401  (task provider and home panel)
 from qms.reviews.forms import DefectForm, PlanEditForm, PlanForm
 from qms.reviews.lifecycle import ReviewAction, ReviewState
 from qms.reviews.models import (
     ACTION_LABELS,
+    CAPACITY_LABELS,
     CATEGORY_LABELS,
     CONCLUSION_LABELS,
     DISPOSITION_LABELS,
@@ -59,7 +60,16 @@ from qms.web import form_errors, parse_id, permission_required, safe_next
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 
-register_nav(NavEntry(_l("Reviews"), "reviews.index", Permission.READ_DOCUMENTS, 30))
+register_nav(
+    NavEntry(_l("Reviews"), "reviews.index", Permission.READ_DOCUMENTS, 30),
+    NavEntry(
+        _l("Approvers of review plans"),
+        "reviews.plan_approvers",
+        Permission.MANAGE_APPROVAL_MATRIX,
+        87,
+        "admin",
+    ),
+)
 
 LABELS = {
     "state": STATE_LABELS,
@@ -204,7 +214,7 @@ def _plan_choices(form: PlanForm, db: Any) -> None:
     ]
     form.reviewers.choices = [(u.id, u.display_name) for u in people]
     form.recorder.choices = [(0, "—")] + [(u.id, u.display_name) for u in people]
-    form.approver.choices = [(u.id, u.display_name) for u in people if service.may_approve(u)]
+    form.approver.choices = [(u.id, u.display_name) for u in approvers.plan_approvers(db)]
 
 
 def _revision(db: Any, number: str, label: str) -> Any:
@@ -664,3 +674,54 @@ def metrics_page() -> str:
         density=density,
         L=LABELS,
     )
+
+
+# -- who approves review plans (the general manager and his delegates) ------------------
+
+
+@bp.route("/approvers", methods=["GET", "POST"])
+@permission_required(Permission.MANAGE_APPROVAL_MATRIX)
+def plan_approvers() -> Any:
+    db = get_session()
+    refusal: dict[str, Any] | None = None
+    status = 200
+    if request.method == "POST":
+        action = request.form.get("action", "")
+        try:
+            if action == "remove":
+                entry_id = parse_id(request.form.get("entry_id"))
+                if entry_id is None:
+                    abort(404)
+                approvers.remove(db, current_user, entry_id, request.form.get("reason", ""))
+                done = _("Removed from the approvers of review plans.")
+            else:
+                user_id = parse_id(request.form.get("user"))
+                user = db.get(User, user_id) if user_id is not None else None
+                if user is None:
+                    raise Invalid(_l("Choose a person."))
+                reason = request.form.get("reason", "")
+                if action == "general_manager":
+                    approvers.name_general_manager(db, current_user, user, reason)
+                    done = _("%(name)s is named as the general manager.", name=user.display_name)
+                else:
+                    approvers.delegate(db, current_user, user, reason)
+                    done = _(
+                        "%(name)s now approves review plans in the general manager's place.",
+                        name=user.display_name,
+                    )
+        except DomainError as err:
+            refusal = {"message": refused(err), "code": err.code, "for": action}
+            status = err.status
+        else:
+            db.commit()
+            flash(done, "success")
+            return redirect(url_for("reviews.plan_approvers"))
+    candidates = [u for u in _people(db) if service.may_approve(u)]
+    return render_template(
+        "reviews/approvers.html",
+        entries=approvers.entries(db),
+        candidates=candidates,
+        refusal=refusal,
+        keep=_keeper(refusal),
+        CAPACITY_LABELS=CAPACITY_LABELS,
+    ), status
