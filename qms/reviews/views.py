@@ -29,12 +29,16 @@ from qms.auth.permissions import Permission
 from qms.csvexport import csv_response
 from qms.db import get_session, new_session
 from qms.documents import service as documents
+from qms.documents import visibility
+from qms.documents.lifecycle import RevState
+from qms.documents.models import Document, Revision
 from qms.errorhandlers import refused
 from qms.errors import DomainError, Invalid
 from qms.nav import NavEntry
 from qms.nav import register as register_nav
 from qms.pagination import clamp, paginate
 from qms.reviews import access, approvers, export, metrics, service
+from qms.reviews import docpage as _docpage  # noqa: F401  (reviews on the document page)
 from qms.reviews import gate as _gate  # noqa: F401  (subscribes the approval gate)
 from qms.reviews import tasks as _tasks  # noqa: F401  (task provider and home panel)
 from qms.reviews.forms import DefectForm, PlanEditForm, PlanForm
@@ -215,6 +219,34 @@ def _plan_choices(form: PlanForm, db: Any) -> None:
     form.reviewers.choices = [(u.id, u.display_name) for u in people]
     form.recorder.choices = [(0, "—")] + [(u.id, u.display_name) for u in people]
     form.approver.choices = [(u.id, u.display_name) for u in approvers.plan_approvers(db)]
+    form.revision.choices = [
+        (r.id, f"{r.document.number} {r.label} {r.title}") for r in _under_review(db)
+    ]
+
+
+def _under_review(db: Any) -> list[Revision]:
+    """The revisions awaiting review, of documents this leader is cleared for, by number."""
+    rows = db.scalars(
+        sa.select(Revision)
+        .join(Document, Document.id == Revision.document_id)
+        .where(Revision.state == RevState.IN_REVIEW)
+        .order_by(Document.number)
+        .limit(500)
+    )
+    # The rule review records follow: cleared for the document (a leader plans the review
+    # of a draft he is not named on yet).
+    return [r for r in rows if visibility.cleared_for_document(db, current_user, r.document)]
+
+
+def _from_document(db: Any, form: PlanForm) -> None:
+    """Opened from a document page: that revision chosen, its title and department filled."""
+    chosen = parse_id(request.args.get("revision_id"))
+    if chosen is None or chosen not in {value for value, _label in form.revision.choices}:
+        return
+    revision = db.get(Revision, chosen)
+    form.revision.data = revision.id
+    form.title.data = form.title.data or revision.title
+    form.department.data = revision.document.department.code
 
 
 def _revision(db: Any, number: str, label: str) -> Any:
@@ -255,6 +287,9 @@ def new() -> Any:
     form = PlanForm()
     _plan_choices(form, db)
     status = 200
+    refusal: dict[str, Any] | None = None
+    if request.method == "GET":
+        _from_document(db, form)
     if form.validate_on_submit():
         try:
             users = {u.id: u for u in _people(db)}
@@ -270,12 +305,7 @@ def new() -> Any:
                 level=form.level.data,
                 review_type=form.review_type.data,
                 objects=[
-                    service.ObjectSpec(
-                        _revision(
-                            db, form.document_number.data or "", form.revision_label.data or ""
-                        ),
-                        form.pages.data or 1,
-                    ),
+                    service.ObjectSpec(db.get(Revision, form.revision.data), form.pages.data or 1),
                     *_attachments(db, form.attachments.data or ""),
                 ],
                 reviewers=[users[i] for i in form.reviewers.data or [] if i in users],
@@ -284,8 +314,7 @@ def new() -> Any:
                 **_plan_fields(form),
             )
         except DomainError as err:
-            db.rollback()
-            form.title.errors = [str(err.message)]
+            refusal = {**err.details, "message": refused(err), "code": err.code}
             status = err.status
         else:
             db.commit()
@@ -299,7 +328,7 @@ def new() -> Any:
             return redirect(url_for("reviews.detail", review_id=review.id))
     elif request.method == "POST":
         status = 422
-    return render_template("reviews/new.html", form=form), status
+    return render_template("reviews/new.html", form=form, refusal=refusal), status
 
 
 # -- the review page ------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def test_planning_through_the_form(client_as, users, doc_number, app):
     assert leader.get("/reviews/new").status_code == 200
     response = leader.post("/reviews/new", data={
         "title": "客服体系", "department": "KF", "level": "center", "review_type": "first",
-        "document_number": doc_number, "revision_label": "A/0", "pages": "6",
+        "revision": str(_revision_id(app, doc_number)), "pages": "6",
         "reviewers": [str(users["reviewer"])], "recorder": "0", "approver": str(users["gm"]),
     })
     assert response.status_code == 302, response.get_data(as_text=True)
@@ -79,7 +79,7 @@ def test_planning_through_the_form(client_as, users, doc_number, app):
     # the author as leader is refused with a message, not a crash
     refused = client_as("manager").post("/reviews/new", data={
         "title": "x", "department": "KF", "level": "center", "review_type": "first",
-        "document_number": doc_number, "revision_label": "A/0", "pages": "1",
+        "revision": str(_revision_id(app, doc_number)), "pages": "1",
         "reviewers": [], "recorder": "0", "approver": str(users["gm"])})
     assert refused.status_code == 422
 
@@ -236,6 +236,14 @@ def test_review_page_in_reporting_and_follow_up(client_as, review_id, app):
     assert refused.status_code == 409  # the review page again, with the reason
     shown = refused.get_data(as_text=True)
     assert 'id="refusal"' in shown and "RV-0001" in shown and "检查表" in shown
+
+
+def _revision_id(app, number):
+    with app.app_context():
+        from qms.db import get_session
+        from qms.documents import service as documents
+
+        return documents.get_document(get_session(), number).working_revision_id
 
 
 def _leader_id(app):
