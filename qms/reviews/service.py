@@ -19,7 +19,7 @@ from qms.auth.permissions import Permission
 from qms.auth.signatures import check_seen, sign
 from qms.db import utcnow
 from qms.documents.lifecycle import RevState
-from qms.documents.models import Revision
+from qms.documents.models import ReviewerAssignment, Revision
 from qms.errors import Conflict, Forbidden, Invalid, NotFound
 from qms.reviews import approvers
 from qms.reviews.checklists import checklist_template
@@ -104,8 +104,30 @@ def actors_for(review: Review, user: User, defect: Defect | None = None) -> froz
     return frozenset(held)
 
 
+def signs_a_reviewed_revision(user: User, review: Review) -> bool:
+    """Named to review or approve a revision this review covers: they see the review of
+    what they sign, before they sign it."""
+    return any(o.revision.approver_id == user.id
+               or any(a.reviewer_id == user.id for a in o.revision.reviews)
+               for o in review.objects)
+
+
+def reviews_of_signers(user_id: int) -> sa.Select[tuple[int]]:
+    """`signs_a_reviewed_revision` in SQL: the ids of those reviews."""
+    approves = (sa.select(ReviewObject.review_id)
+                .join(Revision, Revision.id == ReviewObject.revision_id)
+                .where(Revision.approver_id == user_id))
+    reviews = (sa.select(ReviewObject.review_id)
+               .join(ReviewerAssignment,
+                     ReviewerAssignment.revision_id == ReviewObject.revision_id)
+               .where(ReviewerAssignment.reviewer_id == user_id))
+    return sa.union(approves, reviews)  # type: ignore[return-value]
+
+
 def can_view(user: User, review: Review) -> bool:
     if any(p.user_id == user.id for p in review.participants) or review.approver_id == user.id:
+        return True
+    if signs_a_reviewed_revision(user, review):
         return True
     return user.can(Permission.LEAD_REVIEWS) or user.can(Permission.VIEW_REGISTER)
 
@@ -114,7 +136,8 @@ def visible_reviews(user: User) -> sa.Select[tuple[Review]]:
     stmt = sa.select(Review)
     if not (user.can(Permission.LEAD_REVIEWS) or user.can(Permission.VIEW_REGISTER)):
         mine = sa.select(Participant.review_id).where(Participant.user_id == user.id)
-        stmt = stmt.where(sa.or_(Review.id.in_(mine), Review.approver_id == user.id))
+        stmt = stmt.where(sa.or_(Review.id.in_(mine), Review.approver_id == user.id,
+                                 Review.id.in_(reviews_of_signers(user.id))))
     return stmt
 
 
