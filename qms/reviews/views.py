@@ -305,7 +305,9 @@ def new() -> Any:
                 level=form.level.data,
                 review_type=form.review_type.data,
                 objects=[
-                    service.ObjectSpec(db.get(Revision, form.revision.data), form.pages.data or 1),
+                    service.ObjectSpec(
+                        db.get(Revision, form.revision.data) or abort(422), form.pages.data or 1
+                    ),
                     *_attachments(db, form.attachments.data or ""),
                 ],
                 reviewers=[users[i] for i in form.reviewers.data or [] if i in users],

@@ -49,7 +49,7 @@ def _review_with_a_serious_defect(app, *, fixed=False):
 def test_the_approver_sees_the_open_review_and_serious_defect_before_signing(
     page, live_server, live_app
 ):
-    number, review_id, ref = _review_with_a_serious_defect(live_app)
+    number, _review_id, ref = _review_with_a_serious_defect(live_app)
     sign_in(page, live_server, "approver")
     page.goto(f"{live_server}/documents/{number}")
     reviews = page.locator("#document-reviews")
