@@ -19,6 +19,7 @@ from qms.auth.permissions import Permission
 from qms.auth.signatures import check_seen, sign
 from qms.db import utcnow
 from qms.documents.lifecycle import RevState
+from qms.documents.models import STATE_LABELS as REVISION_STATE_LABELS
 from qms.documents.models import ReviewerAssignment, Revision
 from qms.errors import Conflict, Forbidden, Invalid, NotFound
 from qms.reviews import approvers
@@ -616,7 +617,7 @@ def add_defect(
         raise Conflict(_l("%(number)s %(label)s is not under review (it is %(state)s); defects "
                           "are raised only against a revision under review.",
                           number=obj.revision.document.number, label=obj.revision.label,
-                          state=obj.revision.state),
+                          state=REVISION_STATE_LABELS[obj.revision.state]),
                        code="revision_not_under_review")
     description = description.strip()
     if not description:
