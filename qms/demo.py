@@ -86,10 +86,13 @@ def create_demo_data(session: Session) -> str | None:
 def grant_demo_approval_rights(
     session: Session, users: dict[str, User], depts: dict[str, Department]
 ) -> None:
-    """The general manager approves anything; the customer-service head approves the
-    documents of Customer Service; the quality manager those of the Quality Center."""
+    """The general manager approves anything, and review plans (handbook 5.2); the
+    customer-service head approves the documents of Customer Service; the quality manager
+    those of the Quality Center."""
     from qms.documents.service import grant_approval_right
+    from qms.reviews import approvers
 
     grant_approval_right(session, None, users["gm"], None, None)
+    approvers.name_general_manager(session, None, users["gm"])
     grant_approval_right(session, None, users["approver"], None, depts["KF"])
     grant_approval_right(session, None, users["manager"], None, depts["PZ"])

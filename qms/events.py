@@ -19,6 +19,7 @@ REVISION_CHANGED = "revision_changed"  # revision (saved, submitted, approved, c
 REVISION_EFFECTIVE = "revision_effective"  # revision, previous (superseded or None)
 REVISION_WITHDRAWN = "revision_withdrawn"  # revision
 BEFORE_APPROVE = "before_approve"  # revision; a handler raises a DomainError to refuse
+BEFORE_AGREE = "before_agree"  # revision, reviewer: a reviewer's "reviewed, agree"; may refuse
 
 
 def subscribe(name: str) -> Callable[[Handler], Handler]:

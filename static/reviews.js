@@ -8,6 +8,21 @@
     if (!status) return;
     status.textContent = text;
     status.className = isError ? "error" : "muted";
+    status.setAttribute("role", isError ? "alert" : "status");
+  }
+
+  // What happened to one defect, said in its own row: the user's eyes are there.
+  function rowNote(row, text, isError) {
+    if (!row || !text) return;
+    const cell = row.lastElementChild;
+    let note = row.querySelector(".row-note");
+    if (!note) {
+      note = document.createElement("p");
+      cell.appendChild(note);
+    }
+    note.className = "row-note " + (isError ? "error" : "ok");
+    note.setAttribute("role", isError ? "alert" : "status");
+    note.textContent = text;
   }
 
   function updateCounts(counts) {
@@ -84,9 +99,10 @@
     const focusName = document.activeElement && document.activeElement.name;
     send(form).then(function (data) {
       const fresh = placeRow(data.row, number);
+      rowNote(fresh, data.message, false);
       const again = fresh && focusName ? fresh.querySelector("[name='" + focusName + "']") : null;
       if (again) again.focus();
-    }).catch(function () {});
+    }).catch(function (error) { rowNote(row, error.message, true); });
   });
 
   document.addEventListener("change", function (event) {

@@ -10,7 +10,7 @@ import qms.db
 
 
 revision = '0009_worker'
-down_revision = '0008_idempotency'  # both in this branch; the integrator re-chains
+down_revision = '0008_idempotency'
 branch_labels = None
 depends_on = None
 

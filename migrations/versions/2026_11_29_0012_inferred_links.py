@@ -1,7 +1,7 @@
 """document links: inferred (our reading of the handbook) until the clerk confirms them
 
 Revision ID: 0012_inferred_links
-Revises: 0009_worker
+Revises: 0010_review_delegation
 Create Date: 2026-11-29 15:30:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = "0012_inferred_links"
-down_revision = "0009_worker"
+down_revision = "0010_review_delegation"
 branch_labels = None
 depends_on = None
 

@@ -55,3 +55,19 @@ def editor_sections(
         if section is not None:
             out.append(section)
     return out
+
+
+# (session, revision in work) → (template, context) or None: what the reviewer and the
+# approver must see next to the sign button (open reviews and defects of that revision).
+SignNote = Callable[[Session, Revision], tuple[str, dict[str, Any]] | None]
+SIGN_NOTES: list[SignNote] = []
+
+
+def sign_note(fn: SignNote) -> SignNote:
+    if fn not in SIGN_NOTES:
+        SIGN_NOTES.append(fn)
+    return fn
+
+
+def sign_notes(session: Session, revision: Revision) -> list[tuple[str, dict[str, Any]]]:
+    return [note for fn in SIGN_NOTES if (note := fn(session, revision)) is not None]

@@ -840,6 +840,7 @@ def review(
             code="approver_as_reviewer",
         )
     _check_seen(revision, content_sha256)
+    events.publish(session, events.BEFORE_AGREE, revision=revision, reviewer=actor)
     sign(
         session,
         actor,

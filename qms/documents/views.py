@@ -292,9 +292,16 @@ def _document_page(
         Markup(render_template(template, **context))  # noqa: S704 - rendered by Jinja
         for template, context in pages.sections(session, document, revision)
     )
+    sign_notes = Markup("")
+    if working is not None and working.state == RevState.IN_REVIEW:
+        sign_notes = Markup("").join(
+            Markup(render_template(template, **context))  # noqa: S704 - rendered by Jinja
+            for template, context in pages.sign_notes(session, working)
+        )
     return render_template(
         "documents/show.html",
         sections=extra,
+        sign_notes=sign_notes,
         document=document,
         revision=revision,
         body_html=render(revision.body),

@@ -19,7 +19,11 @@ from qms.trail.access import content_gate
 
 
 def _named(user: User, review: Review) -> bool:
-    return review.approver_id == user.id or any(p.user_id == user.id for p in review.participants)
+    return (
+        review.approver_id == user.id
+        or any(p.user_id == user.id for p in review.participants)
+        or service.signs_a_reviewed_revision(user, review)
+    )
 
 
 def may_see_review(session: Session, user: User, review: Review) -> bool:
@@ -47,6 +51,7 @@ def readable_reviews(session: Session, user: User, stmt: sa.Select[Any]) -> sa.S
     named = sa.or_(
         Review.approver_id == user.id,
         Review.id.in_(sa.select(Participant.review_id).where(Participant.user_id == user.id)),
+        Review.id.in_(service.reviews_of_signers(user.id)),
     )
     return stmt.where(sa.or_(named, ~unreadable))
 

@@ -43,8 +43,9 @@ class PlanForm(FlaskForm):
     department = SelectField(_l("Department under review"), coerce=str)
     level = SelectField(_l("Review level"), default=str(ReviewLevel.CENTER))
     review_type = SelectField(_l("Review type"), default=str(ReviewType.FIRST))
-    document_number = StringField(_l("Main document number"), validators=[DataRequired()])
-    revision_label = StringField(_l("Revision"), validators=[DataRequired(), Length(max=16)])
+    # A choice of the revisions under review, never typed: a wrong number cannot be sent.
+    revision = SelectField(_l("Main document (revision under review)"), coerce=int,
+                           validators=[DataRequired()])
     pages = IntegerField(_l("Pages"), default=1, validators=[NumberRange(min=1, max=10000)])
     attachments = TextAreaField(
         _l("Attached documents (one a line: number, revision, pages)"),

@@ -85,3 +85,41 @@ def refuse_while_reviews_are_open(session: Session, revision: Revision, **_kw: o
             "defects": [_defect_details(d) for d in defects],
         },
     )
+
+
+def own_unsettled_serious(session: Session, revision_id: int, user_id: int) -> list[Defect]:
+    """Serious defects this person raised against this revision that are not settled:
+    undecided, or accepted and not yet verified (not handed on to a regression review)."""
+    import sqlalchemy as sa
+
+    from qms.reviews.lifecycle import ReviewState
+    from qms.reviews.models import Severity
+
+    return list(session.scalars(
+        sa.select(Defect).join(Review, Review.id == Defect.review_id)
+        .where(Defect.revision_id == revision_id, Defect.raised_by_id == user_id,
+               Defect.severity == Severity.SERIOUS,
+               sa.or_(Defect.disposition == Disposition.OPEN,
+                      sa.and_(Defect.disposition == Disposition.ACCEPTED,
+                              Defect.verified_at.is_(None))),
+               Defect.carried_to_id.is_(None),
+               Review.state != ReviewState.CANCELLED)
+        .order_by(Defect.review_id, Defect.number)))
+
+
+@events.subscribe(events.BEFORE_AGREE)
+def refuse_agreement_over_own_serious_defects(
+    session: Session, revision: Revision, reviewer: Any, **_kw: object
+) -> None:
+    """A reviewer (the review leader included) who raised a serious defect against this
+    revision does not sign "reviewed, agree" while that defect is unsettled."""
+    defects = own_unsettled_serious(session, revision.id, reviewer.id)
+    if not defects:
+        return
+    message = " ".join([
+        _("You raised serious defects against revision %(label)s that are not settled yet; "
+          "you can agree once each is decided against, or its fix is verified.",
+          label=revision.label),
+        *[_defect_line(d) for d in defects]])
+    raise Conflict(message, code="own_serious_defects_open",
+                   details={"reviews": [], "defects": [_defect_details(d) for d in defects]})

@@ -382,3 +382,32 @@ class Defect(Base):
     @property
     def blocks_approval(self) -> bool:
         return self.is_open and self.severity in (Severity.SERIOUS, Severity.GENERAL)
+
+
+class ApproverCapacity(enum.StrEnum):
+    GENERAL_MANAGER = "general_manager"  # 总经理 (handbook 5.2: approves plans and reports)
+    DELEGATE = "delegate"  # named by the general manager to approve in his place
+
+
+CAPACITY_LABELS = {
+    ApproverCapacity.GENERAL_MANAGER: _l("General manager"),
+    ApproverCapacity.DELEGATE: _l("Delegate of the general manager"),
+}
+
+
+class PlanApprover(Base):
+    """The approval matrix of reviews: who signs review plans and reports. The general
+    manager does (handbook 5.2), and whoever he delegates to; each entry says who named
+    them, when and why (the trail keeps the same, and every removal)."""
+
+    __tablename__ = "review_approver"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), unique=True)
+    capacity: Mapped[ApproverCapacity] = mapped_column(str_enum(ApproverCapacity))
+    delegated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined", innerjoin=True)
+    delegated_by: Mapped[User | None] = relationship(foreign_keys=[delegated_by_id])

@@ -19,8 +19,10 @@ from qms.auth.permissions import Permission
 from qms.auth.signatures import check_seen, sign
 from qms.db import utcnow
 from qms.documents.lifecycle import RevState
-from qms.documents.models import Revision
+from qms.documents.models import STATE_LABELS as REVISION_STATE_LABELS
+from qms.documents.models import ReviewerAssignment, Revision
 from qms.errors import Conflict, Forbidden, Invalid, NotFound
+from qms.reviews import approvers
 from qms.reviews.checklists import checklist_template
 from qms.reviews.lifecycle import (
     ReviewAction,
@@ -65,8 +67,25 @@ def may_lead(user: User) -> bool:
 
 
 def may_approve(user: User) -> bool:
-    """The general manager or another approver signs plans and reports."""
+    """Holds the right to approve at all; who signs review plans and reports is narrower
+    (the general manager or his delegate: qms/reviews/approvers.py)."""
     return user.active and user.can(Permission.APPROVE_DOCUMENTS)
+
+
+def _check_plan_approver(session: Session, actor: User, review: Review,
+                         action: ReviewAction) -> None:
+    """Before approving or returning a plan or report: the general manager or his delegate,
+    and the one the plan names. Others are told who may; a wrong step keeps its own reason."""
+    from qms.reviews.lifecycle import TRANSITIONS
+
+    if (review.state, action) not in TRANSITIONS:
+        return
+    approvers.refuse_unless_plan_approver(session, actor, code="not_plan_approver")
+    if review.approver_id != actor.id:
+        raise Forbidden(_l("Review %(ref)s goes to %(name)s for approval, as its plan names; "
+                           "you are not that approver.", ref=review.ref,
+                           name=review.approver.display_name),
+                        code="not_your_step", details=approvers.refusal_details(session))
 
 
 def actors_for(review: Review, user: User, defect: Defect | None = None) -> frozenset[ReviewActor]:
@@ -86,8 +105,30 @@ def actors_for(review: Review, user: User, defect: Defect | None = None) -> froz
     return frozenset(held)
 
 
+def signs_a_reviewed_revision(user: User, review: Review) -> bool:
+    """Named to review or approve a revision this review covers: they see the review of
+    what they sign, before they sign it."""
+    return any(o.revision.approver_id == user.id
+               or any(a.reviewer_id == user.id for a in o.revision.reviews)
+               for o in review.objects)
+
+
+def reviews_of_signers(user_id: int) -> sa.Select[tuple[int]]:
+    """`signs_a_reviewed_revision` in SQL: the ids of those reviews."""
+    approves = (sa.select(ReviewObject.review_id)
+                .join(Revision, Revision.id == ReviewObject.revision_id)
+                .where(Revision.approver_id == user_id))
+    reviews = (sa.select(ReviewObject.review_id)
+               .join(ReviewerAssignment,
+                     ReviewerAssignment.revision_id == ReviewObject.revision_id)
+               .where(ReviewerAssignment.reviewer_id == user_id))
+    return sa.union(approves, reviews)  # type: ignore[return-value]
+
+
 def can_view(user: User, review: Review) -> bool:
     if any(p.user_id == user.id for p in review.participants) or review.approver_id == user.id:
+        return True
+    if signs_a_reviewed_revision(user, review):
         return True
     return user.can(Permission.LEAD_REVIEWS) or user.can(Permission.VIEW_REGISTER)
 
@@ -96,7 +137,8 @@ def visible_reviews(user: User) -> sa.Select[tuple[Review]]:
     stmt = sa.select(Review)
     if not (user.can(Permission.LEAD_REVIEWS) or user.can(Permission.VIEW_REGISTER)):
         mine = sa.select(Participant.review_id).where(Participant.user_id == user.id)
-        stmt = stmt.where(sa.or_(Review.id.in_(mine), Review.approver_id == user.id))
+        stmt = stmt.where(sa.or_(Review.id.in_(mine), Review.approver_id == user.id,
+                                 Review.id.in_(reviews_of_signers(user.id))))
     return stmt
 
 
@@ -240,8 +282,10 @@ def create_review(
         authors = list({r.author_id: r.author for r in revisions if r.state in (
             RevState.DRAFT, RevState.IN_REVIEW)}.values())
     _check_team(leader, reviewers, authors, recorder)
-    if not may_approve(approver):
-        raise Invalid(_l("%(name)s may not approve review plans.", name=approver.display_name))
+    if not approvers.may_approve_plans(session, approver):
+        raise Invalid(_l("%(name)s may not approve review plans. %(who)s",
+                         name=approver.display_name, who=approvers.who_may_approve(session)),
+                      code="not_plan_approver", details=approvers.refusal_details(session))
     if approver.id == leader.id or approver.id in {a.id for a in authors}:
         raise Invalid(_l("The approver of the plan must be neither its leader nor an author."))
     if planned_pages_per_hour is not None and planned_pages_per_hour < 1:
@@ -405,6 +449,7 @@ def approve_plan(session: Session, actor: User, review: Review, *, password: str
                  content_sha256: str | None, comment: str = "") -> Review:
     """The general manager signs the plan he read: content_sha256 is its plan_hash as his
     page showed it; a plan changed since is refused with both hashes."""
+    _check_plan_approver(session, actor, review, A.APPROVE_PLAN)
     new = _act(review, A.APPROVE_PLAN, actor)
     check_seen(content_sha256, plan_hash(review))
     sign(session, actor, password, Meaning.APPROVED, content_sha256=plan_hash(review),
@@ -416,6 +461,7 @@ def approve_plan(session: Session, actor: User, review: Review, *, password: str
 
 
 def return_plan(session: Session, actor: User, review: Review, *, reason: str) -> Review:
+    _check_plan_approver(session, actor, review, A.RETURN_PLAN)
     new = _act(review, A.RETURN_PLAN, actor)
     if not reason.strip():
         raise Invalid(_l("Say what must change in the plan."))
@@ -571,7 +617,7 @@ def add_defect(
         raise Conflict(_l("%(number)s %(label)s is not under review (it is %(state)s); defects "
                           "are raised only against a revision under review.",
                           number=obj.revision.document.number, label=obj.revision.label,
-                          state=obj.revision.state),
+                          state=REVISION_STATE_LABELS[obj.revision.state]),
                        code="revision_not_under_review")
     description = description.strip()
     if not description:
@@ -801,6 +847,7 @@ def submit_report(session: Session, actor: User, review: Review) -> Review:
 def approve_report(session: Session, actor: User, review: Review, *, password: str,
                    content_sha256: str | None, comment: str = "") -> Review:
     """Like approve_plan, for the report (report_hash as the approver's page showed it)."""
+    _check_plan_approver(session, actor, review, A.APPROVE_REPORT)
     new = _act(review, A.APPROVE_REPORT, actor)
     _report_ready(review)
     check_seen(content_sha256, report_hash(review))
@@ -813,6 +860,7 @@ def approve_report(session: Session, actor: User, review: Review, *, password: s
 
 
 def return_report(session: Session, actor: User, review: Review, *, reason: str) -> Review:
+    _check_plan_approver(session, actor, review, A.RETURN_REPORT)
     new = _act(review, A.RETURN_REPORT, actor)
     if not reason.strip():
         raise Invalid(_l("Say what must change in the report."))

@@ -29,18 +29,23 @@ from qms.auth.permissions import Permission
 from qms.csvexport import csv_response
 from qms.db import get_session, new_session
 from qms.documents import service as documents
+from qms.documents import visibility
+from qms.documents.lifecycle import RevState
+from qms.documents.models import Document, Revision
 from qms.errorhandlers import refused
 from qms.errors import DomainError, Invalid
 from qms.nav import NavEntry
 from qms.nav import register as register_nav
 from qms.pagination import clamp, paginate
-from qms.reviews import access, export, metrics, service
+from qms.reviews import access, approvers, export, metrics, service
+from qms.reviews import docpage as _docpage  # noqa: F401  (reviews on the document page)
 from qms.reviews import gate as _gate  # noqa: F401  (subscribes the approval gate)
 from qms.reviews import tasks as _tasks  # noqa: F401  (task provider and home panel)
 from qms.reviews.forms import DefectForm, PlanEditForm, PlanForm
 from qms.reviews.lifecycle import ReviewAction, ReviewState
 from qms.reviews.models import (
     ACTION_LABELS,
+    CAPACITY_LABELS,
     CATEGORY_LABELS,
     CONCLUSION_LABELS,
     DISPOSITION_LABELS,
@@ -59,7 +64,16 @@ from qms.web import form_errors, parse_id, permission_required, safe_next
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 
-register_nav(NavEntry(_l("Reviews"), "reviews.index", Permission.READ_DOCUMENTS, 30))
+register_nav(
+    NavEntry(_l("Reviews"), "reviews.index", Permission.READ_DOCUMENTS, 30),
+    NavEntry(
+        _l("Approvers of review plans"),
+        "reviews.plan_approvers",
+        Permission.MANAGE_APPROVAL_MATRIX,
+        87,
+        "admin",
+    ),
+)
 
 LABELS = {
     "state": STATE_LABELS,
@@ -102,6 +116,8 @@ def _done(review: Review, message: str, anchor: str = "", defect: Defect | None 
                 service=service,
                 A=ReviewAction,
                 next_url=safe_next(request.form.get("next"), ""),
+                refusal=None,
+                keep=_keeper(None),
             )
             body["number"] = defect.number
         return jsonify(body)
@@ -110,18 +126,43 @@ def _done(review: Review, message: str, anchor: str = "", defect: Defect | None 
     return redirect(target + (f"#{anchor}" if anchor else ""))
 
 
-def _attempt(review: Review, work: Callable[[], Any]) -> Any:
-    """Run one service call; a refusal goes back to the page (or the script) with its reason."""
+def _attempt(review: Review, work: Callable[[], Any], kept_for: str, **page: Any) -> Any:
+    """Run one service call; a refusal goes back to the page the user was on (or to the
+    script) with its reason, what they typed kept, nothing stored."""
     try:
         return work()
     except DomainError as err:
         message = refused(err)  # rolled back, a refused signature kept in the trail
         if wants_json():
             return jsonify({"error": {"code": err.code, "message": message}}), err.status
-        flash(message, "error")
-        return redirect(
-            safe_next(request.form.get("next"), url_for("reviews.detail", review_id=review.id))
-        )
+        refusal = {**err.details, "message": message, "code": err.code, "for": kept_for}
+        return _page_again(review, refusal, **page), err.status
+
+
+def _page_again(review: Review, refusal: dict[str, Any], **page: Any) -> str:
+    """The page the refused form was posted from, with the refusal and the input kept."""
+    back = safe_next(request.form.get("next"), "") or ""
+    if back.split("#")[0] == url_for("reviews.meeting", review_id=review.id):
+        return _meeting_page(review, refusal=refusal, form=page.get("form"))
+    return _detail_page(review, refusal=refusal, edit=page.get("edit"))
+
+
+def _keeper(refusal: dict[str, Any] | None) -> Callable[..., Any]:
+    """keep(form, field, default): what the user typed into the refused form, else default."""
+    kept_for = (refusal or {}).get("for")
+
+    def keep(form: str, name: str, default: Any = "") -> Any:
+        if kept_for != form or name not in request.form:
+            return default
+        return request.form.get(name)
+
+    def kept_list(form: str, name: str, default: Any) -> Any:
+        if kept_for != form:
+            return default
+        return request.form.getlist(name)
+
+    keep.list = kept_list  # type: ignore[attr-defined]
+    return keep
 
 
 def _int(value: Any) -> int | None:
@@ -177,7 +218,35 @@ def _plan_choices(form: PlanForm, db: Any) -> None:
     ]
     form.reviewers.choices = [(u.id, u.display_name) for u in people]
     form.recorder.choices = [(0, "—")] + [(u.id, u.display_name) for u in people]
-    form.approver.choices = [(u.id, u.display_name) for u in people if service.may_approve(u)]
+    form.approver.choices = [(u.id, u.display_name) for u in approvers.plan_approvers(db)]
+    form.revision.choices = [
+        (r.id, f"{r.document.number} {r.label} {r.title}") for r in _under_review(db)
+    ]
+
+
+def _under_review(db: Any) -> list[Revision]:
+    """The revisions awaiting review, of documents this leader is cleared for, by number."""
+    rows = db.scalars(
+        sa.select(Revision)
+        .join(Document, Document.id == Revision.document_id)
+        .where(Revision.state == RevState.IN_REVIEW)
+        .order_by(Document.number)
+        .limit(500)
+    )
+    # The rule review records follow: cleared for the document (a leader plans the review
+    # of a draft he is not named on yet).
+    return [r for r in rows if visibility.cleared_for_document(db, current_user, r.document)]
+
+
+def _from_document(db: Any, form: PlanForm) -> None:
+    """Opened from a document page: that revision chosen, its title and department filled."""
+    chosen = parse_id(request.args.get("revision_id"))
+    if chosen is None or chosen not in {value for value, _label in form.revision.choices}:
+        return
+    revision = db.get(Revision, chosen)
+    form.revision.data = revision.id
+    form.title.data = form.title.data or revision.title
+    form.department.data = revision.document.department.code
 
 
 def _revision(db: Any, number: str, label: str) -> Any:
@@ -218,6 +287,9 @@ def new() -> Any:
     form = PlanForm()
     _plan_choices(form, db)
     status = 200
+    refusal: dict[str, Any] | None = None
+    if request.method == "GET":
+        _from_document(db, form)
     if form.validate_on_submit():
         try:
             users = {u.id: u for u in _people(db)}
@@ -234,10 +306,7 @@ def new() -> Any:
                 review_type=form.review_type.data,
                 objects=[
                     service.ObjectSpec(
-                        _revision(
-                            db, form.document_number.data or "", form.revision_label.data or ""
-                        ),
-                        form.pages.data or 1,
+                        db.get(Revision, form.revision.data) or abort(422), form.pages.data or 1
                     ),
                     *_attachments(db, form.attachments.data or ""),
                 ],
@@ -247,8 +316,7 @@ def new() -> Any:
                 **_plan_fields(form),
             )
         except DomainError as err:
-            db.rollback()
-            form.title.errors = [str(err.message)]
+            refusal = {**err.details, "message": refused(err), "code": err.code}
             status = err.status
         else:
             db.commit()
@@ -262,7 +330,7 @@ def new() -> Any:
             return redirect(url_for("reviews.detail", review_id=review.id))
     elif request.method == "POST":
         status = 422
-    return render_template("reviews/new.html", form=form), status
+    return render_template("reviews/new.html", form=form, refusal=refusal), status
 
 
 # -- the review page ------------------------------------------------------------------------
@@ -271,10 +339,16 @@ def new() -> Any:
 @bp.route("/<int:review_id>")
 @permission_required(Permission.READ_DOCUMENTS)
 def detail(review_id: int) -> str:
-    review = _load(review_id)
+    return _detail_page(_load(review_id))
+
+
+def _detail_page(
+    review: Review, refusal: dict[str, Any] | None = None, edit: PlanEditForm | None = None
+) -> str:
     figures = metrics.for_review(review)
-    edit = PlanEditForm(obj=review)
-    edit.checklist.data = "\n".join(i.text for i in review.checklist)
+    if edit is None:
+        edit = PlanEditForm(obj=review, formdata=None)
+        edit.checklist.data = "\n".join(i.text for i in review.checklist)
     return render_template(
         "reviews/detail.html",
         review=review,
@@ -289,6 +363,8 @@ def detail(review_id: int) -> str:
         edit=edit,
         unconfirmed=service.unconfirmed(review),
         people=_people(get_session()),
+        refusal=refusal,
+        keep=_keeper(refusal),
     )
 
 
@@ -314,7 +390,7 @@ def move(review_id: int) -> Any:
             _("Review %(ref)s: %(state)s.", ref=review.ref, state=STATE_LABELS[review.state]),
         )
 
-    return _attempt(review, work)
+    return _attempt(review, work, f"move:{action}")
 
 
 @bp.route("/<int:review_id>/plan", methods=["POST"])
@@ -323,8 +399,8 @@ def edit_plan(review_id: int) -> Any:
     review = _load(review_id)
     form = PlanEditForm()
     if not form.validate():
-        flash("; ".join(str(e) for errs in form.errors.values() for e in errs), "error")
-        return redirect(url_for("reviews.detail", review_id=review.id))
+        refusal = {"message": form_errors(form), "code": "invalid", "for": "plan"}
+        return _detail_page(review, refusal=refusal, edit=form), 422
 
     def work() -> Any:
         db = get_session()
@@ -332,7 +408,7 @@ def edit_plan(review_id: int) -> Any:
         service.set_checklist(db, current_user, review, (form.checklist.data or "").splitlines())
         return _done(review, _("Plan saved."))
 
-    return _attempt(review, work)
+    return _attempt(review, work, "plan", edit=form)
 
 
 @bp.route("/<int:review_id>/preparation", methods=["POST"])
@@ -346,7 +422,7 @@ def preparation(review_id: int) -> Any:
         )
         return _done(review, _("Preparation time logged."))
 
-    return _attempt(review, work)
+    return _attempt(review, work, "preparation")
 
 
 @bp.route("/<int:review_id>/attendance", methods=["POST"])
@@ -359,7 +435,7 @@ def attendance(review_id: int) -> Any:
         service.record_attendance(get_session(), current_user, review, present)
         return _done(review, _("Attendance recorded."))
 
-    return _attempt(review, work)
+    return _attempt(review, work, "attendance")
 
 
 @bp.route("/<int:review_id>/conclusion", methods=["POST"])
@@ -378,7 +454,7 @@ def conclusion(review_id: int) -> Any:
         )
         return _done(review, _("Conclusion recorded."))
 
-    return _attempt(review, work)
+    return _attempt(review, work, "conclusion")
 
 
 @bp.route("/<int:review_id>/regression", methods=["POST"])
@@ -397,19 +473,19 @@ def regression(review_id: int) -> Any:
         )
         return _done(review, _("Decision on a regression review recorded."))
 
-    return _attempt(review, work)
+    return _attempt(review, work, "regression")
 
 
 # -- meeting mode: defects and checklist ---------------------------------------------------
 
 
-def _defect_form(review: Review) -> DefectForm:
-    form = DefectForm()
+def _defect_form(review: Review, fresh: bool = False) -> DefectForm:
+    form = DefectForm(formdata=None) if fresh else DefectForm()
     form.raised_by.choices = [(u.id, u.display_name) for u in review.people()]
     form.revision_id.choices = [
         (o.revision_id, f"{o.revision.document.number} {o.revision.label}") for o in review.objects
     ]
-    if request.method == "GET":
+    if request.method == "GET" or fresh:
         form.raised_by.data = current_user.id
     return form
 
@@ -417,7 +493,12 @@ def _defect_form(review: Review) -> DefectForm:
 @bp.route("/<int:review_id>/meeting")
 @permission_required(Permission.READ_DOCUMENTS)
 def meeting(review_id: int) -> str:
-    review = _load(review_id)
+    return _meeting_page(_load(review_id))
+
+
+def _meeting_page(
+    review: Review, refusal: dict[str, Any] | None = None, form: DefectForm | None = None
+) -> str:
     return render_template(
         "reviews/meeting.html",
         review=review,
@@ -425,8 +506,10 @@ def meeting(review_id: int) -> str:
         me=current_user,
         service=service,
         A=ReviewAction,
-        form=_defect_form(review),
+        form=form if form is not None else _defect_form(review, fresh=True),
         counts=service.counts(review),
+        refusal=refusal,
+        keep=_keeper(refusal),
     )
 
 
@@ -439,10 +522,8 @@ def add_defect(review_id: int) -> Any:
         message = form_errors(form)
         if wants_json():
             return jsonify({"error": {"code": "invalid", "message": message}}), 422
-        flash(message, "error")
-        return redirect(
-            safe_next(request.form.get("next"), url_for("reviews.detail", review_id=review.id))
-        )
+        refusal = {"message": message, "code": "invalid", "for": "add_defect"}
+        return _page_again(review, refusal, form=form), 422
 
     def work() -> Any:
         db = get_session()
@@ -463,7 +544,7 @@ def add_defect(review_id: int) -> Any:
             review, _("Defect %(no)s logged.", no=defect.number), f"defect-{defect.number}", defect
         )
 
-    return _attempt(review, work)
+    return _attempt(review, work, "add_defect", form=form)
 
 
 @bp.route("/<int:review_id>/defects/<int:number>", methods=["POST"])
@@ -485,23 +566,40 @@ def update_defect(review_id: int, number: int) -> Any:
                 f.get("reason", ""),
                 f.get("severity") or None,
             )
+            done = _(
+                "Defect %(no)s: %(disposition)s.",
+                no=number,
+                disposition=DISPOSITION_LABELS[defect.disposition],
+            )
         elif op == "respond":
             service.respond(db, current_user, defect, f.get("response", ""))
+            done = _("Your response to defect %(no)s is saved.", no=number)
         elif op == "track":
             owner_id = parse_id(f.get("owner"))
             owner = db.get(User, owner_id) if owner_id is not None else None
             if owner is None:
                 raise Invalid(_l("Name who fixes the defect."))
             service.track(db, current_user, defect, owner=owner, fix_due=_date(f.get("fix_due")))
+            if defect.fix_due is not None:
+                done = _(
+                    "Defect %(no)s: %(name)s fixes it by %(date)s.",
+                    no=number,
+                    name=owner.display_name,
+                    date=defect.fix_due.isoformat(),
+                )
+            else:
+                done = _("Defect %(no)s: %(name)s fixes it.", no=number, name=owner.display_name)
         elif op == "fix":
             service.mark_fixed(db, current_user, defect)
+            done = _("Defect %(no)s marked fixed.", no=number)
         elif op == "verify":
             service.verify(db, current_user, defect)
+            done = _("Defect %(no)s verified.", no=number)
         else:
             raise Invalid(_l("Unknown action."))
-        return _done(review, _("Defect %(no)s updated.", no=number), f"defect-{number}", defect)
+        return _done(review, done, f"defect-{number}", defect)
 
-    return _attempt(review, work)
+    return _attempt(review, work, f"defect:{number}:{op}")
 
 
 @bp.route("/<int:review_id>/checklist/<int:item_id>", methods=["POST"])
@@ -520,7 +618,7 @@ def tick(review_id: int, item_id: int) -> Any:
         )
         return _done(review, _("Checklist updated."), "checklist")
 
-    return _attempt(review, work)
+    return _attempt(review, work, f"tick:{item_id}")
 
 
 # -- exports and metrics -------------------------------------------------------------------
@@ -607,3 +705,54 @@ def metrics_page() -> str:
         density=density,
         L=LABELS,
     )
+
+
+# -- who approves review plans (the general manager and his delegates) ------------------
+
+
+@bp.route("/approvers", methods=["GET", "POST"])
+@permission_required(Permission.MANAGE_APPROVAL_MATRIX)
+def plan_approvers() -> Any:
+    db = get_session()
+    refusal: dict[str, Any] | None = None
+    status = 200
+    if request.method == "POST":
+        action = request.form.get("action", "")
+        try:
+            if action == "remove":
+                entry_id = parse_id(request.form.get("entry_id"))
+                if entry_id is None:
+                    abort(404)
+                approvers.remove(db, current_user, entry_id, request.form.get("reason", ""))
+                done = _("Removed from the approvers of review plans.")
+            else:
+                user_id = parse_id(request.form.get("user"))
+                user = db.get(User, user_id) if user_id is not None else None
+                if user is None:
+                    raise Invalid(_l("Choose a person."))
+                reason = request.form.get("reason", "")
+                if action == "general_manager":
+                    approvers.name_general_manager(db, current_user, user, reason)
+                    done = _("%(name)s is named as the general manager.", name=user.display_name)
+                else:
+                    approvers.delegate(db, current_user, user, reason)
+                    done = _(
+                        "%(name)s now approves review plans in the general manager's place.",
+                        name=user.display_name,
+                    )
+        except DomainError as err:
+            refusal = {"message": refused(err), "code": err.code, "for": action}
+            status = err.status
+        else:
+            db.commit()
+            flash(done, "success")
+            return redirect(url_for("reviews.plan_approvers"))
+    candidates = [u for u in _people(db) if service.may_approve(u)]
+    return render_template(
+        "reviews/approvers.html",
+        entries=approvers.entries(db),
+        candidates=candidates,
+        refusal=refusal,
+        keep=_keeper(refusal),
+        CAPACITY_LABELS=CAPACITY_LABELS,
+    ), status

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from qms.auth.permissions import Role
-from qms.reviews import service
+from qms.reviews import approvers, service
 from qms.reviews.lifecycle import ReviewState
 from qms.reviews.models import Category, Conclusion, Review, Severity
 from tests.factories import TEST_PASSWORD, make_document, make_user
@@ -25,6 +25,7 @@ def team(db) -> dict[str, Any]:
         "gm": make_user(db, "gm1", Role.APPROVER, department="ZJ", display_name="GM"),
         "doc_approver": make_user(db, "approver1", Role.APPROVER, department="KF"),
     }
+    approvers.name_general_manager(db, None, people["gm"])
     document = make_document(db, state="reviewed", author=people["author"],
                              reviewer=people["reviewer"], approver=people["doc_approver"])
     people["document"] = document

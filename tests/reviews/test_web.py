@@ -66,7 +66,7 @@ def test_planning_through_the_form(client_as, users, doc_number, app):
     assert leader.get("/reviews/new").status_code == 200
     response = leader.post("/reviews/new", data={
         "title": "客服体系", "department": "KF", "level": "center", "review_type": "first",
-        "document_number": doc_number, "revision_label": "A/0", "pages": "6",
+        "revision": str(_revision_id(app, doc_number)), "pages": "6",
         "reviewers": [str(users["reviewer"])], "recorder": "0", "approver": str(users["gm"]),
     })
     assert response.status_code == 302, response.get_data(as_text=True)
@@ -79,7 +79,7 @@ def test_planning_through_the_form(client_as, users, doc_number, app):
     # the author as leader is refused with a message, not a crash
     refused = client_as("manager").post("/reviews/new", data={
         "title": "x", "department": "KF", "level": "center", "review_type": "first",
-        "document_number": doc_number, "revision_label": "A/0", "pages": "1",
+        "revision": str(_revision_id(app, doc_number)), "pages": "1",
         "reviewers": [], "recorder": "0", "approver": str(users["gm"])})
     assert refused.status_code == 422
 
@@ -233,8 +233,17 @@ def test_review_page_in_reporting_and_follow_up(client_as, review_id, app):
     assert "Record the conclusion" in page or "conclusion" in page
     assert "<svg" in page  # review data charts, rendered on the server
     refused = leader.post(f"/reviews/{review_id}/move", data={"action": "submit_report"})
-    assert refused.status_code == 302  # back to the page with the reason flashed
-    assert "RV-0001" in leader.get(f"/reviews/{review_id}").get_data(as_text=True)
+    assert refused.status_code == 409  # the review page again, with the reason
+    shown = refused.get_data(as_text=True)
+    assert 'id="refusal"' in shown and "RV-0001" in shown and "检查表" in shown
+
+
+def _revision_id(app, number):
+    with app.app_context():
+        from qms.db import get_session
+        from qms.documents import service as documents
+
+        return documents.get_document(get_session(), number).working_revision_id
 
 
 def _leader_id(app):
@@ -254,22 +263,22 @@ def _main_revision(app, review_id):
 @pytest.mark.parametrize(
     "target", ["//evil.example", "/\t/evil.example", "https://evil.example", "/\\evil", "/\n"]
 )
-def test_review_forms_never_redirect_off_the_site(client_as, review_id, target):
+def test_review_forms_never_redirect_off_the_site(client_as, review_id, target, app):
     """Issue 11, item 10: the forms' hidden "next" goes through the one safe-redirect helper."""
     leader = client_as("leader")
     detail = f"/reviews/{review_id}"
     refused = leader.post(f"{detail}/defects", data={"description": "", "next": target})
-    assert refused.status_code == 302
-    assert refused.headers["Location"] == detail
+    assert refused.status_code == 422  # the review page again, never a redirect off the site
+    assert "Location" not in refused.headers
     logged = leader.post(f"{detail}/defects", data={
+        "raised_by": str(_leader_id(app)), "revision_id": str(_main_revision(app, review_id)),
         "chapter": "3", "severity": "general", "category": "wrong",
         "description": "流程顺序错误", "next": target})
     assert logged.status_code == 302
     assert logged.headers["Location"].split("#")[0] == detail
     refused_move = leader.post(f"{detail}/defects/99", data={"op": "verify", "next": target})
-    assert refused_move.status_code in (302, 404)
-    if refused_move.status_code == 302:
-        assert refused_move.headers["Location"] == detail
+    assert refused_move.status_code == 404
+    assert "Location" not in refused_move.headers
 
 
 @pytest.fixture
@@ -310,10 +319,12 @@ def test_the_plan_is_approved_as_the_page_showed_it(app, client_as, submitted_pl
         now = service.plan_hash(db.get(Review, submitted_plan))
     action = f"/reviews/{submitted_plan}/move"
     stale = submit_form(gm, page, action, where={"action": "approve_plan"},
-                        password=TEST_PASSWORD)
-    assert stale.status_code == 302
-    after = gm.get(stale.headers["Location"]).get_data(as_text=True)
+                        password=TEST_PASSWORD, reason="同意")
+    assert stale.status_code == 409
+    after = stale.get_data(as_text=True)
     assert "重新打开" in after or "reload" in after
+    assert shown in after and now in after  # both fingerprints, on the same page
+    assert 'value="同意"' in after  # the comment kept
     with app.app_context():
         from qms.auth.models import Signature
         from qms.db import get_session

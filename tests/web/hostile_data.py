@@ -356,6 +356,11 @@ def build(app: Flask) -> Hostile:
         copies.request_recall(db, clerk, waiting, reason=hostile("recallreason2"))
         del held
 
+        # the general manager delegates the approval of review plans, with a reason
+        from qms.reviews import approvers
+
+        approvers.delegate(db, None, people["manager"], hostile("delegation"))
+
         # a review meeting with defects, comments and a conclusion
         review = reviews.create_review(
             db,

@@ -130,6 +130,7 @@ ROUTES: dict[str, Access] = {
     # -- reviews -------------------------------------------------------------------------
     "reviews.index": Access(get=SIGNED_IN),
     "reviews.metrics": Access(get=REVIEW_LEADERS),
+    "reviews.plan_approvers": Access(get=ADMIN, post=ADMIN),
     "reviews.new": Access(get=REVIEW_LEADERS, post=REVIEW_LEADERS),
     "reviews.detail": Access(
         get=SIGNED_IN, object_rule="a review is shown to its team and to review leaders"
