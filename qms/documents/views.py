@@ -35,6 +35,7 @@ from qms.documents import panels as _panels  # noqa: F401 - registers home panel
 from qms.documents.forms import ApprovalRightForm, DraftForm, NewDocumentForm
 from qms.documents.integrity import current_content_hashes
 from qms.documents.lifecycle import RevState
+from qms.documents.links import revision_to_show
 from qms.documents.models import (
     CONFIDENTIALITY_LABELS,
     FAMILY_LABELS,
@@ -236,23 +237,7 @@ def _document(session: Any, number: str) -> Document:
 
 
 def _revision_to_show(session: Any, document: Document) -> Revision:
-    label = request.args.get("revision")
-    if label:
-        revision = service.revision_by_label(session, document, label)
-    elif document.current_revision is not None:
-        revision = document.current_revision
-    elif document.working_revision is not None and _visible(session, document.working_revision):
-        revision = document.working_revision
-    else:
-        latest = session.scalar(
-            sa.select(Revision)
-            .where(Revision.document_id == document.id)
-            .order_by(Revision.major.desc(), Revision.minor.desc())
-        )
-        if latest is None:
-            abort(404)
-        revision = latest
-    return visibility.visible_revision(session, current_user, revision)
+    return revision_to_show(session, current_user, document, request.args.get("revision"))
 
 
 @bp.route("/<number>")

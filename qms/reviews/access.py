@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qms.auth.models import User
+from qms.auth.permissions import Permission
 from qms.documents import visibility
 from qms.documents.models import Document, Revision
 from qms.reviews import service
@@ -49,6 +50,16 @@ def readable_reviews(session: Session, user: User, stmt: sa.Select[Any]) -> sa.S
         Review.id.in_(sa.select(Participant.review_id).where(Participant.user_id == user.id)),
     )
     return stmt.where(sa.or_(named, ~unreadable))
+
+
+def takes_part_in_reviews(session: Session, user: User) -> bool:
+    """Whether the reviews list has anything for this user: leaders and register readers
+    see every review; anyone else only those they are named on."""
+    if service.may_lead(user) or user.can(Permission.VIEW_REGISTER):
+        return True
+    mine = sa.select(Participant.review_id).where(Participant.user_id == user.id)
+    named = sa.select(Review.id).where(sa.or_(Review.id.in_(mine), Review.approver_id == user.id))
+    return bool(session.scalar(sa.select(named.exists())))
 
 
 def _review_id(ref: str) -> int | None:
