@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -103,6 +104,6 @@ def document_pages_open(user: User, links: list[dict[str, Any]]) -> list[bool]:
         readable = visibility.may_read_document(
             reader, visibility.document_facts(document), named=named
         )
-        chosen = choose_revision(document, own, lambda r, d=document: visible(d, r))
+        chosen = choose_revision(document, own, functools.partial(visible, document))
         answers.append(readable and chosen is not None and visible(document, chosen))
     return answers
