@@ -7,15 +7,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, defer, selectinload
 
 from qms.auth.models import User
 from qms.db import get_session
 from qms.documents import service, visibility
-from qms.documents.models import Document, Revision
+from qms.documents.models import KIND_LABELS, STATE_LABELS, Document, Revision
 from qms.errors import DomainError, NotFound
 from qms.links import batch_rule, object_rule
+from qms.trail import labels as trail_labels
 
 
 def choose_revision(
@@ -107,3 +109,39 @@ def document_pages_open(user: User, links: list[dict[str, Any]]) -> list[bool]:
         chosen = choose_revision(document, own, functools.partial(visible, document))
         answers.append(readable and chosen is not None and visible(document, chosen))
     return answers
+
+
+# -- the trail names revisions and documents, and says their states in words ----------------
+
+trail_labels.value_labels("revision", "state", STATE_LABELS)
+trail_labels.value_labels("document", "status", STATE_LABELS)
+trail_labels.value_labels("document", "kind", KIND_LABELS)
+# a reviewer's decision (the entry has no field)
+trail_labels.value_labels(
+    "revision", "", {"agreed": _l("agreed"), "rejected": _l("rejected"), "pending": _l("waiting")}
+)
+
+
+@trail_labels.namer("revision")
+def _revision_names(session: Session, user: User, refs: Sequence[str]) -> dict[str, str]:
+    """Revision entries name the revision "NUMBER LABEL", signatures by its id."""
+    names: dict[str, str] = {}
+    ids = [int(r) for r in refs if r.isdigit()]
+    for ref in refs:
+        number, _sep, label = ref.rpartition(" ")
+        if number and label:
+            names[ref] = trail_labels.revision_name(number, label)
+    if ids:
+        rows = session.execute(
+            sa.select(Revision.id, Document.number, Revision.label)
+            .join(Document, Document.id == Revision.document_id)
+            .where(Revision.id.in_(ids))
+        )
+        for rev_id, number, label in rows:
+            names[str(rev_id)] = trail_labels.revision_name(number, label)
+    return names
+
+
+@trail_labels.namer("document")
+def _document_names(session: Session, user: User, numbers: Sequence[str]) -> dict[str, str]:
+    return {n: _("Document %(number)s", number=n) for n in numbers}

@@ -15,7 +15,16 @@ from qms.auth.permissions import Permission
 from qms.documents import visibility
 from qms.documents.models import Document, Revision
 from qms.reviews import service
-from qms.reviews.models import Participant, Review, ReviewObject
+from qms.reviews.models import (
+    CATEGORY_LABELS,
+    DISPOSITION_LABELS,
+    SEVERITY_LABELS,
+    STATE_LABELS,
+    Participant,
+    Review,
+    ReviewObject,
+)
+from qms.trail import labels as trail_labels
 from qms.trail.access import content_gate
 
 
@@ -82,3 +91,10 @@ def _review_content(session: Session, user: User, refs: Sequence[str]) -> set[st
         if may_see_review(session, user, review)
     }
     return {r for r in refs if _review_id(r) in seen}
+
+
+# the trail says a review's states and a defect's codes in words
+trail_labels.value_labels(service.OBJECT_TYPE, "state", STATE_LABELS)
+trail_labels.value_labels(service.DEFECT_TYPE, "severity", SEVERITY_LABELS)
+trail_labels.value_labels(service.DEFECT_TYPE, "category", CATEGORY_LABELS)
+trail_labels.value_labels(service.DEFECT_TYPE, "disposition", DISPOSITION_LABELS)
