@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm import defer
 from werkzeug.exceptions import Forbidden
 from werkzeug.exceptions import NotFound as NoPage
 
@@ -290,9 +291,36 @@ def _document_page(
         reviewers=_reviewer_choices(session, document),
         approvers=_approver_choices(session, document),
         new_approvers=_new_approver_choices(session, document),
+        chosen=_submission_choices(session, document),
         refusal=refusal,
         today=clock.today(),
     )
+
+
+def _submission_choices(session: Any, document: Document) -> dict[str, Any]:
+    """Who the submit form names before anyone chooses: what was just sent (a refused
+    submission, shown again), else the reviewers and approver of the document's last
+    submission (a revision returned or refused is sent to the same people)."""
+    if request.method == "POST" and request.form.get("action") == "submit":
+        return {
+            "reviewers": set(request.form.getlist("reviewers")),
+            "approver": request.form.get("approver", ""),
+        }
+    last = session.scalar(
+        sa.select(Revision)
+        .where(
+            Revision.document_id == document.id,
+            sa.or_(Revision.approver_id.is_not(None), Revision.reviews.any()),
+        )
+        .options(defer(Revision.body))
+        .order_by(Revision.major.desc(), Revision.minor.desc())
+    )
+    if last is None:
+        return {"reviewers": set(), "approver": ""}
+    return {
+        "reviewers": {a.reviewer.username for a in last.reviews},
+        "approver": last.approver.username if last.approver else "",
+    }
 
 
 def _editors(session: Any, document: Document) -> set[int]:

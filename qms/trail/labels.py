@@ -136,6 +136,7 @@ _SYSTEM_REASONS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"^superseded by (?P<label>\S+)$"), _l("superseded by %(label)s")),
     (re.compile(r"^meaning=(?P<meaning>\w+)$"), None),
     (re.compile(r"^raised by (?P<name>\S+)$"), _l("raised by %(name)s")),
+    (re.compile(r"^rejected: (?P<why>.*)$", re.S), _l("rejected: %(why)s")),
     (re.compile(r"^(?P<n>\d+) failed attempts$"), _l("%(n)s failed attempts")),
     (re.compile(r"^structure changed$"), _l("structure changed")),
     (re.compile(r"^wrong password$"), _l("wrong password")),
