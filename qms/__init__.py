@@ -46,6 +46,10 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
     errorhandlers.init_app(app)
     nav.init_app(app)
 
+    from qms import links
+
+    links.init_app(app)
+
     from qms import security
 
     security.init_app(app)

@@ -3,6 +3,7 @@ Less frequent pages sit in two groups so the bar stays on one line."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ class NavEntry:
     permission: Permission
     order: int = 50
     group: str = ""  # "" (on the bar), "control" or "admin"
+    # beyond the permission: whether the page would have anything for this user
+    shown: Callable[[Any], bool] | None = None
 
 
 GROUPS = {"control": (_l("Document control"), 60), "admin": (_l("Administration"), 90)}
@@ -46,6 +49,8 @@ def items_for(user: Any) -> list[dict[str, Any]]:
     groups: dict[str, dict[str, Any]] = {}
     for entry in sorted(NAV, key=lambda e: e.order):
         if not user.can(entry.permission):
+            continue
+        if entry.shown is not None and not entry.shown(user):
             continue
         link = {"label": entry.label, "url": url_for(entry.endpoint)}
         if not entry.group:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -15,11 +18,61 @@ from qms.documents.lifecycle import RevState
 from qms.documents.models import CONFIDENTIALITY_LABELS, STATE_LABELS, Document, Revision
 from qms.errors import Conflict, Forbidden, Invalid
 from qms.mail.service import queue_mail
+from qms.trail import labels as trail_labels
 from qms.trail import service as trail
 
 
 def copy_ref(copy: ControlledCopy) -> str:
     return f"{copy.revision.document.number} {copy.revision.label} #{copy.copy_number}"
+
+
+# Why a copy is recalled, stored as a code with its labels (rendered in the reader's
+# language by recall_reason_text), not as an English sentence.
+RECALL_SUPERSEDED = "superseded"
+RECALL_WITHDRAWN = "withdrawn"
+RECALL_BY_CONTROL = "control"
+_LEGACY = (
+    (re.compile(r"^(?P<old>\S+) superseded by (?P<new>\S+)$"), RECALL_SUPERSEDED),
+    (re.compile(r"^(?P<old>\S+) withdrawn(?:: (?P<why>.*))?$", re.S), RECALL_WITHDRAWN),
+    (re.compile(r"^recalled by document control$"), RECALL_BY_CONTROL),
+)
+
+
+def superseded_reason(old: str, new: str) -> str:
+    return f"{RECALL_SUPERSEDED}|{old}|{new}"
+
+
+def withdrawn_reason(label: str, why: str) -> str:
+    return f"{RECALL_WITHDRAWN}|{label}|{why.strip()}"
+
+
+def recall_reason_text(stored: str) -> str:
+    """A stored recall reason in the reader's language; free text (a clerk's note) as is."""
+    code, *parts = stored.split("|", 2)
+    values: dict[str, str] = {}
+    if (code in (RECALL_SUPERSEDED, RECALL_WITHDRAWN) and parts) or stored == RECALL_BY_CONTROL:
+        names = ("old", "new") if code == RECALL_SUPERSEDED else ("old", "why")
+        values = dict(zip(names, parts, strict=False))
+    else:
+        for pattern, legacy_code in _LEGACY:
+            found = pattern.match(stored)
+            if found:
+                code, values = legacy_code, {k: v or "" for k, v in found.groupdict().items()}
+                break
+        else:
+            return stored
+    if code == RECALL_SUPERSEDED:
+        return _("Revision %(old)s superseded by %(new)s",
+                 old=values.get("old", ""), new=values.get("new", ""))
+    if code == RECALL_WITHDRAWN:
+        if values.get("why"):
+            return _("Revision %(old)s withdrawn: %(why)s",
+                     old=values.get("old", ""), why=values["why"])
+        return _("Revision %(old)s withdrawn", old=values.get("old", ""))
+    return _("Recalled by document control")
+
+
+trail_labels.reason_text("controlled_copy", recall_reason_text)
 
 
 def _require_control(actor: User) -> None:
@@ -131,7 +184,7 @@ def request_recall(session: Session, actor: User | None, copy: ControlledCopy,
             _l("Copy No. %(n)d of %(number)s %(title)s, revision %(label)s, is no longer valid "
                "(%(reason)s). Return it to the quality clerk or have it destroyed.",
                n=copy.copy_number, number=revision.document.number, title=revision.title,
-               label=revision.label, reason=reason),
+               label=revision.label, reason=recall_reason_text(reason)),
         )
     return True
 
@@ -166,7 +219,7 @@ def _tell_document_control(session: Session, document: Document, copies: list[Co
             _l("%(count)d copies of %(number)s to recall", count=len(copies),
                number=document.number),
             _l("%(reason)s. These copies are on the recall list until you record them returned "
-               "or destroyed:\n%(refs)s", reason=reason, refs=refs),
+               "or destroyed:\n%(refs)s", reason=recall_reason_text(reason), refs=refs),
         )
 
 
@@ -182,7 +235,7 @@ def record_recall(session: Session, actor: User, copy: ControlledCopy, outcome: 
             code="already_recalled")
     if copy.recall_requested_at is None:
         copy.recall_requested_at = utcnow()
-        copy.recall_reason = note.strip() or "recalled by document control"
+        copy.recall_reason = note.strip() or RECALL_BY_CONTROL
     copy.recall_outcome = outcome
     copy.recalled_at = utcnow()
     copy.recalled_by_id = actor.id

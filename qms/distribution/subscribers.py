@@ -15,7 +15,7 @@ def on_revision_effective(session: Session, revision: Revision,
     if previous is not None:
         copies.recall_outstanding(
             session, None, revision.document,
-            f"{previous.label} superseded by {revision.label}", keep=revision)
+            copies.superseded_reason(previous.label, revision.label), keep=revision)
         reading.lapse_pending(session, previous)
     reading.assign_reading(session, revision, previous)
 
@@ -23,7 +23,7 @@ def on_revision_effective(session: Session, revision: Revision,
 @events.subscribe(events.REVISION_WITHDRAWN)
 def on_revision_withdrawn(session: Session, revision: Revision) -> None:
     copies.recall_outstanding(session, None, revision.document,
-                              f"{revision.label} withdrawn: {revision.end_reason}".strip(": "))
+                              copies.withdrawn_reason(revision.label, revision.end_reason))
     reading.lapse_pending(session, revision)
 
 

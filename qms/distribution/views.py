@@ -101,6 +101,7 @@ def _labels() -> dict[str, Any]:
         "state_labels": STATE_LABELS,
         "kind_labels": KIND_LABELS,
         "review_outcome_labels": REVIEW_OUTCOME_LABELS,
+        "recall_reason_text": copies.recall_reason_text,
     }
 
 

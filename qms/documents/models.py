@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _p
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qms.auth.models import Department, User
@@ -64,7 +65,8 @@ CONFIDENTIALITY_LABELS = {
 STATE_LABELS = {
     RevState.DRAFT: _l("Draft"),
     RevState.IN_REVIEW: _l("In review"),
-    RevState.APPROVED: _l("Approved"),
+    # a state, not the signature meaning "approved" (批准): 已批准
+    RevState.APPROVED: _p("revision state", "Approved"),
     RevState.EFFECTIVE: _l("Effective"),
     RevState.SUPERSEDED: _l("Superseded"),
     RevState.OBSOLETE: _l("Obsolete"),

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm import defer
 from werkzeug.exceptions import Forbidden
 from werkzeug.exceptions import NotFound as NoPage
 
@@ -35,6 +36,7 @@ from qms.documents import panels as _panels  # noqa: F401 - registers home panel
 from qms.documents.forms import ApprovalRightForm, DraftForm, NewDocumentForm
 from qms.documents.integrity import current_content_hashes
 from qms.documents.lifecycle import RevState
+from qms.documents.links import revision_to_show
 from qms.documents.models import (
     CONFIDENTIALITY_LABELS,
     FAMILY_LABELS,
@@ -237,23 +239,7 @@ def _document(session: Any, number: str) -> Document:
 
 
 def _revision_to_show(session: Any, document: Document) -> Revision:
-    label = request.args.get("revision")
-    if label:
-        revision = service.revision_by_label(session, document, label)
-    elif document.current_revision is not None:
-        revision = document.current_revision
-    elif document.working_revision is not None and _visible(session, document.working_revision):
-        revision = document.working_revision
-    else:
-        latest = session.scalar(
-            sa.select(Revision)
-            .where(Revision.document_id == document.id)
-            .order_by(Revision.major.desc(), Revision.minor.desc())
-        )
-        if latest is None:
-            abort(404)
-        revision = latest
-    return visibility.visible_revision(session, current_user, revision)
+    return revision_to_show(session, current_user, document, request.args.get("revision"))
 
 
 @bp.route("/<number>")
@@ -313,9 +299,36 @@ def _document_page(
         reviewers=_reviewer_choices(session, document),
         approvers=_approver_choices(session, document),
         new_approvers=_new_approver_choices(session, document),
+        chosen=_submission_choices(session, document),
         refusal=refusal,
         today=clock.today(),
     )
+
+
+def _submission_choices(session: Any, document: Document) -> dict[str, Any]:
+    """Who the submit form names before anyone chooses: what was just sent (a refused
+    submission, shown again), else the reviewers and approver of the document's last
+    submission (a revision returned or refused is sent to the same people)."""
+    if request.method == "POST" and request.form.get("action") == "submit":
+        return {
+            "reviewers": set(request.form.getlist("reviewers")),
+            "approver": request.form.get("approver", ""),
+        }
+    last = session.scalar(
+        sa.select(Revision)
+        .where(
+            Revision.document_id == document.id,
+            sa.or_(Revision.approver_id.is_not(None), Revision.reviews.any()),
+        )
+        .options(defer(Revision.body))
+        .order_by(Revision.major.desc(), Revision.minor.desc())
+    )
+    if last is None:
+        return {"reviewers": set(), "approver": ""}
+    return {
+        "reviewers": {a.reviewer.username for a in last.reviews},
+        "approver": last.approver.username if last.approver else "",
+    }
 
 
 def _editors(session: Any, document: Document) -> set[int]:

@@ -11,10 +11,20 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from qms.auth.models import User
+from qms.auth.permissions import Permission
 from qms.documents import visibility
 from qms.documents.models import Document, Revision
 from qms.reviews import service
-from qms.reviews.models import Participant, Review, ReviewObject
+from qms.reviews.models import (
+    CATEGORY_LABELS,
+    DISPOSITION_LABELS,
+    SEVERITY_LABELS,
+    STATE_LABELS,
+    Participant,
+    Review,
+    ReviewObject,
+)
+from qms.trail import labels as trail_labels
 from qms.trail.access import content_gate
 
 
@@ -56,6 +66,16 @@ def readable_reviews(session: Session, user: User, stmt: sa.Select[Any]) -> sa.S
     return stmt.where(sa.or_(named, ~unreadable))
 
 
+def takes_part_in_reviews(session: Session, user: User) -> bool:
+    """Whether the reviews list has anything for this user: leaders and register readers
+    see every review; anyone else only those they are named on."""
+    if service.may_lead(user) or user.can(Permission.VIEW_REGISTER):
+        return True
+    mine = sa.select(Participant.review_id).where(Participant.user_id == user.id)
+    named = sa.select(Review.id).where(sa.or_(Review.id.in_(mine), Review.approver_id == user.id))
+    return bool(session.scalar(sa.select(named.exists())))
+
+
 def _review_id(ref: str) -> int | None:
     """RV-0012 or RV-0012#3 (a defect) → 12."""
     head = ref.split("#", 1)[0]
@@ -76,3 +96,10 @@ def _review_content(session: Session, user: User, refs: Sequence[str]) -> set[st
         if may_see_review(session, user, review)
     }
     return {r for r in refs if _review_id(r) in seen}
+
+
+# the trail says a review's states and a defect's codes in words
+trail_labels.value_labels(service.OBJECT_TYPE, "state", STATE_LABELS)
+trail_labels.value_labels(service.DEFECT_TYPE, "severity", SEVERITY_LABELS)
+trail_labels.value_labels(service.DEFECT_TYPE, "category", CATEGORY_LABELS)
+trail_labels.value_labels(service.DEFECT_TYPE, "disposition", DISPOSITION_LABELS)

@@ -65,7 +65,13 @@ from qms.web import form_errors, parse_id, permission_required, safe_next
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 
 register_nav(
-    NavEntry(_l("Reviews"), "reviews.index", Permission.READ_DOCUMENTS, 30),
+    NavEntry(
+        _l("Reviews"),
+        "reviews.index",
+        Permission.READ_DOCUMENTS,
+        30,
+        shown=lambda user: access.takes_part_in_reviews(get_session(), user),
+    ),
     NavEntry(
         _l("Approvers of review plans"),
         "reviews.plan_approvers",

@@ -29,6 +29,8 @@ KIND_LABELS = {
     "recall": _l("Copies to recall"),
     "periodic_review": _l("Periodic reviews due"),
     "currency_check": _l("Currency checks"),
+    "meeting": _l("Review meetings"),
+    "defect": _l("Defects to fix or verify"),
 }
 
 register_nav(NavEntry(_l("My tasks"), "tasks.mine", Permission.VIEW_OWN_TASKS, 5))

@@ -15,13 +15,32 @@ from qms.auth.permissions import Permission
 from qms.csvexport import csv_response
 from qms.db import get_session, new_session
 from qms.pagination import Page, clamp, paginate
-from qms.trail import access, service
+from qms.trail import access, labels, service
 from qms.trail.models import TrailEntry
 from qms.web import permission_required
 
 bp = Blueprint("trail", __name__, url_prefix="/trail")
 
 EXPORT_BATCH = 1000
+
+
+@bp.app_context_processor
+def _trail_words() -> dict[str, Any]:
+    """The trail in words on every page that lists entries (see qms.trail.labels)."""
+
+    def trail_names(entries: Any) -> dict[tuple[str, str], str]:
+        return labels.object_names(get_session(), current_user, entries)
+
+    return {
+        "trail_names": trail_names,
+        "trail_action": labels.action_label,
+        "trail_object": labels.object_text,
+        "trail_object_label": labels.object_label,
+        "trail_field": labels.field_label,
+        "trail_value": labels.value_markup,
+        "trail_reason": labels.reason_markup,
+        "trail_actor": labels.actor_text,
+    }
 
 
 def _date(value: str | None) -> datetime | None:

@@ -53,6 +53,12 @@ def revision_for_copy(session: Session, user: User, number: str, label: str | No
     return visibility.visible_revision(session, user, revision, block_history=block_history)
 
 
+def may_print_copy(user: User, revision: Revision) -> bool:
+    """Controlled copies are printed by document control, of an approved or effective
+    revision only (a superseded revision's copies are recalled, never printed again)."""
+    return user.can(Permission.ISSUE_DOCUMENTS) and revision.state in COPYABLE
+
+
 def controlled_copy(session: Session, user: User, revision: Revision, copy_number: str | None,
                     attachment_dir: Path | None) -> tuple[bytes, str]:
     """The .docx and its file name. A copy number makes it a controlled copy: only

@@ -26,6 +26,7 @@ from qms.documents import visibility
 from qms.documents.models import DocKind, Family
 from qms.errors import DomainError, Forbidden, NotFound
 from qms.web import permission_required
+from qms.word import links as _links  # noqa: F401 - registers the export's link rule
 from qms.word import service
 from qms.word.forms import ImportDocumentForm, ImportRevisionForm
 from qms.word.import_docx import KIND_LABELS

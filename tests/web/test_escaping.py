@@ -307,7 +307,20 @@ REVIEWED_MARKUP = {
     "qms/search/service.py": "snippet escapes the text; only <mark> is ours",
     "qms/documents/views.py": "panels rendered by Jinja with autoescape",
     "qms/i18n.py": "lazy messages escaped as text (names Markup.format in its docstring)",
+    "qms/trail/labels.py": "value_markup: Markup.format of a hex fingerprint; other text escaped",
 }
+
+
+def test_trail_values_are_escaped(app):
+    from qms.trail.labels import value_markup
+
+    with app.test_request_context():
+        shown = str(value_markup("revision", "title", "<script>alert(1)</script>"))
+        assert "<script>" not in shown and "&lt;script&gt;" in shown
+        fingerprint = "ab" * 32
+        assert str(value_markup("revision", "authored", fingerprint)) == (
+            f'<code class="hash" title="{fingerprint}">{fingerprint}</code>'
+        )
 
 
 def test_every_place_that_marks_text_as_markup_is_reviewed():
