@@ -441,26 +441,28 @@ def main() -> int:
     parser.add_argument("--mixed", action="store_true")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="qms-bench-load-") as tmp:
-        with database(args.database, tmp) as url:
-            env = {
-                **os.environ,
-                "QMS_DATA_DIR": tmp,
-                "QMS_ENV": "development",
-                "QMS_DATABASE_URL": url,
-                "QMS_SECRET_KEY": secrets.token_hex(32),
-                "QMS_DEMO_PASSWORD": PASSWORD,
-            }
-            qms(env, "init", "--documents", "documents")
-            for username in ("staff", "clerk", "reviewer", "approver"):
-                TOKENS[username] = qms(env, "user", "token", username, "--name", "bench").strip()
-            number = procedure_with_most_links(url)
-            port = free_port()
-            with gunicorn(env, port):
-                if args.mixed:
-                    results = {"mixed": mixed_run(port, number, args.seconds)}
-                else:
-                    results = fixed_runs(port, number, args.seconds, tmp)
+    with (
+        tempfile.TemporaryDirectory(prefix="qms-bench-load-") as tmp,
+        database(args.database, tmp) as url,
+    ):
+        env = {
+            **os.environ,
+            "QMS_DATA_DIR": tmp,
+            "QMS_ENV": "development",
+            "QMS_DATABASE_URL": url,
+            "QMS_SECRET_KEY": secrets.token_hex(32),
+            "QMS_DEMO_PASSWORD": PASSWORD,
+        }
+        qms(env, "init", "--documents", "documents")
+        for username in ("staff", "clerk", "reviewer", "approver"):
+            TOKENS[username] = qms(env, "user", "token", username, "--name", "bench").strip()
+        number = procedure_with_most_links(url)
+        port = free_port()
+        with gunicorn(env, port):
+            if args.mixed:
+                results = {"mixed": mixed_run(port, number, args.seconds)}
+            else:
+                results = fixed_runs(port, number, args.seconds, tmp)
 
     ok = all(r["ok"] for r in results.values())
     if args.json:

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from qms.auth.models import ApiToken, Department, SignInAttempt, User, UserRole, UserSession
 from qms.auth.passwords import burn_password_check, check_policy, hash_password, verify_password
@@ -650,7 +650,11 @@ def check_token(
 def find_token(
     session: Session, token: str, now: datetime | None = None
 ) -> tuple[ApiToken | None, str | None]:
-    row = session.scalar(sa.select(ApiToken).where(ApiToken.token_sha256 == _sha256(token)))
+    row = session.scalar(
+        sa.select(ApiToken)
+        .where(ApiToken.token_sha256 == _sha256(token))
+        .options(joinedload(ApiToken.user))  # every API request needs the user: one query
+    )
     if row is None:
         return None, "token_invalid"
     state = row.state(now or utcnow())
