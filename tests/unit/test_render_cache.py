@@ -55,3 +55,19 @@ def test_the_cache_keeps_within_its_bytes():
     assert cache.get(bytes([0])) is None
     cache.put(b"big", "y" * 600)  # over a quarter of the budget: never kept
     assert cache.get(b"big") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "needles"),
+    [
+        ("第㈠條：業主投訴應在三日內答覆。", ["业主投诉"]),
+        ("<script>装修</script>保证金 " * 40, ["装修", "保证金"]),
+        ("没有匹配的正文", ["投诉"]),
+    ],
+)
+def test_kept_snippets_are_what_making_them_gives(body, needles):
+    from qms.search import service
+
+    fresh = service._snippet(body, frozenset(needles), 140)
+    assert service.snippet(body, needles) == fresh
+    assert service.snippet(body, list(reversed(needles))) == fresh  # from the kept ones
