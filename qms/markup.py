@@ -5,12 +5,16 @@ becomes a link the reader may follow, a raw HTML one loses its address."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 import xml.etree.ElementTree as ET
+from collections import OrderedDict
 from urllib.parse import urlsplit
 
 import markdown
 import nh3
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
@@ -101,7 +105,66 @@ def _only_own_image_sources(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
+# Bump when the rendering changes (extensions, allowed tags …): cached pages are keyed on it.
+RENDERER_VERSION = "1"
+# A revision's text never changes once stored, so its page reuses the HTML made from it.
+# Bounded by the bytes of HTML kept (a body may be 2 MB), per process.
+CACHE_BYTES = 32 * 1024 * 1024
+
+
+class _RenderCache:
+    """Least recently used HTML by sha256 of (renderer version, locale, Markdown)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.entries: OrderedDict[bytes, str] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: bytes) -> str | None:
+        with self.lock:
+            html = self.entries.get(key)
+            if html is not None:
+                self.entries.move_to_end(key)
+            return html
+
+    def put(self, key: bytes, html: str) -> None:
+        cost = len(html)
+        if cost > self.max_bytes // 4:
+            return
+        with self.lock:
+            if key in self.entries:
+                return
+            self.entries[key] = html
+            self.size += cost
+            while self.size > self.max_bytes:
+                _key, dropped = self.entries.popitem(last=False)
+                self.size -= len(dropped)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+            self.size = 0
+
+
+_cache = _RenderCache(CACHE_BYTES)
+
+
 def render(text: str) -> str:
+    """Safe HTML of a Markdown body, made once per text and language in each process (the
+    only translated words are those of a remote image's stand-in link)."""
+    locale = str(get_locale() or "")
+    key = hashlib.sha256(
+        f"{RENDERER_VERSION}\0{locale}\0".encode() + (text or "").encode("utf-8", "surrogatepass")
+    ).digest()
+    html = _cache.get(key)
+    if html is None:
+        html = render_uncached(text)
+        _cache.put(key, html)
+    return html
+
+
+def render_uncached(text: str) -> str:
     html = markdown.markdown(
         text or "",
         extensions=["tables", "sane_lists", "fenced_code", "toc", _RemoteImages()],

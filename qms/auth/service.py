@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from qms.auth.models import ApiToken, Department, SignInAttempt, User, UserRole, UserSession
 from qms.auth.passwords import burn_password_check, check_policy, hash_password, verify_password
@@ -491,10 +491,21 @@ def session_user(session: Session, user_id: int, sid: str | None) -> User | None
     """The user of a live session, or None when the session has ended or never existed."""
     if not sid:
         return None
-    row = session.scalar(sa.select(UserSession).where(UserSession.sid_sha256 == _sha256(sid)))
-    if row is None or row.ended_at is not None or row.user_id != user_id:
-        return None
-    user = session.get(User, user_id)
+    # the session, its user and the user's roles in one statement: every page asks this
+    user = (
+        session.execute(
+            sa.select(User)
+            .join(UserSession, UserSession.user_id == User.id)
+            .where(
+                UserSession.sid_sha256 == _sha256(sid),
+                UserSession.ended_at.is_(None),
+                User.id == user_id,
+            )
+            .options(joinedload(User.role_rows))
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
     return user if user is not None and user.active else None
 
 
@@ -650,7 +661,13 @@ def check_token(
 def find_token(
     session: Session, token: str, now: datetime | None = None
 ) -> tuple[ApiToken | None, str | None]:
-    row = session.scalar(sa.select(ApiToken).where(ApiToken.token_sha256 == _sha256(token)))
+    stmt = (
+        sa.select(ApiToken)
+        .where(ApiToken.token_sha256 == _sha256(token))
+        # every API request needs the user and the user's roles: one statement
+        .options(joinedload(ApiToken.user).joinedload(User.role_rows))
+    )
+    row = session.execute(stmt).unique().scalar_one_or_none()
     if row is None:
         return None, "token_invalid"
     state = row.state(now or utcnow())

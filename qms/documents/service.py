@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from qms import clock, events
 from qms.auth.models import Department, Meaning, Signature, User
@@ -77,6 +77,8 @@ def get_document(session: Session, number: str, *, for_update: bool = False) -> 
     stmt = sa.select(Document).where(Document.number == number.strip())
     if for_update:
         stmt = stmt.with_for_update(of=Document).execution_options(populate_existing=True)
+    else:  # a page or an answer about the document reads its revision in force: same statement
+        stmt = stmt.options(joinedload(Document.current_revision))
     document = session.scalar(stmt)
     if document is None:
         raise NotFound(_l("There is no document numbered %(number)s.", number=number))

@@ -3,6 +3,7 @@ lifecycle actions, the redline, the document's trail and the approval matrix."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -77,16 +78,38 @@ register_nav(
 )
 
 
+class _LabelsOfThisPage(Mapping[Any, Markup]):
+    """Labels translated once per page, however many rows show them (a register page of
+    fifty rows otherwise translates a hundred times). Rendered as the lazy label renders."""
+
+    def __init__(self, labels: Mapping[Any, Any]) -> None:
+        self._labels = labels
+        self._translated: dict[Any, Markup] = {}
+
+    def __getitem__(self, key: Any) -> Markup:
+        text = self._translated.get(key)
+        if text is None:
+            # as LazyString.__html__: our own translated label, not user data
+            text = self._translated[key] = Markup(str(self._labels[key]))  # noqa: S704
+        return text
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+
 @bp.app_context_processor
 def _labels() -> dict[str, Any]:
     return {
         "review_status_of": review_status_of,
-        "KIND_LABELS": KIND_LABELS,
-        "STATE_LABELS": STATE_LABELS,
-        "FAMILY_LABELS": FAMILY_LABELS,
-        "MEANING_LABELS": MEANING_LABELS,
-        "SIGNATURE_STATUS_LABELS": STATUS_LABELS,
-        "CONFIDENTIALITY_LABELS": CONFIDENTIALITY_LABELS,
+        "KIND_LABELS": _LabelsOfThisPage(KIND_LABELS),
+        "STATE_LABELS": _LabelsOfThisPage(STATE_LABELS),
+        "FAMILY_LABELS": _LabelsOfThisPage(FAMILY_LABELS),
+        "MEANING_LABELS": _LabelsOfThisPage(MEANING_LABELS),
+        "SIGNATURE_STATUS_LABELS": _LabelsOfThisPage(STATUS_LABELS),
+        "CONFIDENTIALITY_LABELS": _LabelsOfThisPage(CONFIDENTIALITY_LABELS),
     }
 
 
@@ -274,6 +297,8 @@ def _document_page(
     if working is not None and not _visible(session, working):
         working = None
     actors = service.actors_for(session, current_user, working) if working else frozenset()
+    # whom a draft may be submitted to: only the submit form of a draft lists them
+    submitting = working is not None and working.state == RevState.DRAFT
     extra = Markup("").join(
         Markup(render_template(template, **context))  # noqa: S704 - rendered by Jinja
         for template, context in pages.sections(session, document, revision)
@@ -296,8 +321,8 @@ def _document_page(
         approved_by=approved_by,
         actors=actors,
         working=working,
-        reviewers=_reviewer_choices(session, document),
-        approvers=_approver_choices(session, document),
+        reviewers=_reviewer_choices(session, document) if submitting else [],
+        approvers=_approver_choices(session, document) if submitting else [],
         new_approvers=_new_approver_choices(session, document),
         chosen=_submission_choices(session, document),
         refusal=refusal,

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from qms import events
 from qms.auth import service as auth
@@ -311,9 +313,10 @@ class Target:
     def effective_date(self) -> date | None:
         return self.revision.effective_date if self.revision else None
 
-    @property
+    @cached_property
     def status(self) -> str:
-        """effective, obsolete, missing, or the state of a document never in force."""
+        """effective, obsolete, missing, or the state of a document never in force (asked
+        several times for each link a page shows: worked out once)."""
         if self.document is None:
             return "missing"
         if self.revision is not None and self.revision.state == RevState.EFFECTIVE:
@@ -332,8 +335,10 @@ class Target:
 
 def targets(session: Session, numbers: Iterable[str]) -> dict[str, Target]:
     wanted = sorted(set(numbers))
+    # with the revision in force of each, in the same statement (not one query per link)
     found = {d.number: d for d in session.scalars(
-        sa.select(Document).where(Document.number.in_(wanted)))} if wanted else {}
+        sa.select(Document).where(Document.number.in_(wanted))
+        .options(joinedload(Document.current_revision)))} if wanted else {}
     return {n: Target(n, found.get(n)) for n in wanted}
 
 
@@ -395,16 +400,21 @@ class Links:
         }
 
 
-def _incoming(session: Session, number: str, kind: LinkKind,
-              inferred: bool | None = None) -> list[str]:
-    """Documents whose revision in force links to `number` with this kind (only the links
-    inferred, or only the confirmed ones, when asked)."""
-    stmt = (sa.select(Document.number)
-            .join(DocumentLink, DocumentLink.revision_id == Document.current_revision_id)
-            .where(DocumentLink.target_number == number, DocumentLink.kind == kind))
-    if inferred is not None:
-        stmt = stmt.where(DocumentLink.inferred.is_(inferred))
-    return list(session.scalars(stmt.order_by(Document.number).distinct()))
+def _incoming(session: Session, number: str, kinds: Sequence[LinkKind],
+              inferred: set[str] | None = None) -> dict[LinkKind, list[str]]:
+    """Documents whose revision in force links to `number`, by kind of link (one statement).
+    The sources whose link is our reading only are added to `inferred` when it is given."""
+    found: dict[LinkKind, list[str]] = {kind: [] for kind in kinds}
+    for source, kind, is_inferred in session.execute(
+        sa.select(Document.number, DocumentLink.kind, DocumentLink.inferred)
+        .join(DocumentLink, DocumentLink.revision_id == Document.current_revision_id)
+        .where(DocumentLink.target_number == number, DocumentLink.kind.in_(list(kinds)))
+        .order_by(Document.number).distinct()):
+        if source not in found[LinkKind(kind)]:
+            found[LinkKind(kind)].append(source)
+        if is_inferred and inferred is not None:
+            inferred.add(source)
+    return found
 
 
 def links_for(session: Session, revision: Revision) -> Links:
@@ -418,11 +428,11 @@ def links_for(session: Session, revision: Revision) -> Links:
     used_by: list[str] = []
     inferred = {link.target_number for link in own if link.inferred}
     if in_force:
-        controls += [n for n in _incoming(session, number, LinkKind.CONTROLLED_BY)
-                     if n not in controls]
-        inferred |= set(_incoming(session, number, LinkKind.CONTROLLED_BY, inferred=True))
-        referenced_by = _incoming(session, number, LinkKind.REFERENCES)
-        used_by = _incoming(session, number, LinkKind.USES_FORM)
+        incoming = _incoming(session, number, (LinkKind.CONTROLLED_BY, LinkKind.REFERENCES,
+                                               LinkKind.USES_FORM), inferred)
+        controls += [n for n in incoming[LinkKind.CONTROLLED_BY] if n not in controls]
+        referenced_by = incoming[LinkKind.REFERENCES]
+        used_by = incoming[LinkKind.USES_FORM]
         used_by += [n for n in _step_form_users(session, number) if n not in used_by]
     found = targets(session, [link.target_number for link in own] + controls + referenced_by
                     + used_by)
@@ -442,11 +452,19 @@ def links_for(session: Session, revision: Revision) -> Links:
     )
 
 
+_PLAIN_NUMBER = re.compile(r"[A-Za-z0-9-]+")
+
+
 def _step_form_users(session: Session, form_number: str) -> list[str]:
-    # forms named only inside steps; JSON lists are searched in Python (a few hundred rows)
-    rows = session.execute(
-        sa.select(Document.number, ProcedureStep.forms_used, ProcedureStep.forms_produced)
-        .join(ProcedureStep, ProcedureStep.revision_id == Document.current_revision_id))
+    # forms named only inside steps; JSON lists are searched in Python, after SQL has kept
+    # the steps whose stored lists contain the number as a JSON string at all
+    stmt = (sa.select(Document.number, ProcedureStep.forms_used, ProcedureStep.forms_produced)
+            .join(ProcedureStep, ProcedureStep.revision_id == Document.current_revision_id))
+    if _PLAIN_NUMBER.fullmatch(form_number):  # written as is inside the JSON text
+        quoted = f'"{form_number}"'
+        stmt = stmt.where(sa.or_(sa.cast(ProcedureStep.forms_used, sa.Text).contains(quoted),
+                                 sa.cast(ProcedureStep.forms_produced, sa.Text).contains(quoted)))
+    rows = session.execute(stmt)
     return sorted({n for n, used, produced in rows
                    if form_number in (used or []) + (produced or [])})
 
@@ -567,7 +585,8 @@ def lanes_for_user(user: Any, lanes: Iterable[str]) -> set[str]:
 
 def dependants(session: Session, document: Document, revision: Revision) -> list[Document]:
     """Processes in force that the document controls (either side of the link)."""
-    numbers = set(_incoming(session, document.number, LinkKind.CONTROLLED_BY))
+    numbers = set(_incoming(session, document.number, (LinkKind.CONTROLLED_BY,))[
+        LinkKind.CONTROLLED_BY])
     numbers |= {link.target_number for link in links_of(session, revision.id)
                 if link.kind == LinkKind.CONTROLS}
     numbers.discard(document.number)

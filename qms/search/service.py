@@ -4,11 +4,13 @@ reconciliation) and answering queries with permissions checked against the datab
 from __future__ import annotations
 
 import difflib
+import hashlib
 import logging
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -448,7 +450,8 @@ class Hit:
     marked: bool  # not today's effective revision: shown with a warning
 
     def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # every field is a plain value: no deep copy (asdict's cost a page of hits dearly)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["snippet"] = str(self.snippet)
         data["status_label"] = str(self.status_label)
         data["kind_label"] = str(self.kind_label)
@@ -728,15 +731,37 @@ def plain(markdown_text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+_SNIPPETS: OrderedDict[tuple[bytes, frozenset[str], int], Markup] = OrderedDict()
+_SNIPPETS_KEPT = 4096
+_SNIPPETS_LOCK = threading.Lock()
+
+
 def snippet(body: str, needles: list[str], width: int = 140) -> Markup:
     """A window of the original text with every match marked (offsets found in the folded
-    text and mapped back, so traditional text is highlighted as written)."""
+    text and mapped back, so traditional text is highlighted as written). The same text
+    and words give the same snippet: the last few thousand are kept, by the text's hash."""
+    wanted = frozenset(n for n in needles if n)
+    key = (hashlib.sha256(body.encode("utf-8", "surrogatepass")).digest(), wanted, width)
+    with _SNIPPETS_LOCK:
+        found = _SNIPPETS.get(key)
+        if found is not None:
+            _SNIPPETS.move_to_end(key)
+            return found
+    made = _snippet(body, wanted, width)
+    with _SNIPPETS_LOCK:
+        _SNIPPETS[key] = made
+        while len(_SNIPPETS) > _SNIPPETS_KEPT:
+            _SNIPPETS.popitem(last=False)
+    return made
+
+
+def _snippet(body: str, needles: frozenset[str], width: int) -> Markup:
     text = plain(body)
     if not text:
         return Markup("")
     folded, offsets = analysis.fold_with_offsets(text)
     spans: list[tuple[int, int, str]] = []
-    for needle in {n for n in needles if n}:
+    for needle in needles:
         start = folded.find(needle)
         while start != -1 and len(spans) < 400:
             spans.append((start, start + len(needle), needle))
