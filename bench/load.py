@@ -30,6 +30,7 @@ import os
 import random
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -461,6 +462,8 @@ def main() -> int:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--mixed", action="store_true")
     args = parser.parse_args()
+    # stopped from outside (SIGTERM), it still stops gunicorn and drops its scratch database
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     with (
         tempfile.TemporaryDirectory(prefix="qms-bench-load-") as tmp,
