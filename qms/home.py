@@ -207,13 +207,17 @@ def _open_defects(session: Session, user: User, limit: int = 8) -> list[Line]:
 
 
 def _recent_trail(session: Session, user: User, limit: int = 8) -> list[Line]:
-    from qms.trail import access
+    from qms.trail import access, labels
     from qms.trail.models import TrailEntry
 
     entries = session.scalars(sa.select(TrailEntry).order_by(TrailEntry.seq.desc()).limit(limit))
-    return [Line(f"#{line.seq} {line.actor_name or '—'} · {line.action} · {line.object_type} "
-                 f"{line.object_id or ''}", None, line.at, "")
-            for line in access.lines(session, user, entries)]
+    lines = access.lines(session, user, entries)
+    names = labels.object_names(session, user, lines)
+    # in the reader's words, as on the trail page: who, what was done, to which record
+    return [Line(f"#{line.seq} {labels.actor_text(line)} · {labels.action_label(line.action)} · "
+                 f"{labels.object_text(names, line.object_type, line.object_id)}",
+                 None, line.at, "")
+            for line in lines]
 
 
 def trail_status(session: Session) -> dict[str, Any]:

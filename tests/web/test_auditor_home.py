@@ -61,7 +61,7 @@ def test_auditor_home_shows_what_an_auditor_needs(db, users, team, client_as):  
     assert "#1 第三条的时限与流程不一致</a>" in defects
     assert f'href="/reviews/{world["review_id"]}"' in defects
     trail = _panel(html, "auditor-trail")
-    assert re.search(r"#\d+ 赵云（内审员） · sign_in · user auditor", trail)
+    assert re.search(r"#\d+ 赵云（内审员） · 登录 · 用户 auditor", trail)  # in words, not codes
     assert 'data-status="never"' in html and "审计追踪尚未校验。" in html
 
     # every link of the auditor's panels opens for the auditor
