@@ -17,7 +17,9 @@ import nh3
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from markdown.extensions import Extension
+from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
+from markdown.util import AtomicString
 
 ALLOWED_TAGS = {
     "h1",
@@ -63,6 +65,7 @@ ALLOWED_ATTRIBUTES = {
     "h2": {"id"},
     "h3": {"id"},
     "h4": {"id"},
+    "span": {"class"},  # only class="docno" (see _only_own_values)
 }
 
 
@@ -95,6 +98,26 @@ class _RemoteImages(Extension):
         md.treeprocessors.register(_RemoteImagesAsLinks(md), "qms_remote_images", 1)
 
 
+# A document number (BD-KF-001) in the text is kept on one line: in a narrow table column on
+# a phone it would otherwise break at its hyphens.
+DOCUMENT_NUMBER = r"(?<![\w-])[A-Z]{2,4}-[A-Z]{2,4}-\d{2,4}(?![\w-])"
+
+
+class _DocumentNumber(InlineProcessor):
+    def handleMatch(  # type: ignore[override]
+        self, m: re.Match[str], data: str
+    ) -> tuple[ET.Element, int, int]:
+        span = ET.Element("span")
+        span.set("class", "docno")
+        span.text = AtomicString(m.group(0))  # not matched again inside itself
+        return span, m.start(0), m.end(0)
+
+
+class _DocumentNumbers(Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        md.inlinePatterns.register(_DocumentNumber(DOCUMENT_NUMBER, md), "qms_docno", 5)
+
+
 # The only images a body shows are its own attachments (a Word import stores them there).
 _OWN_IMAGE = re.compile(r"^/attachments/[0-9a-f]{64}$")
 
@@ -102,11 +125,13 @@ _OWN_IMAGE = re.compile(r"^/attachments/[0-9a-f]{64}$")
 def _only_own_image_sources(tag: str, attribute: str, value: str) -> str | None:
     if tag == "img" and attribute == "src" and not _OWN_IMAGE.match(value):
         return None
+    if tag == "span" and attribute == "class" and value != "docno":
+        return None  # a body may not style itself with the application's classes
     return value
 
 
 # Bump when the rendering changes (extensions, allowed tags …): cached pages are keyed on it.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 # A revision's text never changes once stored, so its page reuses the HTML made from it.
 # Bounded by the bytes of HTML kept (a body may be 2 MB), per process.
 CACHE_BYTES = 32 * 1024 * 1024
@@ -167,7 +192,8 @@ def render(text: str) -> str:
 def render_uncached(text: str) -> str:
     html = markdown.markdown(
         text or "",
-        extensions=["tables", "sane_lists", "fenced_code", "toc", _RemoteImages()],
+        extensions=["tables", "sane_lists", "fenced_code", "toc", _RemoteImages(),
+                    _DocumentNumbers()],
         extension_configs={"toc": {"permalink": False}, "tables": {"use_align_attribute": True}},
         output_format="html",
     )
