@@ -50,7 +50,23 @@ def json_body() -> dict[str, Any]:
         raise DomainError(_("The request body is not valid JSON."), status=400, code="bad_json")
     if not isinstance(data, dict):
         raise DomainError(_("The request body must be a JSON object."), status=400, code="bad_json")
+    if _holds_nul(data):
+        # no database keeps it (PostgreSQL refuses it outright), and no person types it
+        raise DomainError(_("The request holds a NUL character (\\u0000); no text may hold it."),
+                          status=422, code="nul_character")
     return data
+
+
+def _holds_nul(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 64:
+        return False
+    if isinstance(value, dict):
+        return any(_holds_nul(k, depth + 1) or _holds_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v, depth + 1) for v in value)
+    return False
 
 
 def page_args() -> tuple[int, int]:
