@@ -478,30 +478,8 @@ def save_draft(
 ) -> Revision:
     """Save the text of a draft. A stale base is refused with both texts; an edit to a
     revision in review sends it back to draft and voids its signatures."""
-    revision = _lock_revision(session, revision)
-    if revision.state in FROZEN:
-        raise Conflict(
-            _l(
-                "Revision %(label)s is approved or closed; it is never changed. "
-                "Start a new revision instead.",
-                label=revision.label,
-            ),
-            code="frozen",
-        )
-    new_state = _apply(revision, Action.EDIT, actors_for(session, actor, revision))
     _check_body(body)
-    if revision.lock_owner_id not in (None, actor.id):
-        owner = revision.lock_owner
-        raise Conflict(
-            _l(
-                "%(name)s is editing this draft (since %(time)s).",
-                name=owner.display_name if owner else "?",
-                time=revision.locked_at.strftime("%Y-%m-%d %H:%M UTC")
-                if revision.locked_at
-                else "",
-            ),
-            code="locked",
-        )
+    revision, new_state = _open_for_edit(session, actor, revision)
     if base_hash != revision.content_sha256:
         raise Conflict(
             _l(
@@ -540,24 +518,10 @@ def save_draft(
     return revision
 
 
-def _trail_text(text: str) -> str:
-    if len(text) <= FULL_TEXT_IN_TRAIL:
-        return text
-    return f"[{len(text)} characters, sha256 {content_hash('', '', '', text, '')}]"
-
-
-def _back_to_draft(session: Session, actor: User, revision: Revision, reason: str) -> None:
-    void_signatures(session, actor, _live_signatures(session, revision), reason)
-    for assignment in revision.reviews:
-        assignment.decision = ReviewDecision.PENDING
-        assignment.decided_at = None
-
-
-def begin_structure_edit(session: Session, actor: User, revision: Revision) -> Revision:
-    """The checks of a save in the editor, for a change to what is kept beside the text (its
-    links): an editable revision, nobody else's lock; a revision in review goes back to
-    draft and its signatures are voided, as a text edit does. The caller then binds the
-    new structure and calls `structure_edited`."""
+def _open_for_edit(session: Session, actor: User, revision: Revision) -> tuple[Revision, RevState]:
+    """The checks of every edit of a draft (its text or its links), under the row lock: a
+    revision still open to change, an actor who may edit it, nobody else's editing lock.
+    Returns the locked revision and the state the edit leaves it in."""
     revision = _lock_revision(session, revision)
     if revision.state in FROZEN:
         raise Conflict(
@@ -581,6 +545,28 @@ def begin_structure_edit(session: Session, actor: User, revision: Revision) -> R
             ),
             code="locked",
         )
+    return revision, new_state
+
+
+def _trail_text(text: str) -> str:
+    if len(text) <= FULL_TEXT_IN_TRAIL:
+        return text
+    return f"[{len(text)} characters, sha256 {content_hash('', '', '', text, '')}]"
+
+
+def _back_to_draft(session: Session, actor: User, revision: Revision, reason: str) -> None:
+    void_signatures(session, actor, _live_signatures(session, revision), reason)
+    for assignment in revision.reviews:
+        assignment.decision = ReviewDecision.PENDING
+        assignment.decided_at = None
+
+
+def begin_structure_edit(session: Session, actor: User, revision: Revision) -> Revision:
+    """The checks of a save in the editor, for a change to what is kept beside the text (its
+    links): an editable revision, nobody else's lock; a revision in review goes back to
+    draft and its signatures are voided, as a text edit does. The caller then binds the
+    new structure and calls `structure_edited`."""
+    revision, new_state = _open_for_edit(session, actor, revision)
     if revision.state == RevState.IN_REVIEW:
         _back_to_draft(session, actor, revision, "links changed while in review")
     if revision.state != new_state:
