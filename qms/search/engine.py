@@ -560,6 +560,27 @@ class WhooshEngine:
         """One page of hits, best first; the total and the facet counts are exact. Facets
         are counted under facet_filters (default: the same filters), so that a facet still
         shows the other choices once one is selected."""
+        try:
+            return self._query(which, phrases, filters=filters, page=page, per_page=per_page,
+                               facets=facets, facet_filters=facet_filters)
+        except IndexError:
+            # A cached searcher whose document numbers no longer match its columns (seen
+            # once in a 30-minute mixed run under gunicorn): forget this thread's searcher
+            # and answer from a fresh one, which reads the index as it is now.
+            log.warning("search: stale searcher of %s; reopened", which, exc_info=True)
+            self._forget(which)
+            return self._query(which, phrases, filters=filters, page=page, per_page=per_page,
+                               facets=facets, facet_filters=facet_filters)
+
+    def _forget(self, which: str) -> None:
+        cache = self._local.__dict__.get("cache") or {}
+        cached = cache.pop(which, None)
+        if cached is not None and not cached[1].is_closed:
+            cached[1].close()
+
+    def _query(self, which: str, phrases: list[Phrase], *, filters: dict[str, list[str]],
+               page: int, per_page: int, facets: tuple[str, ...],
+               facet_filters: dict[str, list[str]] | None) -> EngineResult:
         searcher, memo = self._searcher(which)
         fast = not any(_is_fuzzy_word(p) for p in phrases)
         matched = _matching(searcher, phrases, memo)
