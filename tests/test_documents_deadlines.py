@@ -20,8 +20,11 @@ def _front(number: str) -> str:
 
 
 def _deadline_lines(number: str) -> list[str]:
-    return [re.sub(r"^\d+\.\s*", "", line.strip()) for line in _body(number).splitlines()
-            if "整改期限" in line and "工作日" in line]
+    return [
+        re.sub(r"^\d+\.\s*", "", line.strip())
+        for line in _body(number).splitlines()
+        if "整改期限" in line and "工作日" in line
+    ]
 
 
 def _deadlines(line: str) -> dict[str, tuple[int, str]]:
@@ -52,9 +55,12 @@ def test_the_deadlines_are_the_agreed_ones():
 
 def test_no_other_correction_deadline_contradicts_them():
     for number in ("ZD-PZ-001", "ZD-PZ-003"):
-        others = [line for line in _body(number).splitlines()
-                  if re.search(r"(严重|一般)不(符合|合格).*\d+ 个?(工作)?日内", line)
-                  and "整改期限" not in line]
+        others = [
+            line
+            for line in _body(number).splitlines()
+            if re.search(r"(严重|一般)不(符合|合格).*\d+ 个?(工作)?日内", line)
+            and "整改期限" not in line
+        ]
         assert others == [], number
 
 

@@ -49,6 +49,9 @@ class Permission(enum.StrEnum):
     REASSIGN_APPROVERS = "reassign_approvers"  # name another approver of a submitted revision
     # confidential documents of every department (the rule: qms/documents/visibility.py)
     READ_CONFIDENTIAL = "read_confidential"
+    # the working-day calendar (qms/calendar): kept by the administrator
+    MANAGE_CALENDAR = "manage_calendar"
+    VIEW_CALENDAR = "view_calendar"
 
 
 _EVERYONE = {Permission.READ_DOCUMENTS, Permission.VIEW_OWN_TASKS}
@@ -118,6 +121,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.STAFF: frozenset(_EVERYONE),
 }
+
+# The working-day calendar: the administrator keeps it, the quality manager sees it.
+ROLE_PERMISSIONS[Role.ADMIN] |= {Permission.MANAGE_CALENDAR, Permission.VIEW_CALENDAR}
+ROLE_PERMISSIONS[Role.QUALITY_MANAGER] |= {Permission.VIEW_CALENDAR}
 
 
 def permissions_for(roles: Iterable[Role]) -> frozenset[Permission]:
