@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, abort, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from qms import clock
 from qms.api import json_body
 from qms.api.openapi import BOOLEAN, DATE, INTEGER, STRING, array, obj, op, ref
 from qms.auth.permissions import Permission
@@ -66,28 +67,26 @@ def _rules(data: dict[str, Any], year: int) -> list[DayRule]:
     return rules
 
 
-@bp.route("/calendar/<int:year>")
+@bp.route("/calendar/<int:year>", methods=["GET", "PUT"])
 @permission_required(Permission.READ_DOCUMENTS)
-def get_year(year: int) -> Any:
-    return jsonify(year_json(manage.year_view(get_session(), year)))
-
-
-@bp.route("/calendar/<int:year>", methods=["PUT"])
-@permission_required(Permission.MANAGE_CALENDAR)
-def put_year(year: int) -> Any:
-    data = json_body()
+def year(year: int) -> Any:
+    """One rule for both methods, so a year beyond the integer range is a 404 for either."""
     db = get_session()
-    manage.check_year(year)
-    manage.replace_year(
-        db,
-        current_user,
-        year,
-        _rules(data, year),
-        _text(data, "source"),
-        _flag(data, "confirmed"),
-        _text(data, "reason"),
-    )
-    db.commit()
+    if request.method == "PUT":
+        if not current_user.can(Permission.MANAGE_CALENDAR):
+            abort(403)
+        data = json_body()
+        manage.check_year(year)
+        manage.replace_year(
+            db,
+            current_user,
+            year,
+            _rules(data, year),
+            _text(data, "source"),
+            _flag(data, "confirmed"),
+            _text(data, "reason"),
+        )
+        db.commit()
     return jsonify(year_json(manage.year_view(db, year)))
 
 
@@ -112,8 +111,8 @@ def add_day(year: int) -> Any:
 @bp.route("/calendar/working-days")
 @permission_required(Permission.READ_DOCUMENTS)
 def working_days() -> Any:
-    start = manage.parse_day(request.args.get("start", ""))
-    n_text = request.args.get("n", "")
+    start = manage.calculation_start(request.args.get("start") or clock.today().isoformat())
+    n_text = request.args.get("n") or "0"
     if not (n_text.isascii() and n_text.isdigit()) or int(n_text) > MAX_WORKING_DAYS:
         raise Invalid(
             _l(
@@ -209,13 +208,13 @@ OPENAPI_PATHS = {
                 {
                     "name": "start",
                     "in": "query",
-                    "required": True,
+                    "description": "default: today",
                     "schema": {"type": "string", "format": "date"},
                 },
                 {
                     "name": "n",
                     "in": "query",
-                    "required": True,
+                    "description": "default: 0",
                     "schema": {"type": "integer", "minimum": 0, "maximum": MAX_WORKING_DAYS},
                 },
             ],

@@ -113,6 +113,21 @@ def parse_day(value: object, year: int | None = None) -> date:
     return day
 
 
+def calculation_start(value: object) -> date:
+    """A calculator's start date: a date inside the years the calendar covers."""
+    day = parse_day(value)
+    if not FIRST_YEAR <= day.year <= LAST_YEAR - 1:
+        raise Invalid(
+            _l(
+                "The calendar covers the years %(first)d to %(last)d.",
+                first=FIRST_YEAR,
+                last=LAST_YEAR,
+            ),
+            code="out_of_range",
+        )
+    return day
+
+
 def _kind(kind: str) -> str:
     if kind not in KINDS:
         raise Invalid(

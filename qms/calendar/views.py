@@ -219,7 +219,7 @@ def _calculate(args: Any) -> dict[str, Any]:
         return {"start": clock.today().isoformat(), "n": "3"}
     result: dict[str, Any] = {"start": start_text, "n": n_text}
     try:
-        start = manage.parse_day(start_text)
+        start = manage.calculation_start(start_text)
     except DomainError as err:
         return result | {"error": str(err.message)}
     if not (n_text.isascii() and n_text.isdigit()) or int(n_text) > CALCULATOR_MAX_DAYS:

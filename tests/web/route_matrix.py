@@ -227,4 +227,15 @@ ROUTES: dict[str, Access] = {
     "api.reviews_api.transition": Access(
         post=SIGNED_IN, object_rule="each step of a review has its own person (leader, approver)"
     ),
+    # -- working-day calendar: the administrator keeps it, the quality manager sees it ----
+    "calendar.index": Access(get=frozenset({"admin", "manager"})),
+    "calendar.add_day": Access(post=ADMIN),
+    "calendar.change_day": Access(post=ADMIN),
+    "calendar.remove_day": Access(post=ADMIN),
+    "calendar.arrangement": Access(post=ADMIN),
+    "calendar.import_year": Access(post=ADMIN),
+    "calendar.calculator": Access(get=SIGNED_IN),
+    "api.calendar_api.year": Access(get=SIGNED_IN, put=ADMIN),
+    "api.calendar_api.add_day": Access(post=ADMIN),
+    "api.calendar_api.working_days": Access(get=SIGNED_IN),
 }

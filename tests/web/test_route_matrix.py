@@ -232,6 +232,9 @@ def build_world(app: Flask) -> dict[str, Any]:
             "sha256": sha,
             "user_id": u["staff"].id,
             "code": "KF",
+            # the working-day calendar: a year and a day of the shipped data
+            "year": 2026,
+            "day": "2026-10-01",
         }
 
 
