@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import url_for
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from qms import clock
 from qms.auth.models import User
 from qms.auth.permissions import Permission
+from qms.calendar.service import working_calendar
 from qms.distribution import copies, periodic, reading
 from qms.distribution.models import ControlledCopy, ExternalSource
 from qms.documents.lifecycle import RevState
@@ -20,6 +21,9 @@ from qms.tasks.registry import Task, task_provider
 
 # Work waiting longer than this is shown as overdue.
 REVIEW_DAYS = 7
+# ZD-PZ-002: the old copies are back at the latest 3 working days after the new revision
+# (or the withdrawal) takes effect; counted on the working-day calendar.
+RECALL_WORKING_DAYS = 3
 CURRENCY_CHECK_MONTHS = 12
 
 
@@ -115,11 +119,23 @@ def to_recall(session: Session, user: User) -> list[Task]:
         .where(ControlledCopy.recall_requested_at.is_not(None),
                ControlledCopy.recall_outcome.is_(None))
         .group_by(Revision.id).order_by(Revision.id)).all()
-    return [Task("recall", _l("Recall %(count)d copies of %(number)s %(label)s",
-                              count=count, number=r.document.number, label=r.label),
-                 url_for("distribution.recalls"), r.document.number,
-                 since.date() if since else None)
-            for r, count, since in rows]
+    calendar = working_calendar(session) if rows else None
+    today = clock.today()
+    tasks = []
+    for r, count, since in rows:
+        due = calendar.add_working_days(_local_date(since), RECALL_WORKING_DAYS) if (
+            calendar and since) else None
+        tasks.append(Task("recall", _l("Recall %(count)d copies of %(number)s %(label)s",
+                                       count=count, number=r.document.number, label=r.label),
+                          url_for("distribution.recalls"), r.document.number,
+                          due, due is not None and due < today))
+    return tasks
+
+
+def _local_date(moment: datetime) -> date:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(clock.local_zone()).date()
 
 
 @task_provider

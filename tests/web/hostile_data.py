@@ -437,6 +437,18 @@ def build(app: Flask) -> Hostile:
         imported = record.revision.document
         db.commit()
 
+        # the working-day calendar: a day's name, the year's source, the reasons
+        from qms.calendar import manage as calendar
+
+        admin = people["admin"]
+        calendar.add_day(
+            db, admin, 2026, "2026-12-31", "holiday", hostile("calday", 100), hostile("calwhy")
+        )
+        calendar.set_arrangement(
+            db, admin, 2026, hostile("calsource", 200), True, hostile("calwhy2")
+        )
+        db.commit()
+
         from qms.mail.models import MailMessage
         from qms.word.models import Attachment
 
@@ -459,6 +471,8 @@ def build(app: Flask) -> Hostile:
             "sha256": list(db.scalars(sa.select(Attachment.sha256)))[:1],
             "import_id": [record.id],
             "message_id": list(db.scalars(sa.select(MailMessage.id).order_by(MailMessage.id)))[:3],
+            "year": [2026],
+            "day": ["2026-12-31"],
         }
         out.named = {
             "effective": effective.number,
