@@ -366,8 +366,15 @@ def test_the_year_page_asks_a_bounded_number_of_queries(app: Flask, client_as: A
 
     admin = client_as("admin")
     page = admin.get("/calendar/?year=2026")
-    submit_form(admin, page, "/calendar/2026/days", day="2026-12-27", kind=WORKDAY,
-                name="加班", reason="测试")  # the year is now kept in the database
+    submit_form(
+        admin,
+        page,
+        "/calendar/2026/days",
+        day="2026-12-27",
+        kind=WORKDAY,
+        name="加班",
+        reason="测试",
+    )  # the year is now kept in the database
     with counting(app) as few:
         assert admin.get("/calendar/?year=2026").status_code == 200
     with app.app_context():
@@ -377,8 +384,9 @@ def test_the_year_page_asks_a_bounded_number_of_queries(app: Flask, client_as: A
         s = get_session()
         who = s.scalar(sa.select(User).where(User.username == "admin"))
         taken = {r.day for r in manage.year_view(s, 2026).days}
-        weekends = [D.fromordinal(n) for n in range(D(2026, 7, 1).toordinal(),
-                                                     D(2026, 12, 31).toordinal())]
+        weekends = [
+            D.fromordinal(n) for n in range(D(2026, 7, 1).toordinal(), D(2026, 12, 31).toordinal())
+        ]
         extra = [d for d in weekends if d.weekday() >= 5 and d not in taken][:30]
         for day in extra:
             manage.add_day(s, who, 2026, day.isoformat(), WORKDAY, "加班", "测试")

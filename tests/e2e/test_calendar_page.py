@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from tests.e2e.conftest import sign_in
 
 
-def test_the_administrator_adds_a_day_and_the_calculator_counts_it(page, live_server, live_app,
-                                                                   tmp_path):
+def test_the_administrator_adds_a_day_and_the_calculator_counts_it(
+    page, live_server, live_app, tmp_path
+):
     sign_in(page, live_server, "admin")
     page.goto(f"{live_server}/calendar/?year=2026")
     assert page.locator(".banner-warn").count() >= 1  # 2027 has statutory days only
@@ -33,6 +34,9 @@ def test_the_administrator_adds_a_day_and_the_calculator_counts_it(page, live_se
     from qms.trail.models import TrailEntry
 
     with live_app.app_context():
-        reasons = get_session().scalars(sa.select(TrailEntry.reason).where(
-            TrailEntry.object_id == "2026-12-31")).all()
+        reasons = (
+            get_session()
+            .scalars(sa.select(TrailEntry.reason).where(TrailEntry.object_id == "2026-12-31"))
+            .all()
+        )
     assert set(reasons) == {"总经理办公会决定"}

@@ -29,13 +29,23 @@ from tests.factories import TEST_PASSWORD, make_document
     ],
 )
 def test_recall_due_in_three_working_days(db, people, requested, due):
-    document = make_document(db, state="effective", author=people["clerk"],
-                             reviewer=people["reviewer"], approver=people["approver"],
-                             clerk=people["clerk"])
-    copies.issue_copy(db, people["clerk"], document.current_revision,
-                      holder_user=people["staff"])
-    service.withdraw(db, people["clerk"], document, reason="作废", password=TEST_PASSWORD,
-                     content_sha256=document.current_revision.content_sha256)
+    document = make_document(
+        db,
+        state="effective",
+        author=people["clerk"],
+        reviewer=people["reviewer"],
+        approver=people["approver"],
+        clerk=people["clerk"],
+    )
+    copies.issue_copy(db, people["clerk"], document.current_revision, holder_user=people["staff"])
+    service.withdraw(
+        db,
+        people["clerk"],
+        document,
+        reason="作废",
+        password=TEST_PASSWORD,
+        content_sha256=document.current_revision.content_sha256,
+    )
     db.execute(sa.update(ControlledCopy).values(recall_requested_at=requested))
     db.flush()
     (task,) = [t for t in tasks_for(db, people["clerk"]) if t.kind == "recall"]
