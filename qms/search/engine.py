@@ -59,7 +59,7 @@ from whoosh import fields as wf
 from whoosh import formats, index
 from whoosh import query as wq
 from whoosh.analysis import Token, Tokenizer
-from whoosh.codec.whoosh3 import W3PerDocReader
+from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader
 from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
@@ -540,7 +540,7 @@ class WhooshEngine:
                     raise IndexUnavailable("no active index")
                 searcher = _open_index(self.root / gen / which).searcher()
                 try:
-                    _hold_files(searcher.reader(), searcher.schema, _folder(searcher))
+                    _hold_files(searcher.reader(), _folder(searcher))
                 except StaleSegment:
                     searcher.close()
                     if attempt == 2:
@@ -758,6 +758,37 @@ class WhooshEngine:
             fresh.close()
         return problems
 
+    def hold(self, which: str) -> Searcher:
+        """A searcher of the index as it is now, apart from this thread's cache: as
+        another worker holds one while this process commits (verify_held)."""
+        return self._open_searcher(which)[1]
+
+    def verify_held(self, which: str, searcher: Searcher,
+                    facets: tuple[str, ...] = ("kind", "department", "state")) -> list[str]:
+        """What a worker that opened `searcher` before a commit (touch) made elsewhere still
+        reads from it (its segments may have been merged away and their files deleted):
+        every document's stored fields and every facet value, as many as it has documents.
+        Closes the searcher. The problems found (none: an empty list)."""
+        problems: list[str] = []
+        try:
+            total = searcher.doc_count_all()
+            for name in facets if total else ():
+                column = list(searcher.reader().column_reader(name, translate=True))
+                if len(column) != total:
+                    problems.append(f"{which}: a searcher opened before a commit reads "
+                                    f"{len(column)} {name} values for {total} documents")
+            stored = [searcher.stored_fields(d) for d in range(total)
+                      if not searcher.reader().is_deleted(d)]
+            if len(stored) != searcher.doc_count() or not all(f.get("key") for f in stored):
+                problems.append(f"{which}: a searcher opened before a commit no longer "
+                                f"reads its documents")
+        except Exception as err:  # what the server would answer with a 500
+            problems.append(f"{which}: a searcher opened before a commit fails: "
+                            f"{type(err).__name__}: {err}")
+        finally:
+            searcher.close()
+        return problems
+
     def touch(self, which: str) -> None:
         """Commit to an index without a change (small segments may be merged), as the next
         publish would: a searcher opened before must notice and see the same documents."""
@@ -815,9 +846,8 @@ def _writer(ix: index.Index, **kwargs: Any) -> Any:
     return writer
 
 
-# the columns a segment of make_schema() always has: every document stores its key, and
-# every document gives each facet a value
-_REQUIRED_COLUMNS = ("_stored", "kind", "department", "state")
+# the column every segment with documents has: each document stores its key
+_REQUIRED_COLUMNS = ("_stored",)
 
 
 class StaleSegment(Exception):
@@ -825,7 +855,7 @@ class StaleSegment(Exception):
     commit that did not take the files lock)."""
 
 
-def _hold_files(reader: Any, schema: wf.Schema, folder: str | None) -> None:
+def _hold_files(reader: Any, folder: str | None) -> None:
     """Open now every file of every segment that Whoosh would open only when first asked
     (stored fields, columns, field lengths, and the positions file written by a rebuild),
     and make each segment answer from what was opened: a file a commit deletes later stays
@@ -833,21 +863,21 @@ def _hold_files(reader: Any, schema: wf.Schema, folder: str | None) -> None:
     files are there (Whoosh's W3PerDocReader asks the file system at every call, so a
     segment merged away elsewhere lost its columns and stored fields mid-life). Call while
     holding the files lock shared."""
-    names = ["_stored"]
-    names += [name for name, f in schema.items() if f.column_type]
-    names += [f"_{name}_L" for name in schema.scorable_names()]  # whoosh3._lenfield
+    files = set(os.listdir(folder)) if folder else set()
     for leaf, _offset in reader.leaf_readers():
         perdoc = getattr(leaf, "_perdoc", None)
         if not isinstance(perdoc, W3PerDocReader):
             continue  # an empty index
-        present = set()
-        for name in names:
-            if perdoc.has_column(name):
-                if name not in perdoc._colfiles:
-                    perdoc._colfiles[name] = perdoc._get_column_file(name)
-                present.add(name)
+        # every column file of the segment (<segment id>.<name>.col): stored fields, the
+        # sortable fields, each field's lengths
+        prefix = leaf.segment().segment_id() + "."
+        present = {name[len(prefix):-len(W3Codec.COLUMN_EXT)] for name in files
+                   if name.startswith(prefix) and name.endswith(W3Codec.COLUMN_EXT)}
+        for name in present:
+            if name not in perdoc._colfiles:
+                perdoc._colfiles[name] = perdoc._get_column_file(name)
         if leaf.doc_count_all() and not present.issuperset(_REQUIRED_COLUMNS):
-            raise StaleSegment(f"segment {leaf.segment_id()} has lost "
+            raise StaleSegment(f"segment {leaf.segment().segment_id()} has lost "
                                f"{', '.join(sorted(set(_REQUIRED_COLUMNS) - present))}")
         perdoc.has_column = present.__contains__
         segment = postings_segment_id(leaf)

@@ -93,3 +93,21 @@ def test_stored_fields_of_a_searcher_survive_another_process_merging_its_segment
     assert searcher.stored_fields(0)["key"]
     assert len(engine._column(searcher, memo, "kind")) == searcher.doc_count_all()
     engine.close()
+
+
+def test_the_check_reads_from_a_searcher_opened_before_a_merge(tmp_path: Path) -> None:
+    """`qms reindex --check` holds a searcher as another worker does, commits (small
+    segments merged, their files deleted) and reads every document and facet value from
+    the searcher held: nothing is wrong with this engine's searchers; Whoosh's own
+    searcher, which opens those files only when first asked, is caught."""
+    from qms.search.engine import _open_index
+
+    engine = _several_segments(tmp_path)
+    held = engine.hold("current")
+    whooshs_own = _open_index(tmp_path / engine.active_generation() / "current").searcher()
+    with engine.writer_lock():
+        _writer(engine._open_for_write("current", None)).commit(optimize=True)
+    assert engine.verify_held("current", held, stress.FACETS) == []
+    assert engine.verify_held("current", whooshs_own, stress.FACETS) != []
+    assert engine.verify("current", stress.FACETS) == []
+    engine.close()
