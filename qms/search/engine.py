@@ -27,7 +27,8 @@ of a segment's files while it holds DATA_DIR/search/files.lock shared, and answe
 what it opened for as long as it lives (_hold_files); a commit writes its table of
 contents and deletes files only while it holds that lock exclusively (_writer), as does
 the removal of an old generation. A deleted file stays readable through the descriptors
-already open to it (POSIX), so a searcher is a consistent snapshot until it is replaced.
+already open to it (POSIX), so a searcher is a consistent snapshot until it is replaced
+(at the next query after a commit: the disk space of merged segments is freed then).
 """
 
 from __future__ import annotations
@@ -541,10 +542,10 @@ class WhooshEngine:
                 searcher = _open_index(self.root / gen / which).searcher()
                 try:
                     _hold_files(searcher.reader(), _folder(searcher))
-                except StaleSegment:
+                except StaleSegment as err:
                     searcher.close()
                     if attempt == 2:
-                        raise
+                        raise IndexUnavailable(str(err)) from err
                     log.warning("search: %s changed while opened; opened again", which,
                                 exc_info=True)
                     continue

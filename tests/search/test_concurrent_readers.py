@@ -111,3 +111,47 @@ def test_the_check_reads_from_a_searcher_opened_before_a_merge(tmp_path: Path) -
     assert engine.verify_held("current", whooshs_own, stress.FACETS) != []
     assert engine.verify("current", stress.FACETS) == []
     engine.close()
+
+
+def test_a_commit_deletes_no_file_while_a_reader_is_opening(tmp_path: Path) -> None:
+    """The files lock: while a reader holds it shared (opening its files), a merging
+    commit elsewhere neither publishes its table of contents nor deletes a file."""
+    import threading
+
+    from qms.search.engine import _files_lock
+
+    engine = _several_segments(tmp_path)
+    folder = tmp_path / engine.active_generation() / "current"
+    files = sorted(p.name for p in folder.iterdir())
+    done = threading.Event()
+
+    def merge() -> None:
+        _optimize_elsewhere(tmp_path)
+        done.set()
+
+    with _files_lock(tmp_path, shared=True):
+        thread = threading.Thread(target=merge)
+        thread.start()
+        done.wait(0.5)  # (long enough for the merge to reach its table of contents)
+        assert not done.is_set()
+        # nothing deleted (the merged segment's new files may be there already)
+        assert set(files) <= {p.name for p in folder.iterdir()}
+    thread.join()
+    assert done.is_set()
+    assert not set(files) <= {p.name for p in folder.iterdir()}  # now deleted
+    engine.close()
+
+
+def test_a_segment_that_lost_its_files_is_not_read(tmp_path: Path) -> None:
+    """A segment whose stored fields are gone when it is opened (a writer that did not
+    take the files lock) is never answered from: the index is reported unavailable (and
+    rebuilt by the service), not a TypeError."""
+    from qms.search.engine import IndexUnavailable
+
+    engine = _several_segments(tmp_path)
+    folder = tmp_path / engine.active_generation() / "current"
+    next(folder.glob("*._stored.col")).unlink()
+    with pytest.raises(IndexUnavailable, match="has lost _stored"):
+        engine.query("current", service.parse_query("业主").phrases, filters={}, page=1,
+                     per_page=10, facets=stress.FACETS)
+    engine.close()
