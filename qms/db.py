@@ -172,9 +172,25 @@ _WRITES = re.compile(
 )
 
 
+_NOTED = "qms.generation"
+
+
+def generation_column() -> Any:
+    """The value as a column of another statement: signing in reads it with the session or
+    token it checks (one statement), and notes it with `note_generation`."""
+    return sa.select(DataGeneration.value).where(DataGeneration.id == 1).scalar_subquery()
+
+
+def note_generation(session: Session, value: int | None) -> None:
+    session.info[_NOTED] = int(value or 0)
+
+
 def read_generation(session: Session) -> int:
-    """The current value (0 before the first write of a fresh database)."""
-    value = session.execute(sa.text("SELECT value FROM data_generation WHERE id = 1")).scalar()
+    """The current value (0 before the first write of a fresh database): the one read with
+    the signed-in session or token of this request, else read now."""
+    if _NOTED in session.info:
+        return int(session.info.pop(_NOTED))
+    value = session.execute(sa.select(generation_column())).scalar()
     return int(value or 0)
 
 

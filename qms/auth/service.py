@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from qms.auth.models import ApiToken, Department, SignInAttempt, User, UserRole, UserSession
 from qms.auth.passwords import burn_password_check, check_policy, hash_password, verify_password
 from qms.auth.permissions import Role
-from qms.db import utcnow
+from qms.db import generation_column, note_generation, utcnow
 from qms.errors import Conflict, Forbidden, Invalid, NotFound
 from qms.trail import service as trail
 
@@ -492,9 +492,10 @@ def session_user(session: Session, user_id: int, sid: str | None) -> User | None
     if not sid:
         return None
     # the session, its user and the user's roles in one statement: every page asks this
-    user = (
+    # (with the data generation, which the page cache keys on)
+    row = (
         session.execute(
-            sa.select(User)
+            sa.select(User, generation_column())
             .join(UserSession, UserSession.user_id == User.id)
             .where(
                 UserSession.sid_sha256 == _sha256(sid),
@@ -504,9 +505,13 @@ def session_user(session: Session, user_id: int, sid: str | None) -> User | None
             .options(joinedload(User.role_rows))
         )
         .unique()
-        .scalar_one_or_none()
+        .one_or_none()
     )
-    return user if user is not None and user.active else None
+    if row is None:
+        return None
+    user, generation = row
+    note_generation(session, generation)
+    return user if user.active else None
 
 
 def end_session(
@@ -662,14 +667,17 @@ def find_token(
     session: Session, token: str, now: datetime | None = None
 ) -> tuple[ApiToken | None, str | None]:
     stmt = (
-        sa.select(ApiToken)
+        sa.select(ApiToken, generation_column())
         .where(ApiToken.token_sha256 == _sha256(token))
-        # every API request needs the user and the user's roles: one statement
+        # every API request needs the user and the user's roles: one statement (with the
+        # data generation, which the page cache keys on)
         .options(joinedload(ApiToken.user).joinedload(User.role_rows))
     )
-    row = session.execute(stmt).unique().scalar_one_or_none()
-    if row is None:
+    found = session.execute(stmt).unique().one_or_none()
+    if found is None:
         return None, "token_invalid"
+    row, generation = found
+    note_generation(session, generation)
     state = row.state(now or utcnow())
     if state != "active":
         return None, f"token_{state}"
