@@ -3,6 +3,7 @@ Each function changes the models, writes the trail and only flushes."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import secrets
@@ -487,26 +488,29 @@ def start_session(session: Session, user: User, now: datetime | None = None) -> 
     return sid
 
 
+@functools.cache
+def _session_user_statement() -> sa.Select[Any]:
+    # the session, its user and the user's roles in one statement: every page asks this
+    # (with the data generation, which the page cache keys on); built once, so that each
+    # request neither builds it nor computes its cache key again
+    return (
+        sa.select(User, generation_column())
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            UserSession.sid_sha256 == sa.bindparam("sid_sha256"),
+            UserSession.ended_at.is_(None),
+            User.id == sa.bindparam("user_id"),
+        )
+        .options(joinedload(User.role_rows))
+    )
+
+
 def session_user(session: Session, user_id: int, sid: str | None) -> User | None:
     """The user of a live session, or None when the session has ended or never existed."""
     if not sid:
         return None
-    # the session, its user and the user's roles in one statement: every page asks this
-    # (with the data generation, which the page cache keys on)
-    row = (
-        session.execute(
-            sa.select(User, generation_column())
-            .join(UserSession, UserSession.user_id == User.id)
-            .where(
-                UserSession.sid_sha256 == _sha256(sid),
-                UserSession.ended_at.is_(None),
-                User.id == user_id,
-            )
-            .options(joinedload(User.role_rows))
-        )
-        .unique()
-        .one_or_none()
-    )
+    params = {"sid_sha256": _sha256(sid), "user_id": user_id}
+    row = session.execute(_session_user_statement(), params).unique().one_or_none()
     if row is None:
         return None
     user, generation = row
@@ -663,17 +667,22 @@ def check_token(
     return (row.user if row is not None else None), refusal
 
 
+@functools.cache
+def _token_statement() -> sa.Select[Any]:
+    # every API request needs the user and the user's roles: one statement (with the data
+    # generation, which the page cache keys on), built once as the session's
+    return (
+        sa.select(ApiToken, generation_column())
+        .where(ApiToken.token_sha256 == sa.bindparam("token_sha256"))
+        .options(joinedload(ApiToken.user).joinedload(User.role_rows))
+    )
+
+
 def find_token(
     session: Session, token: str, now: datetime | None = None
 ) -> tuple[ApiToken | None, str | None]:
-    stmt = (
-        sa.select(ApiToken, generation_column())
-        .where(ApiToken.token_sha256 == _sha256(token))
-        # every API request needs the user and the user's roles: one statement (with the
-        # data generation, which the page cache keys on)
-        .options(joinedload(ApiToken.user).joinedload(User.role_rows))
-    )
-    found = session.execute(stmt).unique().one_or_none()
+    params = {"token_sha256": _sha256(token)}
+    found = session.execute(_token_statement(), params).unique().one_or_none()
     if found is None:
         return None, "token_invalid"
     row, generation = found
