@@ -5,7 +5,6 @@ one, and scanned every step of every procedure). Counts, never times."""
 import pytest
 import sqlalchemy as sa
 
-from qms import pagecache
 from qms.auth.models import User
 from qms.documents import service as documents
 from qms.procedures import service as procedures
@@ -111,9 +110,6 @@ def _procedure(app, links: int) -> tuple[str, list[str]]:
 
 def _count(app, client, path, **kw):
     client.get(path, **kw)  # the day's activation check and the first-use caches
-    cache = pagecache.cache_of(app)
-    if cache is not None:  # the page rendered, not its kept answer (test_page_cache.py)
-        cache.clear()
     with count_queries(app) as counted:
         response = client.get(path, **kw)
     assert response.status_code == 200
