@@ -55,6 +55,10 @@ def create_app(config: Config | str | None = None, **overrides: Any) -> Flask:
     security.init_app(app)
 
     _register_blueprints(app)
+
+    from qms import pagecache
+
+    pagecache.init_app(app)  # after every other before-request hook
     return app
 
 

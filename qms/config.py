@@ -75,6 +75,11 @@ class Config:
     WORKER = False
     MAIL_MAX_ATTEMPTS = 8  # tries of one message by the worker before it is "failed"
     MAIL_RETRY_SECONDS = 60  # wait before the first retry; doubled for each next one
+    # Whole answers of the busiest pages and API reads kept per worker process
+    # (qms/pagecache.py): at most this many MB (0 turns the cache off), each at most
+    # PAGE_CACHE_SECONDS old. Any committed write makes every kept answer a miss.
+    PAGE_CACHE_MB = 32.0
+    PAGE_CACHE_SECONDS = 300
 
     def __init__(self) -> None:
         # Read the environment when the configuration is made, not when the module loads.
@@ -97,6 +102,8 @@ class Config:
         self.WORKER = env.get("QMS_WORKER", "").strip().lower() in ("1", "true", "yes", "on")
         self.MAIL_MAX_ATTEMPTS = _env_int("QMS_MAIL_MAX_ATTEMPTS", 8)
         self.MAIL_RETRY_SECONDS = _env_int("QMS_MAIL_RETRY_SECONDS", 60)
+        self.PAGE_CACHE_MB = float(env.get("QMS_PAGE_CACHE_MB") or type(self).PAGE_CACHE_MB)
+        self.PAGE_CACHE_SECONDS = _env_int("QMS_PAGE_CACHE_SECONDS", 300)
         for name in WORD_IMPORT_LIMITS:
             setattr(self, name, _env_int(f"QMS_{name}", getattr(type(self), name)))
         if not self.DATABASE_URL:

@@ -3,6 +3,7 @@ Each function changes the models, writes the trail and only flushes."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import secrets
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 from qms.auth.models import ApiToken, Department, SignInAttempt, User, UserRole, UserSession
 from qms.auth.passwords import burn_password_check, check_policy, hash_password, verify_password
 from qms.auth.permissions import Role
-from qms.db import utcnow
+from qms.db import generation_column, note_generation, utcnow
 from qms.errors import Conflict, Forbidden, Invalid, NotFound
 from qms.trail import service as trail
 
@@ -487,26 +488,34 @@ def start_session(session: Session, user: User, now: datetime | None = None) -> 
     return sid
 
 
+@functools.cache
+def _session_user_statement() -> sa.Select[Any]:
+    # the session, its user and the user's roles in one statement: every page asks this
+    # (with the data generation, which the page cache keys on); built once, so that each
+    # request neither builds it nor computes its cache key again
+    return (
+        sa.select(User, generation_column())
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            UserSession.sid_sha256 == sa.bindparam("sid_sha256"),
+            UserSession.ended_at.is_(None),
+            User.id == sa.bindparam("user_id"),
+        )
+        .options(joinedload(User.role_rows))
+    )
+
+
 def session_user(session: Session, user_id: int, sid: str | None) -> User | None:
     """The user of a live session, or None when the session has ended or never existed."""
     if not sid:
         return None
-    # the session, its user and the user's roles in one statement: every page asks this
-    user = (
-        session.execute(
-            sa.select(User)
-            .join(UserSession, UserSession.user_id == User.id)
-            .where(
-                UserSession.sid_sha256 == _sha256(sid),
-                UserSession.ended_at.is_(None),
-                User.id == user_id,
-            )
-            .options(joinedload(User.role_rows))
-        )
-        .unique()
-        .scalar_one_or_none()
-    )
-    return user if user is not None and user.active else None
+    params = {"sid_sha256": _sha256(sid), "user_id": user_id}
+    row = session.execute(_session_user_statement(), params).unique().one_or_none()
+    if row is None:
+        return None
+    user, generation = row
+    note_generation(session, generation)
+    return user if user.active else None
 
 
 def end_session(
@@ -658,18 +667,26 @@ def check_token(
     return (row.user if row is not None else None), refusal
 
 
+@functools.cache
+def _token_statement() -> sa.Select[Any]:
+    # every API request needs the user and the user's roles: one statement (with the data
+    # generation, which the page cache keys on), built once as the session's
+    return (
+        sa.select(ApiToken, generation_column())
+        .where(ApiToken.token_sha256 == sa.bindparam("token_sha256"))
+        .options(joinedload(ApiToken.user).joinedload(User.role_rows))
+    )
+
+
 def find_token(
     session: Session, token: str, now: datetime | None = None
 ) -> tuple[ApiToken | None, str | None]:
-    stmt = (
-        sa.select(ApiToken)
-        .where(ApiToken.token_sha256 == _sha256(token))
-        # every API request needs the user and the user's roles: one statement
-        .options(joinedload(ApiToken.user).joinedload(User.role_rows))
-    )
-    row = session.execute(stmt).unique().scalar_one_or_none()
-    if row is None:
+    params = {"token_sha256": _sha256(token)}
+    found = session.execute(_token_statement(), params).unique().one_or_none()
+    if found is None:
         return None, "token_invalid"
+    row, generation = found
+    note_generation(session, generation)
     state = row.state(now or utcnow())
     if state != "active":
         return None, f"token_{state}"

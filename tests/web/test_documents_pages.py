@@ -12,9 +12,14 @@ from tests.factories import TEST_PASSWORD, make_document
 
 
 @contextlib.contextmanager
-def count_queries(app):
+def count_queries(app, *, kept_answers=False):
+    """Statements sent while in the block; the page cache (qms/pagecache.py) is emptied
+    first, so that a page is counted as rendered, unless kept_answers."""
     engine = app.extensions["qms.engine"]
     counter = {"n": 0}
+    cache = app.extensions.get("qms.page_cache")
+    if cache is not None and not kept_answers:
+        cache.clear()
 
     def before(*_args, **_kw):
         counter["n"] += 1
