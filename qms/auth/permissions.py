@@ -49,6 +49,11 @@ class Permission(enum.StrEnum):
     REASSIGN_APPROVERS = "reassign_approvers"  # name another approver of a submitted revision
     # confidential documents of every department (the rule: qms/documents/visibility.py)
     READ_CONFIDENTIAL = "read_confidential"
+    # nonconformities and corrective actions (qms/nonconformity): every department's
+    VIEW_NONCONFORMITIES = "view_nonconformities"
+    RAISE_NONCONFORMITIES = "raise_nonconformities"
+    MANAGE_NONCONFORMITIES = "manage_nonconformities"  # owners, plans, close, reopen
+    VERIFY_NONCONFORMITIES = "verify_nonconformities"  # verification of effectiveness
 
 
 _EVERYONE = {Permission.READ_DOCUMENTS, Permission.VIEW_OWN_TASKS}
@@ -78,6 +83,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.LEAD_REVIEWS,
             Permission.REASSIGN_APPROVERS,
             Permission.READ_CONFIDENTIAL,
+            Permission.VIEW_NONCONFORMITIES,
+            Permission.RAISE_NONCONFORMITIES,
+            Permission.MANAGE_NONCONFORMITIES,
+            Permission.VERIFY_NONCONFORMITIES,
         }
     ),
     Role.QUALITY_CLERK: frozenset(
@@ -91,6 +100,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.BREAK_LOCKS,
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
+            Permission.VIEW_NONCONFORMITIES,
+            Permission.RAISE_NONCONFORMITIES,
+            Permission.MANAGE_NONCONFORMITIES,
+            Permission.VERIFY_NONCONFORMITIES,
         }
     ),
     Role.REVIEW_LEADER: frozenset(
@@ -110,6 +123,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_HISTORY,
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
+            Permission.VIEW_NONCONFORMITIES,
+            Permission.RAISE_NONCONFORMITIES,
+            Permission.VERIFY_NONCONFORMITIES,
         }
     ),
     Role.APPROVER: frozenset(
