@@ -251,7 +251,9 @@ def _make_nonconformity(s: Any, u: dict[str, Any], process: str) -> Any:
         process_number=process, grade="general", description="回访记录缺失",
         evidence="抽查20份记录，3份无回访", raised_on=clock.today() - timedelta(days=3),
     )
-    nonconformities.record_cause_and_plan(s, u["approver"], nc, whys=["未规定"], root_cause="流程缺失")
+    nonconformities.record_cause_and_plan(
+        s, u["approver"], nc, whys=["未规定"], root_cause="流程缺失"
+    )
     nonconformities.add_action(s, u["approver"], nc, description="修订流程", owner=u["staff"],
                                due_on=clock.today())
     nonconformities.start_actions(s, u["approver"], nc)
