@@ -24,14 +24,14 @@ def _count(db: Any, model: type) -> int:
 
 
 def test_raise_numbers_owner_deadlines_and_trail(db: Any) -> None:
-    nc = raise_nc(db, raised_on=date(2026, 9, 28), grade="serious")
+    nc = raise_nc(db, raised_on=date(2026, 9, 30), grade="serious")
     db.commit()
     assert nc.number == "NC-2026-001"
     assert nc.state == NcState.OPEN
     assert nc.owner is not None and nc.owner.username == "approver"  # head of KF
-    # 3 working days after Monday 28 September 2026: the National Day holiday (1–8 October)
-    # and the make-up Sunday 27 September (before) and Saturday 10 October (after)
-    assert nc.cause_due == date(2026, 9, 30) + timedelta(days=0) or nc.cause_due
+    # the company's calendar: National Day 1–7 October off, Saturday 10 October worked
+    assert nc.cause_due == date(2026, 10, 10)
+    assert nc.correction_due == date(2026, 10, 20)
     second = raise_nc(db)
     assert second.number == "NC-2026-002"
     entries = db.scalars(
