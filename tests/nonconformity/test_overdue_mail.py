@@ -4,9 +4,9 @@ lists, and mailed by the worker's daily job through a real SMTP server once comm
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default
-from datetime import timedelta
 from typing import Any
 
 from qms import clock

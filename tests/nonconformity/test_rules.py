@@ -20,28 +20,28 @@ from qms.nonconformity.rules import (
 )
 
 S, A = NcState, NcAction
-M, O, AO, V = NcActor.MANAGER, NcActor.OWNER, NcActor.ACTION_OWNER, NcActor.VERIFIER
+M, OW, AO, V = NcActor.MANAGER, NcActor.OWNER, NcActor.ACTION_OWNER, NcActor.VERIFIER
 
 # (state, action) → (next state, who may) — written out, not read from the module
 EXPECTED = {
-    (S.OPEN, A.RECORD_CAUSE): (S.CAUSE_AND_PLAN, {M, O}),
-    (S.CAUSE_AND_PLAN, A.RECORD_CAUSE): (S.CAUSE_AND_PLAN, {M, O}),
-    (S.CAUSE_AND_PLAN, A.ADD_ACTION): (S.CAUSE_AND_PLAN, {M, O}),
-    (S.CAUSE_AND_PLAN, A.RAISE_DOCUMENT_CHANGE): (S.CAUSE_AND_PLAN, {M, O, AO}),
-    (S.CAUSE_AND_PLAN, A.START_ACTIONS): (S.ACTIONS_IN_PROGRESS, {M, O}),
-    (S.ACTIONS_IN_PROGRESS, A.ADD_ACTION): (S.ACTIONS_IN_PROGRESS, {M, O}),
-    (S.ACTIONS_IN_PROGRESS, A.RAISE_DOCUMENT_CHANGE): (S.ACTIONS_IN_PROGRESS, {M, O, AO}),
-    (S.ACTIONS_IN_PROGRESS, A.COMPLETE_ACTION): (S.ACTIONS_IN_PROGRESS, {M, O, AO}),
-    (S.ACTIONS_IN_PROGRESS, A.SUBMIT_FOR_VERIFICATION): (S.AWAITING_VERIFICATION, {M, O}),
+    (S.OPEN, A.RECORD_CAUSE): (S.CAUSE_AND_PLAN, {M, OW}),
+    (S.CAUSE_AND_PLAN, A.RECORD_CAUSE): (S.CAUSE_AND_PLAN, {M, OW}),
+    (S.CAUSE_AND_PLAN, A.ADD_ACTION): (S.CAUSE_AND_PLAN, {M, OW}),
+    (S.CAUSE_AND_PLAN, A.RAISE_DOCUMENT_CHANGE): (S.CAUSE_AND_PLAN, {M, OW, AO}),
+    (S.CAUSE_AND_PLAN, A.START_ACTIONS): (S.ACTIONS_IN_PROGRESS, {M, OW}),
+    (S.ACTIONS_IN_PROGRESS, A.ADD_ACTION): (S.ACTIONS_IN_PROGRESS, {M, OW}),
+    (S.ACTIONS_IN_PROGRESS, A.RAISE_DOCUMENT_CHANGE): (S.ACTIONS_IN_PROGRESS, {M, OW, AO}),
+    (S.ACTIONS_IN_PROGRESS, A.COMPLETE_ACTION): (S.ACTIONS_IN_PROGRESS, {M, OW, AO}),
+    (S.ACTIONS_IN_PROGRESS, A.SUBMIT_FOR_VERIFICATION): (S.AWAITING_VERIFICATION, {M, OW}),
     (S.AWAITING_VERIFICATION, A.VERIFY_EFFECTIVE): (S.AWAITING_VERIFICATION, {V}),
     (S.AWAITING_VERIFICATION, A.VERIFY_INEFFECTIVE): (S.REOPENED, {V}),
     (S.AWAITING_VERIFICATION, A.CLOSE): (S.CLOSED, {M}),
     (S.AWAITING_VERIFICATION, A.REOPEN): (S.REOPENED, {M}),
     (S.CLOSED, A.REOPEN): (S.REOPENED, {M}),
-    (S.REOPENED, A.RECORD_CAUSE): (S.REOPENED, {M, O}),
-    (S.REOPENED, A.ADD_ACTION): (S.REOPENED, {M, O}),
-    (S.REOPENED, A.RAISE_DOCUMENT_CHANGE): (S.REOPENED, {M, O, AO}),
-    (S.REOPENED, A.START_ACTIONS): (S.ACTIONS_IN_PROGRESS, {M, O}),
+    (S.REOPENED, A.RECORD_CAUSE): (S.REOPENED, {M, OW}),
+    (S.REOPENED, A.ADD_ACTION): (S.REOPENED, {M, OW}),
+    (S.REOPENED, A.RAISE_DOCUMENT_CHANGE): (S.REOPENED, {M, OW, AO}),
+    (S.REOPENED, A.START_ACTIONS): (S.ACTIONS_IN_PROGRESS, {M, OW}),
 }
 
 
@@ -69,13 +69,13 @@ def test_the_table_has_nothing_more() -> None:
 
 
 def test_allowed_actions_for_the_owner_while_planning() -> None:
-    assert rules.allowed_actions(S.CAUSE_AND_PLAN, frozenset({O})) == [
+    assert rules.allowed_actions(S.CAUSE_AND_PLAN, frozenset({OW})) == [
         A.RECORD_CAUSE,
         A.ADD_ACTION,
         A.RAISE_DOCUMENT_CHANGE,
         A.START_ACTIONS,
     ]
-    assert rules.allowed_actions(S.CLOSED, frozenset({O, AO, V})) == []
+    assert rules.allowed_actions(S.CLOSED, frozenset({OW, AO, V})) == []
 
 
 # The calendar as shipped for 2026 (qms/calendar/data/cn-2026.csv): Mid-Autumn 25–27
@@ -107,7 +107,7 @@ def test_deadlines_across_national_day(
 def test_deadlines_are_one_table() -> None:
     assert rules.CORRECTION_DEADLINES[Grade.SERIOUS] == rules.Deadline(10, working=True)
     assert rules.CORRECTION_DEADLINES[Grade.GENERAL] == rules.Deadline(30, working=False)
-    assert rules.CAUSE_AND_PLAN_DEADLINE == rules.Deadline(3, working=True)
+    assert rules.Deadline(3, working=True) == rules.CAUSE_AND_PLAN_DEADLINE
 
 
 def test_overdue_only_while_the_deadline_runs() -> None:
