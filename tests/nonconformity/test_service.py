@@ -177,3 +177,19 @@ def test_a_step_in_the_wrong_state_names_the_state(db: Any) -> None:
     with pytest.raises(DomainError) as refused:
         service.submit_for_verification(db, user(db, "manager"), nc)
     assert refused.value.status == 409
+
+
+def test_demo_nonconformities(db: Any) -> None:
+    from qms.nonconformity.demo import demo_nonconformities
+    from tests.factories import TEST_PASSWORD
+    from tests.nonconformity.helpers import department
+
+    users = {name: user(db, name) for name in ("auditor", "approver", "staff", "manager")}
+    closed, still_open = demo_nonconformities(
+        db, users, TEST_PASSWORD, department=department(db, "KF"), source_label="演示审核"
+    )
+    db.commit()
+    assert closed.state == NcState.CLOSED
+    assert still_open.state == NcState.ACTIONS_IN_PROGRESS
+    assert [v.effective for v in closed.verifications] == [True]
+    assert closed.source_label == still_open.source_label == "演示审核"
