@@ -20,6 +20,7 @@ from qms import clock, events
 from qms.auth.models import Department, Meaning, Role, User, UserRole
 from qms.auth.permissions import Permission
 from qms.auth.signatures import check_seen, sign
+from qms.documents.lifecycle import RevState
 from qms.documents.models import Document, Revision
 from qms.errors import Conflict, Forbidden, Invalid, NotFound
 from qms.nonconformity import rules
@@ -43,6 +44,8 @@ MAX_EVIDENCE = 8000
 MAX_TEXT = 4000
 MAX_WHYS = 5
 _CLAUSE = re.compile(r"^\d{1,2}(\.\d{1,2}){0,4}$")
+# "ISO 9001:2015 7.5.3" and "GB/T 19001-2016 7.5.3" are clause 7.5.3
+_STANDARD = re.compile(r"^(ISO\s*9001(:2015)?|GB/T\s*19001(-2016)?)\s*(条款|clause)?\s*", re.I)
 
 
 # -- working days ----------------------------------------------------------------------------
@@ -210,7 +213,7 @@ def _user(session: Session, user: User | int | None, what: Any) -> User:
 
 def _clause(value: Any) -> str:
     clause = _text(value, _l("ISO 9001 clause"), limit=20)
-    clause = clause.removeprefix("ISO 9001").strip()
+    clause = _STANDARD.sub("", clause).strip()
     if not _CLAUSE.match(clause):
         raise Invalid(_l("The ISO 9001 clause is a number such as 8.5.1."), code="clause_invalid")
     return clause
@@ -515,7 +518,7 @@ def start_actions(session: Session, actor: User, nc: Nonconformity) -> Nonconfor
     new_state = _apply(nc, NcAction.START_ACTIONS, actor)
     if not nc.root_cause:
         raise Conflict(_l("Record the root cause first."), code="cause_required")
-    if not any(a.status == ActionStatus.OPEN for a in nc.round_actions()):
+    if not nc.round_actions():
         raise Conflict(_l("Plan at least one action first."), code="actions_required")
     _set_state(session, actor, nc, new_state)
     session.flush()
@@ -568,7 +571,7 @@ def complete_action(
         raise Conflict(_l("This action belongs to an earlier round."), code="action_old")
     if action.owner_id != actor.id and nc.owner_id != actor.id and not is_manager(actor):
         raise Forbidden(_l("Only the action's owner completes it."))
-    if action.revision_id is not None:
+    if _waits_for_revision(action):
         raise Conflict(
             _l("This action is done when its document change becomes effective."),
             code="action_waits_for_revision",
@@ -580,6 +583,11 @@ def complete_action(
     _mark_done(session, actor, action, text, day)
     session.flush()
     return action
+
+
+def _waits_for_revision(action: CorrectiveAction) -> bool:
+    """Raised a document change that is still on its way (a cancelled one frees it)."""
+    return action.revision is not None and action.revision.state != RevState.CANCELLED
 
 
 def raise_document_change(
@@ -600,7 +608,7 @@ def raise_document_change(
         raise NotFound(_l("No such action on this nonconformity."))
     if action.status != ActionStatus.OPEN or action.round != nc.round:
         raise Conflict(_l("Only an open action of this round can raise a document change."))
-    if action.revision_id is not None:
+    if _waits_for_revision(action):
         raise Conflict(
             _l("This action already raised a document change."), code="change_already_raised"
         )

@@ -115,3 +115,38 @@ def test_document_change_through_to_effective(app: Any, users: Any, client_as: A
     assert f'href="/nonconformities/{nc_id}#action-' in revision_page
     nc_page = staff.get(f"/nonconformities/{nc_id}").get_data(as_text=True)
     assert f"{number} {label}" in nc_page
+
+
+def test_a_cancelled_change_frees_the_action(app: Any, users: Any) -> None:
+    from qms.documents import service as documents
+
+    with app.test_request_context():
+        from qms.db import get_session
+
+        db = get_session()
+        clerk = user(db, "clerk")
+        document = make_document(
+            db,
+            state="effective",
+            author=clerk,
+            reviewer=user(db, "reviewer"),
+            approver=user(db, "approver"),
+            clerk=clerk,
+        )
+        nc = raise_nc(db, process_number=document.number, clause="ISO 9001:2015 7.5.3")
+        assert nc.clause == "7.5.3"
+        service.record_cause_and_plan(db, clerk, nc, whys=["a"], root_cause="b")
+        action = service.add_action(
+            db, clerk, nc, description="修订", owner=user(db, "staff"), due_on=clock.today()
+        )
+        first = service.raise_document_change(db, clerk, nc, action)
+        documents.cancel(db, clerk, first, reason="改为重大修订")
+        second = service.raise_document_change(db, clerk, nc, action, major_change=True)
+        assert second.id != first.id and action.revision_id == second.id
+        # all of the round's actions done by the revision before the work was started:
+        # the plan may still be started, then submitted
+        _issue(db, second)
+        assert action.status == ActionStatus.DONE
+        service.start_actions(db, clerk, nc)
+        service.submit_for_verification(db, clerk, nc)
+        assert nc.state == NcState.AWAITING_VERIFICATION
