@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from qms.nonconformity.rules import ActionStatus, Grade, NcAction, NcState, Source
+from qms.trail import access as trail_access
 from qms.trail import labels as trail_labels
 
 STATE_LABELS = {
@@ -106,4 +107,35 @@ def _name_actions(session: Session, user: Any, ids: Sequence[str]) -> dict[str, 
     return {
         str(row.id): str(_l("Action %(id)s of %(number)s", id=row.id, number=row.number))
         for row in rows
+    }
+
+
+@trail_access.content_gate("nonconformity")
+def _nonconformity_content(session: Session, user: Any, ids: Sequence[str]) -> set[str]:
+    """The trail shows a nonconformity's content to those who may see it."""
+    from qms.nonconformity.models import Nonconformity
+    from qms.nonconformity.queries import visible_clause
+
+    wanted = [int(i) for i in ids if i.isdigit()]
+    return {
+        str(i)
+        for i in session.scalars(
+            sa.select(Nonconformity.id).where(Nonconformity.id.in_(wanted), visible_clause(user))
+        )
+    }
+
+
+@trail_access.content_gate("nc_action")
+def _action_content(session: Session, user: Any, ids: Sequence[str]) -> set[str]:
+    from qms.nonconformity.models import CorrectiveAction, Nonconformity
+    from qms.nonconformity.queries import visible_clause
+
+    wanted = [int(i) for i in ids if i.isdigit()]
+    return {
+        str(i)
+        for i in session.scalars(
+            sa.select(CorrectiveAction.id)
+            .join(Nonconformity, Nonconformity.id == CorrectiveAction.nonconformity_id)
+            .where(CorrectiveAction.id.in_(wanted), visible_clause(user))
+        )
     }

@@ -226,3 +226,21 @@ def test_register_statements_do_not_grow_with_rows(app: Any, users: Any, client_
 
 
 REGISTER_MAX = 12
+
+
+def test_the_trail_withholds_what_the_reader_may_not_see(
+    app: Any, users: Any, client_as: Any
+) -> None:
+    from tests.nonconformity.helpers import raise_nc
+
+    with app.test_request_context():
+        from qms.db import get_session
+
+        db = get_session()
+        raise_nc(db, evidence="仅品质人员可见的证据")
+        db.commit()
+    query = "/trail/?object_type=nonconformity"
+    assert "仅品质人员可见的证据" in client_as("auditor").get(query).get_data(as_text=True)
+    admin = client_as("admin").get(query)
+    assert admin.status_code == 200
+    assert "仅品质人员可见的证据" not in admin.get_data(as_text=True)
