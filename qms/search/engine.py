@@ -14,6 +14,21 @@ gives the candidates, checked against the other n-grams' positions on posting li
 whole and cached per segment for the process (postings.py; a rebuild writes them beside
 its segment as plain arrays, bulk.py). Ranking is Whoosh's BM25F, computed on the same
 lists.
+
+Readers in other processes. Whoosh opens a segment's per-document files (stored fields,
+columns, field lengths) only when first asked, checks each time whether the file is there,
+and a commit in another process deletes the files of the segments it merged away. A reader
+opened before such a commit then met a segment without its files: its facet column was
+left out of the column of the whole index (shorter: IndexError in facet counting; or
+shifted: wrong counts), its stored fields came back as None (TypeError), its field lengths
+as the default (other ranking), and an open between a commit's new table of contents and
+its clean-up failed (IndexUnavailable: a rebuild in a request). So every reader opens all
+of a segment's files while it holds DATA_DIR/search/files.lock shared, and answers from
+what it opened for as long as it lives (_hold_files); a commit writes its table of
+contents and deletes files only while it holds that lock exclusively (_writer), as does
+the removal of an old generation. A deleted file stays readable through the descriptors
+already open to it (POSIX), so a searcher is a consistent snapshot until it is replaced
+(at the next query after a commit: the disk space of merged segments is freed then).
 """
 
 from __future__ import annotations
@@ -45,6 +60,7 @@ from whoosh import fields as wf
 from whoosh import formats, index
 from whoosh import query as wq
 from whoosh.analysis import Token, Tokenizer
+from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader
 from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
@@ -59,6 +75,7 @@ log = logging.getLogger("qms.search")
 
 INDEXES = ("current", "history")
 COMPLETE = "COMPLETE"  # in a generation directory: built whole (holds when, in ns)
+FILES_LOCK = "files.lock"  # shared: opening a reader; exclusive: deleting index files
 STALE_REBUILD_SECONDS = 6 * 3600
 
 
@@ -378,7 +395,8 @@ class WhooshEngine:
                 removed.append(path.name)
             for path in sorted(p for p in self.root.glob("gen-*") if p.is_dir()):
                 if path.name != active and not self._complete(path):
-                    shutil.rmtree(path, ignore_errors=True)
+                    with _files_lock(self.root, shared=False):
+                        shutil.rmtree(path, ignore_errors=True)
                     removed.append(f"{path.name} (an unfinished rebuild)")
         return removed
 
@@ -467,7 +485,8 @@ class WhooshEngine:
         kept = [p for stamp, p in gens if stamp >= 0][:keep - 1]
         for _stamp, path in gens:
             if path not in kept:
-                shutil.rmtree(path, ignore_errors=True)
+                with _files_lock(self.root, shared=False):  # no reader opening it now
+                    shutil.rmtree(path, ignore_errors=True)
 
     # -- reading --
 
@@ -490,6 +509,8 @@ class WhooshEngine:
                 self._caches.append(cache)
         cached = cache.get(which)
         try:
+            # (a searcher a commit has made stale is still a whole snapshot of the index —
+            # it holds its files open — and is replaced at the next query)
             if cached is not None and cached[0] == gen and cached[1].up_to_date():
                 return cached[1], cached[2]
             # A new generation, or a commit (new segments, a merge, deletions) since this
@@ -501,13 +522,35 @@ class WhooshEngine:
             if cached is not None:
                 cache.pop(which, None)
                 cached[1].close()
-            searcher = _open_index(self.root / gen / which).searcher()
+            gen, searcher = self._open_searcher(which)
             memo: dict[Any, Any] = {"generation": (gen, searcher.reader().generation())}
         except Exception as err:
             cache.pop(which, None)
             raise IndexUnavailable(str(err)) from err
         cache[which] = (gen, searcher, memo)
         return searcher, memo
+
+    def _open_searcher(self, which: str) -> tuple[str, Searcher]:
+        """A new searcher of the active generation (and its name) holding all its files
+        (_hold_files), opened under the shared files lock: no commit deletes a file or a
+        table of contents meanwhile."""
+        for attempt in range(3):
+            with _files_lock(self.root, shared=True):
+                gen = self.active_generation()
+                if gen is None:
+                    raise IndexUnavailable("no active index")
+                searcher = _open_index(self.root / gen / which).searcher()
+                try:
+                    _hold_files(searcher.reader(), _folder(searcher))
+                except StaleSegment as err:
+                    searcher.close()
+                    if attempt == 2:
+                        raise IndexUnavailable(str(err)) from err
+                    log.warning("search: %s changed while opened; opened again", which,
+                                exc_info=True)
+                    continue
+                return gen, searcher
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Close this thread's searchers."""
@@ -560,23 +603,11 @@ class WhooshEngine:
         """One page of hits, best first; the total and the facet counts are exact. Facets
         are counted under facet_filters (default: the same filters), so that a facet still
         shows the other choices once one is selected."""
-        try:
-            return self._query(which, phrases, filters=filters, page=page, per_page=per_page,
-                               facets=facets, facet_filters=facet_filters)
-        except IndexError:
-            # A cached searcher whose document numbers no longer match its columns (seen
-            # once in a 30-minute mixed run under gunicorn): forget this thread's searcher
-            # and answer from a fresh one, which reads the index as it is now.
-            log.warning("search: stale searcher of %s; reopened", which, exc_info=True)
-            self._forget(which)
-            return self._query(which, phrases, filters=filters, page=page, per_page=per_page,
-                               facets=facets, facet_filters=facet_filters)
-
-    def _forget(self, which: str) -> None:
-        cache = self._local.__dict__.get("cache") or {}
-        cached = cache.pop(which, None)
-        if cached is not None and not cached[1].is_closed:
-            cached[1].close()
+        # (No retry here: a searcher reads only the files it opened with the files lock
+        # held, so another process's commit cannot change its segments under it — the
+        # IndexError and TypeError of a long mixed run; see the module docstring.)
+        return self._query(which, phrases, filters=filters, page=page, per_page=per_page,
+                           facets=facets, facet_filters=facet_filters)
 
     def _query(self, which: str, phrases: list[Phrase], *, filters: dict[str, list[str]],
                page: int, per_page: int, facets: tuple[str, ...],
@@ -686,7 +717,7 @@ class WhooshEngine:
             return [f"{which}: no active index"]
         try:
             searcher, memo = self._searcher(which)
-            fresh = _open_index(self.root / gen / which).searcher()
+            _gen, fresh = self._open_searcher(which)
         except IndexUnavailable as err:
             return [f"{which}: the index cannot be opened: {err}"]
         try:
@@ -728,6 +759,37 @@ class WhooshEngine:
             fresh.close()
         return problems
 
+    def hold(self, which: str) -> Searcher:
+        """A searcher of the index as it is now, apart from this thread's cache: as
+        another worker holds one while this process commits (verify_held)."""
+        return self._open_searcher(which)[1]
+
+    def verify_held(self, which: str, searcher: Searcher,
+                    facets: tuple[str, ...] = ("kind", "department", "state")) -> list[str]:
+        """What a worker that opened `searcher` before a commit (touch) made elsewhere still
+        reads from it (its segments may have been merged away and their files deleted):
+        every document's stored fields and every facet value, as many as it has documents.
+        Closes the searcher. The problems found (none: an empty list)."""
+        problems: list[str] = []
+        try:
+            total = searcher.doc_count_all()
+            for name in facets if total else ():
+                column = list(searcher.reader().column_reader(name, translate=True))
+                if len(column) != total:
+                    problems.append(f"{which}: a searcher opened before a commit reads "
+                                    f"{len(column)} {name} values for {total} documents")
+            stored = [searcher.stored_fields(d) for d in range(total)
+                      if not searcher.reader().is_deleted(d)]
+            if len(stored) != searcher.doc_count() or not all(f.get("key") for f in stored):
+                problems.append(f"{which}: a searcher opened before a commit no longer "
+                                f"reads its documents")
+        except Exception as err:  # what the server would answer with a 500
+            problems.append(f"{which}: a searcher opened before a commit fails: "
+                            f"{type(err).__name__}: {err}")
+        finally:
+            searcher.close()
+        return problems
+
     def touch(self, which: str) -> None:
         """Commit to an index without a change (small segments may be merged), as the next
         publish would: a searcher opened before must notice and see the same documents."""
@@ -745,12 +807,13 @@ class WhooshEngine:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, blocking: bool) -> Iterator[bool]:
-    """An exclusive lock on a file, across processes; yields False when not blocking and
-    another holds it."""
+def _file_lock(path: Path, blocking: bool, shared: bool = False) -> Iterator[bool]:
+    """A lock on a file, across processes (exclusive, or shared with other shared
+    holders); yields False when not blocking and another holds it."""
     with open(path, "a+") as fh:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            fcntl.flock(fh, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+                        | (0 if blocking else fcntl.LOCK_NB))
         except BlockingIOError:
             yield False
             return
@@ -760,10 +823,67 @@ def _file_lock(path: Path, blocking: bool) -> Iterator[bool]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _files_lock(root: Path, shared: bool) -> contextlib.AbstractContextManager[bool]:
+    """DATA_DIR/search/files.lock: held shared while a reader opens an index's files,
+    exclusively while a commit writes its table of contents and deletes the files of the
+    segments it replaced, or a generation is removed (module docstring)."""
+    return _file_lock(Path(root) / FILES_LOCK, blocking=True, shared=shared)
+
+
 def _writer(ix: index.Index, **kwargs: Any) -> Any:
     """A writer of plain segment files. (Whoosh's compound segment file is read through an
-    in-memory copy of the whole file — over a gigabyte per process at 20,000 documents.)"""
-    return ix.writer(compound=False, **kwargs)
+    in-memory copy of the whole file — over a gigabyte per process at 20,000 documents.)
+    Its commit publishes the new table of contents and deletes the files of the segments
+    merged away under the exclusive files lock, so that no reader is opening them then."""
+    writer = ix.writer(compound=False, **kwargs)
+    commit_toc = writer._commit_toc
+    root = Path(ix.storage.folder).parent.parent  # DATA_DIR/search/<generation>/<index>
+
+    def _commit_toc(segments: list[Any]) -> None:
+        with _files_lock(root, shared=False):
+            commit_toc(segments)
+
+    writer._commit_toc = _commit_toc
+    return writer
+
+
+# the column every segment with documents has: each document stores its key
+_REQUIRED_COLUMNS = ("_stored",)
+
+
+class StaleSegment(Exception):
+    """A segment of the reader just opened has lost files it must have (deleted by a
+    commit that did not take the files lock)."""
+
+
+def _hold_files(reader: Any, folder: str | None) -> None:
+    """Open now every file of every segment that Whoosh would open only when first asked
+    (stored fields, columns, field lengths, and the positions file written by a rebuild),
+    and make each segment answer from what was opened: a file a commit deletes later stays
+    readable through its open descriptor, and the segment never looks again whether its
+    files are there (Whoosh's W3PerDocReader asks the file system at every call, so a
+    segment merged away elsewhere lost its columns and stored fields mid-life). Call while
+    holding the files lock shared."""
+    files = set(os.listdir(folder)) if folder else set()
+    for leaf, _offset in reader.leaf_readers():
+        perdoc = getattr(leaf, "_perdoc", None)
+        if not isinstance(perdoc, W3PerDocReader):
+            continue  # an empty index
+        # every column file of the segment (<segment id>.<name>.col): stored fields, the
+        # sortable fields, each field's lengths
+        prefix = leaf.segment().segment_id() + "."
+        present = {name[len(prefix):-len(W3Codec.COLUMN_EXT)] for name in files
+                   if name.startswith(prefix) and name.endswith(W3Codec.COLUMN_EXT)}
+        for name in present:
+            if name not in perdoc._colfiles:
+                perdoc._colfiles[name] = perdoc._get_column_file(name)
+        if leaf.doc_count_all() and not present.issuperset(_REQUIRED_COLUMNS):
+            raise StaleSegment(f"segment {leaf.segment().segment_id()} has lost "
+                               f"{', '.join(sorted(set(_REQUIRED_COLUMNS) - present))}")
+        perdoc.has_column = present.__contains__
+        segment = postings_segment_id(leaf)
+        if folder and segment:
+            POSTINGS.hold_sidecar(folder, segment)
 
 
 def _open_index(path: Path) -> index.Index:

@@ -261,6 +261,13 @@ class PostingsCache:
             self.sidecars[path] = found
         return found
 
+    def hold_sidecar(self, folder: str, segment: str) -> None:
+        """Open a segment's positions file now, if it has one (a reader being opened, under
+        the engine's files lock: the file cannot be deleted meanwhile). Later, if it was
+        let go (more than 64 segments) and has been deleted since, the segment's postings
+        are read from Whoosh's own blocks: the same lists."""
+        self._sidecar(folder, segment)
+
     def field_lengths(self, leaf: Any, fieldname: str, folder: str | None = None) -> array:
         """Each document's length in a field, as Whoosh stores it (default 1), for BM25:
         from the segment's positions file, or asked of Whoosh document by document."""

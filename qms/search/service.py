@@ -3,6 +3,7 @@ reconciliation) and answering queries with permissions checked against the datab
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import logging
@@ -340,9 +341,17 @@ def check(session: Session) -> IndexCheck:
         return report
     report.problems = _verify(engine)
     report.reconciliation = reconcile(session)
-    with engine.writer_lock():  # what the next publish does to a searcher in use
+    # what the next publish does to a searcher in use: here, and in another worker that
+    # opened its searcher before and reads from it after (its segments merged away)
+    held = {}
+    for which in ("current", "history"):
+        with contextlib.suppress(IndexUnavailable):  # reported by _verify
+            held[which] = engine.hold(which)
+    with engine.writer_lock():
         for which in ("current", "history"):
             engine.touch(which)
+    for which, searcher in held.items():
+        report.problems += engine.verify_held(which, searcher, FACETS)
     report.problems += [p for p in _verify(engine) if p not in report.problems]
     if report.problems:
         rebuild()
