@@ -53,6 +53,8 @@ def overdue_clause(today: date) -> sa.ColumnElement[bool]:
 
 def register(user: User, filters: dict[str, Any], today: date) -> sa.Select[Any]:
     """Rows of (Nonconformity, overdue) for the register, newest first."""
+    # no text column holds a NUL (PostgreSQL refuses it in a parameter outright)
+    filters = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in filters.items()}
     overdue = overdue_clause(today)
     stmt = sa.select(Nonconformity, overdue.label("overdue")).where(visible_clause(user))
     if filters.get("state"):

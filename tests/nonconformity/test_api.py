@@ -200,3 +200,9 @@ def test_a_cookie_session_needs_the_csrf_token(app: Any, users: Any, client_as: 
     assert _count(app, "Nonconformity") == 0
     # the page's own script sends it: accepted
     assert client.post("/api/v1/nonconformities", json=BODY).status_code == 201
+
+
+def test_a_nul_in_a_filter_matches_nothing_and_is_no_error(app: Any, api: Any) -> None:
+    for name in ("process", "clause", "department"):
+        answer = api("GET", f"/api/v1/nonconformities?{name}=a%00b", "auditor")
+        assert answer.status_code == 200 and answer.get_json()["items"] == []
