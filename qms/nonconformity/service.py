@@ -612,7 +612,12 @@ def raise_document_change(
         raise Conflict(
             _l("This action already raised a document change."), code="change_already_raised"
         )
-    number = (document_number or nc.process_number or "").strip()
+    number = _text(
+        document_number or nc.process_number or "",
+        _l("Document number"),
+        limit=32,
+        required=False,
+    )
     if not number:
         raise Invalid(_l("Name the controlled document to change."), code="document_required")
     document = session.scalar(sa.select(Document).where(Document.number == number))
