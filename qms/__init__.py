@@ -94,4 +94,5 @@ FEATURES: list[str] = [
     "tasks",
     "mail",
     "calendar",
+    "nonconformity",
 ]

@@ -52,6 +52,11 @@ class Permission(enum.StrEnum):
     # the working-day calendar (qms/calendar): kept by the administrator
     MANAGE_CALENDAR = "manage_calendar"
     VIEW_CALENDAR = "view_calendar"
+    # nonconformities and corrective actions (qms/nonconformity): every department's
+    VIEW_NONCONFORMITIES = "view_nonconformities"
+    RAISE_NONCONFORMITIES = "raise_nonconformities"
+    MANAGE_NONCONFORMITIES = "manage_nonconformities"  # owners, plans, close, reopen
+    VERIFY_NONCONFORMITIES = "verify_nonconformities"  # verification of effectiveness
 
 
 _EVERYONE = {Permission.READ_DOCUMENTS, Permission.VIEW_OWN_TASKS}
@@ -81,6 +86,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.LEAD_REVIEWS,
             Permission.REASSIGN_APPROVERS,
             Permission.READ_CONFIDENTIAL,
+            Permission.VIEW_NONCONFORMITIES,
+            Permission.RAISE_NONCONFORMITIES,
+            Permission.MANAGE_NONCONFORMITIES,
+            Permission.VERIFY_NONCONFORMITIES,
         }
     ),
     Role.QUALITY_CLERK: frozenset(
@@ -94,6 +103,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.BREAK_LOCKS,
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
+            Permission.VIEW_NONCONFORMITIES,
+            Permission.RAISE_NONCONFORMITIES,
+            Permission.MANAGE_NONCONFORMITIES,
+            Permission.VERIFY_NONCONFORMITIES,
         }
     ),
     Role.REVIEW_LEADER: frozenset(
@@ -113,6 +126,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_HISTORY,
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
+            Permission.VIEW_NONCONFORMITIES,
+            Permission.RAISE_NONCONFORMITIES,
+            Permission.VERIFY_NONCONFORMITIES,
         }
     ),
     Role.APPROVER: frozenset(

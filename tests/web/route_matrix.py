@@ -38,6 +38,9 @@ REVIEW_LEADERS = frozenset({"manager", "leader"})
 # Name another approver of a submitted revision (REASSIGN_APPROVERS).
 QUALITY_MANAGER = frozenset({"manager"})
 NOBODY: frozenset[str] = frozenset()
+# Raise nonconformities and verify their effectiveness (RAISE_ / VERIFY_NONCONFORMITIES).
+NC_RAISERS = frozenset({"manager", "clerk", "auditor"})
+NC_VERIFIERS = frozenset({"manager", "clerk", "auditor"})
 
 
 @dataclass(frozen=True)
@@ -238,4 +241,39 @@ ROUTES: dict[str, Access] = {
     "api.calendar_api.year": Access(get=SIGNED_IN, put=ADMIN),
     "api.calendar_api.add_day": Access(post=ADMIN),
     "api.calendar_api.working_days": Access(get=SIGNED_IN),
+    # -- nonconformities ---------------------------------------------------------------
+    "nonconformity.register": Access(get=SIGNED_IN),
+    "nonconformity.new": Access(get=NC_RAISERS, post=NC_RAISERS),
+    "nonconformity.detail": Access(
+        get=SIGNED_IN,
+        object_rule="quality staff and auditors see all; others their department's and "
+        "what they own",
+    ),
+    "nonconformity.cause": Access(post=SIGNED_IN, object_rule="the owner and quality staff"),
+    "nonconformity.add_action": Access(post=SIGNED_IN, object_rule="the owner and quality staff"),
+    "nonconformity.complete_action": Access(
+        post=SIGNED_IN, object_rule="the action's owner, the owner and quality staff"
+    ),
+    "nonconformity.document_change": Access(
+        post=SIGNED_IN, object_rule="the owners and quality staff who may draft documents"
+    ),
+    "nonconformity.step": Access(
+        post=SIGNED_IN, object_rule="each step has its person (owner, quality manager)"
+    ),
+    "nonconformity.verify": Access(
+        post=NC_VERIFIERS, object_rule="neither an action owner nor from the department"
+    ),
+    "api.nonconformity_api.list_nonconformities": Access(get=SIGNED_IN),
+    "api.nonconformity_api.raise_nonconformity": Access(post=NC_RAISERS),
+    "api.nonconformity_api.get_nonconformity": Access(
+        get=SIGNED_IN,
+        object_rule="quality staff and auditors see all; others their department's and "
+        "what they own",
+    ),
+    "api.nonconformity_api.add_action": Access(
+        post=SIGNED_IN, object_rule="the owner and quality staff"
+    ),
+    "api.nonconformity_api.transition": Access(
+        post=SIGNED_IN, object_rule="each step has its person (owner, action owner, verifier)"
+    ),
 }

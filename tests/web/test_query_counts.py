@@ -15,8 +15,9 @@ from tests.web.test_documents_pages import count_queries
 # What each page may ask of the database at most (signed-in user and session included; the
 # menu asks once whether the reader takes part in reviews; the document page shows the
 # reviews of its revision and their open defects; the register asks, for the page's rows at
-# once, which documents the reader may open).
-DOCUMENT_PAGE_MAX = 19
+# once, which documents the reader may open; the document page asks once for the corrective
+# action that started the revision shown).
+DOCUMENT_PAGE_MAX = 20
 REGISTER_PAGE_MAX = 10
 LIST_API_MAX = 7
 DOCUMENT_API_MAX = 10
