@@ -49,6 +49,8 @@ class Permission(enum.StrEnum):
     REASSIGN_APPROVERS = "reassign_approvers"  # name another approver of a submitted revision
     # confidential documents of every department (the rule: qms/documents/visibility.py)
     READ_CONFIDENTIAL = "read_confidential"
+    MANAGE_AUDITS = "manage_audits"  # the annual audit programme and its audits (内审)
+    RUN_AUDITS = "run_audits"  # lead or join an internal audit (内审员)
 
 
 _EVERYONE = {Permission.READ_DOCUMENTS, Permission.VIEW_OWN_TASKS}
@@ -78,6 +80,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.LEAD_REVIEWS,
             Permission.REASSIGN_APPROVERS,
             Permission.READ_CONFIDENTIAL,
+            Permission.MANAGE_AUDITS,
+            Permission.RUN_AUDITS,
         }
     ),
     Role.QUALITY_CLERK: frozenset(
@@ -91,6 +95,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.BREAK_LOCKS,
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
+            Permission.MANAGE_AUDITS,
         }
     ),
     Role.REVIEW_LEADER: frozenset(
@@ -110,6 +115,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_HISTORY,
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
+            Permission.RUN_AUDITS,
         }
     ),
     Role.APPROVER: frozenset(
