@@ -456,7 +456,7 @@ def _to_checklist(audit: Audit, anchor: str = "") -> Callable[[], Any]:
     return lambda: _flash_to(_("Saved."), target)
 
 
-@bp.route("/<int:audit_id>/checklist", methods=["POST"])
+@bp.route("/<int:audit_id>/checklist/generate", methods=["POST"])
 @permission_required(Permission.READ_DOCUMENTS)
 def generate_checklist(audit_id: int) -> Any:
     audit = _audit(audit_id)

@@ -91,12 +91,20 @@ class World(dict[str, Any]):
 
 
 def build(db: Any, tmp_path: Path, *, approve: bool = True) -> World:
-    from qms.audits import service
-    from qms.auth.models import Department, User
+    from qms.auth.models import User
     from tests.factories import make_role_users
 
     make_role_users()
     u = {x.username: x for x in db.scalars(sa.select(User))}
+    return make_audit_world(db, u, approve=approve)
+
+
+def make_audit_world(db: Any, u: dict[str, Any], *, approve: bool = True) -> World:
+    """Given the demo users: a second auditor in Customer Service, the criteria documents,
+    the programme of 2027 with one audit of every department (approved unless told)."""
+    from qms.audits import service
+    from qms.auth.models import Department
+
     u["auditor2"] = make_user(db, "auditor2", Role.AUDITOR, department="KF",
                               display_name="钱多（内审员）")
     db.commit()

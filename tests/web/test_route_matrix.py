@@ -211,6 +211,7 @@ def build_world(app: Flask) -> dict[str, Any]:
         # the staff member's own API token: others may not revoke it (404), an admin may
         token, _secret = auth_service.issue_token(s, u["staff"], u["staff"], "matrix")
         s.commit()
+        audits = _audit_world(app, s, u)
         assert message is not None
         return {
             "token_id": token.id,
@@ -232,7 +233,28 @@ def build_world(app: Flask) -> dict[str, Any]:
             "sha256": sha,
             "user_id": u["staff"].id,
             "code": "KF",
+            **audits,
         }
+
+
+def _audit_world(app: Flask, s: Any, u: dict[str, Any]) -> dict[str, Any]:
+    """An approved audit programme, an audit in its fieldwork with an answered checklist
+    item (so that regenerating the checklist is refused), a finding and a photo."""
+    from qms.audits import service as audits
+    from tests.audits.conftest import make_audit_world, run_to_fieldwork
+
+    w = make_audit_world(s, u)
+    audit = run_to_fieldwork(s, w)
+    item = audits.add_item(s, u["auditor"], audit, question="钥匙借用登记")
+    audits.edit_item(s, u["auditor"], audit, item.id, result="conforms", evidence="已登记")
+    finding = audits.raise_finding(s, u["auditor"], audit, grade="observation",
+                                   description="登记字迹潦草", evidence="")
+    photo = audits.add_photo(s, u["auditor"], audit, item.id, filename="现场.png",
+                             data=b"\x89PNG\r\n\x1a\n audit", data_dir=app.config["DATA_DIR"])
+    s.commit()
+    return {"audit_id": audit.id, "programme_id": w.programme.id,
+            "audit_item_id": item.id, "audit_finding_number": finding.number,
+            "criterion_id": audit.criteria[-1].id, "photo_id": photo.id}
 
 
 # Which record an argument names, where it is not the argument's own name in the world.
@@ -249,6 +271,10 @@ ARGUMENTS: dict[str, dict[str, str]] = {
     "distribution.external_check": {"number": "external"},
     "distribution.external_edit": {"number": "external"},
     "distribution.external_edition": {"number": "external"},
+    "audits.update_item": {"item_id": "audit_item_id"},
+    "audits.delete_item": {"item_id": "audit_item_id"},
+    "audits.add_photo": {"item_id": "audit_item_id"},
+    "audits.acknowledge": {"number": "audit_finding_number"},
 }
 # Arguments whose value is fixed rather than a record.
 FIXED = {"main.set_language": {"code": "en"}}
