@@ -9,7 +9,10 @@ from qms.documents import models as document_models  # noqa: F401
 from qms.trail import models as trail_models  # noqa: F401
 from qms.worker import models as worker_models  # noqa: F401
 
-FEATURE_MODELS = ["procedures", "search", "reviews", "word", "distribution", "tasks", "mail", "audits"]
+FEATURE_MODELS = [
+    "calendar", "procedures", "search", "reviews", "word", "distribution", "tasks", "mail",
+    "audits",
+]
 for _name in FEATURE_MODELS:
     importlib.import_module(f"qms.{_name}.models")
 
