@@ -89,5 +89,6 @@ FEATURES: list[str] = [
     "distribution",
     "tasks",
     "mail",
+    "nonconformity",
     "audits",
 ]

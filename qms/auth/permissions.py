@@ -51,6 +51,11 @@ class Permission(enum.StrEnum):
     READ_CONFIDENTIAL = "read_confidential"
     MANAGE_AUDITS = "manage_audits"  # the annual audit programme and its audits (内审)
     RUN_AUDITS = "run_audits"  # lead or join an internal audit (内审员)
+    # nonconformities and corrective actions (qms/nonconformity): every department's
+    VIEW_NONCONFORMITIES = "view_nonconformities"
+    RAISE_NONCONFORMITIES = "raise_nonconformities"
+    MANAGE_NONCONFORMITIES = "manage_nonconformities"  # owners, plans, close, reopen
+    VERIFY_NONCONFORMITIES = "verify_nonconformities"  # verification of effectiveness
 
 
 _EVERYONE = {Permission.READ_DOCUMENTS, Permission.VIEW_OWN_TASKS}
@@ -82,6 +87,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_CONFIDENTIAL,
             Permission.MANAGE_AUDITS,
             Permission.RUN_AUDITS,
+            Permission.VIEW_NONCONFORMITIES,
+            Permission.RAISE_NONCONFORMITIES,
+            Permission.MANAGE_NONCONFORMITIES,
+            Permission.VERIFY_NONCONFORMITIES,
         }
     ),
     Role.QUALITY_CLERK: frozenset(
@@ -96,6 +105,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
             Permission.MANAGE_AUDITS,
+            Permission.VIEW_NONCONFORMITIES,
+            Permission.RAISE_NONCONFORMITIES,
+            Permission.MANAGE_NONCONFORMITIES,
+            Permission.VERIFY_NONCONFORMITIES,
         }
     ),
     Role.REVIEW_LEADER: frozenset(
@@ -116,6 +129,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
             Permission.RUN_AUDITS,
+            Permission.VIEW_NONCONFORMITIES,
+            Permission.RAISE_NONCONFORMITIES,
+            Permission.VERIFY_NONCONFORMITIES,
         }
     ),
     Role.APPROVER: frozenset(

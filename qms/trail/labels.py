@@ -66,6 +66,16 @@ ACTION_LABELS: dict[str, Any] = {
     "update": _p("trail action", "Changed"),
     "verify": _p("trail action", "Fix verified"),
     "void_signature": _p("trail action", "Signature voided"),
+    # nonconformities (qms/nonconformity)
+    "raise": _p("trail action", "Raised"),
+    "record_cause": _p("trail action", "Cause and plan recorded"),
+    "add_action": _p("trail action", "Action added"),
+    "complete_action": _p("trail action", "Action done"),
+    "document_change": _p("trail action", "Document change raised"),
+    "verify_effective": _p("trail action", "Verified effective"),
+    "verify_ineffective": _p("trail action", "Verified not effective"),
+    "close": _p("trail action", "Closed"),
+    "reopen": _p("trail action", "Reopened"),
 }
 
 OBJECT_LABELS: dict[str, Any] = {
@@ -86,6 +96,8 @@ OBJECT_LABELS: dict[str, Any] = {
     "revision": _l("Revision"),
     "revision_links": _l("Procedure links"),
     "user": _l("User"),
+    "nonconformity": _l("Nonconformity"),
+    "nc_action": _l("Corrective action"),
 }
 
 FIELD_LABELS: dict[str, Any] = {

@@ -43,6 +43,9 @@ AUDIT_PLANNERS = frozenset({"manager", "clerk"})
 # The audit programme: its planners, the auditors and the general manager.
 AUDIT_PEOPLE = frozenset({"manager", "clerk", "auditor", "gm"})
 _AUDIT_SEEN = "an audit is shown to its planners, auditors, the general manager and the audited department"
+# Raise nonconformities and verify their effectiveness (RAISE_ / VERIFY_NONCONFORMITIES).
+NC_RAISERS = frozenset({"manager", "clerk", "auditor"})
+NC_VERIFIERS = frozenset({"manager", "clerk", "auditor"})
 
 
 @dataclass(frozen=True)
@@ -275,5 +278,40 @@ ROUTES: dict[str, Access] = {
     ),
     "api.audits_api.programme_transition": Access(
         post=SIGNED_IN, object_rule="submit: the planners; approve and return: the general manager"
+    ),
+    # -- nonconformities ---------------------------------------------------------------
+    "nonconformity.register": Access(get=SIGNED_IN),
+    "nonconformity.new": Access(get=NC_RAISERS, post=NC_RAISERS),
+    "nonconformity.detail": Access(
+        get=SIGNED_IN,
+        object_rule="quality staff and auditors see all; others their department's and "
+        "what they own",
+    ),
+    "nonconformity.cause": Access(post=SIGNED_IN, object_rule="the owner and quality staff"),
+    "nonconformity.add_action": Access(post=SIGNED_IN, object_rule="the owner and quality staff"),
+    "nonconformity.complete_action": Access(
+        post=SIGNED_IN, object_rule="the action's owner, the owner and quality staff"
+    ),
+    "nonconformity.document_change": Access(
+        post=SIGNED_IN, object_rule="the owners and quality staff who may draft documents"
+    ),
+    "nonconformity.step": Access(
+        post=SIGNED_IN, object_rule="each step has its person (owner, quality manager)"
+    ),
+    "nonconformity.verify": Access(
+        post=NC_VERIFIERS, object_rule="neither an action owner nor from the department"
+    ),
+    "api.nonconformity_api.list_nonconformities": Access(get=SIGNED_IN),
+    "api.nonconformity_api.raise_nonconformity": Access(post=NC_RAISERS),
+    "api.nonconformity_api.get_nonconformity": Access(
+        get=SIGNED_IN,
+        object_rule="quality staff and auditors see all; others their department's and "
+        "what they own",
+    ),
+    "api.nonconformity_api.add_action": Access(
+        post=SIGNED_IN, object_rule="the owner and quality staff"
+    ),
+    "api.nonconformity_api.transition": Access(
+        post=SIGNED_IN, object_rule="each step has its person (owner, action owner, verifier)"
     ),
 }
