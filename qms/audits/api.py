@@ -115,12 +115,12 @@ def finding_json(f: AuditFinding) -> dict[str, Any]:
     }
 
 
-def audit_json(a: Audit, full: bool = False) -> dict[str, Any]:
+def audit_json(a: Audit, full: bool = False, add: Any = None) -> dict[str, Any]:
     db = get_session()
     body: dict[str, Any] = {
         "id": a.id, "ref": a.ref, "title": a.title, "programme_year": a.programme.year,
         "department": a.department.code, "state": str(a.state),
-        "status": str(service.status(db, a)), "audit_date": a.audit_date.isoformat(),
+        "status": str(service.status(db, a, add=add)), "audit_date": a.audit_date.isoformat(),
         "lead_auditor": a.lead_auditor.username if a.lead_auditor else None,
     }
     if full:
@@ -171,7 +171,8 @@ def list_audits() -> Any:
     if not _people_of_audits(current_user):
         stmt = stmt.where(Audit.department_id == (current_user.department_id or 0))
     result = paginate(db, stmt.order_by(Audit.audit_date.desc(), Audit.id.desc()), page, per_page)
-    return paged(result, [audit_json(a) for a in result.items])
+    add = service.working_days(db)
+    return paged(result, [audit_json(a, add=add) for a in result.items])
 
 
 @bp.route("/audits", methods=["POST"])

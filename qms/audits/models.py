@@ -17,10 +17,6 @@ from qms.db import Base, str_enum, utcnow
 from qms.documents.models import Document, Revision
 
 
-# the nonconformity engine's table (qms/nonconformity); a plain column until it is merged
-NC_FK: sa.ForeignKey | sa.Integer = sa.Integer()
-
-
 class Grade(enum.StrEnum):
     SERIOUS = "serious"  # 严重不符合
     GENERAL = "general"  # 一般不符合
@@ -239,7 +235,9 @@ class AuditFinding(Base):
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
     acknowledged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     acknowledged_at: Mapped[datetime | None]
-    nonconformity_id: Mapped[int | None] = mapped_column(NC_FK)
+    nonconformity_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("nonconformity.id")
+    )
 
     raised_by: Mapped[User] = relationship(foreign_keys=[raised_by_id], lazy="joined")
     acknowledged_by: Mapped[User | None] = relationship(

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,18 +66,10 @@ MAX_PHOTO_BYTES = 5 * 1024 * 1024
 
 def working_days(session: Session) -> Callable[[date, int], date]:
     """add(start, n): the n-th working day after start, on the company's calendar."""
-    try:
-        from qms.calendar.service import add_working_days
-    except ImportError:  # before the calendar is merged: weekends only
-        def add_working_days(_session: Session, start: date, n: int) -> date:
-            day, left = start, n
-            while left > 0:
-                day += timedelta(days=1)
-                if day.weekday() < 5:
-                    left -= 1
-            return day
+    from qms.calendar.service import working_calendar
 
-    return lambda start, n: add_working_days(session, start, n)
+    calendar = working_calendar(session)
+    return lambda start, n: calendar.add_working_days(start, n)
 
 
 # -- who is who ---------------------------------------------------------------------------
@@ -265,10 +257,8 @@ def planning_rows(session: Session, programme: AuditProgramme) -> list[PlanningR
 
 
 def _nc_model() -> Any:
-    try:
-        from qms.nonconformity.models import Nonconformity
-    except ImportError:
-        return None
+    from qms.nonconformity.models import Nonconformity
+
     return Nonconformity
 
 
@@ -817,6 +807,13 @@ def raise_finding(session: Session, actor: User, audit: Audit, *, grade: str, de
                          "which record)."), code="evidence_required")
     item = _item(audit, item_id) if item_id else None
     (clean,) = _clean_clauses([clause]) if clause.strip() else (item.clause if item else "",)
+    if g in NONCONFORMITY_GRADES and not clean:
+        raise Invalid(_l("Name the ISO 9001 clause the nonconformity is against."),
+                      code="clause_required")
+    if process_number.strip() and session.scalar(sa.select(Document.id).where(
+            Document.number == process_number.strip())) is None:
+        raise Invalid(_l("%(number)s is not a controlled document.",
+                         number=process_number.strip()), code="process_invalid")
     number = max([f.number for f in audit.findings] or [0]) + 1
     finding = AuditFinding(number=number, grade=g, description=description.strip(),
                       evidence=evidence.strip(), criterion=criterion.strip(), clause=clean,
@@ -834,18 +831,16 @@ def raise_finding(session: Session, actor: User, audit: Audit, *, grade: str, de
 
 
 def _record_nonconformity(session: Session, actor: User, audit: Audit,
-                          finding: AuditFinding) -> int | None:
+                          finding: AuditFinding) -> int:
     """On form BD-PZ-008, through the nonconformity engine."""
-    try:
-        from qms.nonconformity.service import raise_nonconformity
-    except ImportError:  # the engine is not merged yet
-        return None
+    from qms.nonconformity.service import raise_nonconformity
+
     nc = raise_nonconformity(
         session, actor=actor, source="internal_audit", source_id=audit.id,
         source_label=f"{audit.ref} #{finding.number}", department=audit.department,
         clause=finding.clause, process_number=finding.process_number or None,
         grade=str(finding.grade), description=finding.description, evidence=finding.evidence,
-        raised_on=audit.closing_date or audit.audit_date)
+        raised_on=min(audit.audit_date, clock.today()))
     return int(nc.id)
 
 
@@ -1003,8 +998,10 @@ def moves_for(session: Session, user: User, audit: Audit) -> list[AuditAction]:
     return rules.audit_moves(audit.state, actors_on(session, user, audit))
 
 
-def status(session: Session, audit: Audit, today: date | None = None) -> rules.Status:
-    add = working_days(session)
+def status(session: Session, audit: Audit, today: date | None = None,
+           add: Callable[[date, int], date] | None = None) -> rules.Status:
+    """What the calendar shows; pass `add` (working_days) when showing many audits."""
+    add = add or working_days(session)
     return rules.display_status(rules.AuditDates(
         state=audit.state, audit_date=audit.audit_date,
         latest_notice=rules.latest_notice_date(audit.audit_date, add),

@@ -122,6 +122,11 @@ def _attempt(work: Callable[[], Any], kept_for: str, again: Callable[[dict[str, 
 # -- the list, programmes -----------------------------------------------------------------
 
 
+def _statuses(db: Any, audits: Any, today: date) -> dict[int, Status]:
+    add = service.working_days(db)
+    return {a.id: service.status(db, a, today, add) for a in audits}
+
+
 def _visible_audits(db: Any) -> sa.Select[Any]:
     stmt = sa.select(Audit)
     if not _people_of_audits(current_user):
@@ -145,7 +150,7 @@ def _index_page(refusal: dict[str, Any] | None) -> str:
     today = clock.today()
     return render_template(
         "audits/index.html", page=result, programmes=programmes, L=LABELS, args=request.args,
-        statuses={a.id: service.status(db, a, today) for a in result.items},
+        statuses=_statuses(db, result.items, today),
         may_manage=service.may_manage(current_user), this_year=today.year,
         refusal=refusal, keep=_keeper(refusal))
 
@@ -190,7 +195,7 @@ def _programme_page(programme: AuditProgramme, refusal: dict[str, Any] | None) -
     return render_template(
         "audits/programme.html", programme=programme, L=LABELS,
         rows=service.planning_rows(db, programme), missing=service.uncovered(db, programme),
-        statuses={a.id: service.status(db, a, today) for a in programme.audits},
+        statuses=_statuses(db, programme.audits, today),
         moves=lifecycle.programme_moves(programme.state, actors), PA=ProgrammeAction,
         signed=service.programme_hash(programme),
         may_manage=service.may_manage(current_user) and programme.state == ProgrammeState.DRAFT,
@@ -259,8 +264,9 @@ def programme_calendar(programme_id: int) -> str:
     weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(programme_.year, month)
     db = get_session()
     by_day: dict[date, list[tuple[Audit, Status]]] = {}
+    statuses = _statuses(db, programme_.audits, today)
     for a in programme_.audits:
-        by_day.setdefault(a.audit_date, []).append((a, service.status(db, a, today)))
+        by_day.setdefault(a.audit_date, []).append((a, statuses[a.id]))
     return render_template("audits/calendar.html", programme=programme_, weeks=weeks,
                            month=month, by_day=by_day, L=LABELS, today=today)
 

@@ -518,9 +518,9 @@ def _hostile_audits(app: Flask, db: Any, people: dict[str, Any]) -> dict[str, li
     photo = audits.add_photo(db, auditor, kf, item.id, filename=hostile("photo", 200) + ".png",
                              data=b"\x89PNG\r\n\x1a\n hostile",
                              data_dir=app.config["DATA_DIR"])
-    audits.raise_finding(db, auditor, kf, grade="general", description=hostile("finding"),
+    finding = audits.raise_finding(db, auditor, kf, grade="general", description=hostile("finding"),
                          evidence=hostile("fevidence"), criterion=hostile("criterion"),
-                         process_number=hostile("process", 32), item_id=item.id)
+                         clause="8.5", item_id=item.id)
     audits.record_meeting(db, auditor, kf, Meeting.CLOSING, present=[auditor.id],
                           held_on=date(2027, 3, 17))
     audits.edit_report(db, auditor, kf, conclusions=hostile("conclusions"),
@@ -528,5 +528,7 @@ def _hostile_audits(app: Flask, db: Any, people: dict[str, Any]) -> dict[str, li
                        diverging_opinions=hostile("diverging"),
                        distribution=hostile("distribution"))
     db.commit()
-    return {"audit_id": [kf.id], "programme_id": [programme.id], "photo_id": [photo.id]}
+    return {"audit_id": [kf.id], "programme_id": [programme.id], "photo_id": [photo.id],
+            # the nonconformity the finding raised on BD-PZ-008
+            "nc_id": [finding.nonconformity_id]}
 
