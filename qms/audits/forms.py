@@ -34,8 +34,9 @@ def day(value: Any, name: str, *, required: bool = True) -> Any:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise Invalid(_l("%(value)s is not a date (YYYY-MM-DD).", value=value),
-                      code="invalid_date") from None
+        raise Invalid(
+            _l("%(value)s is not a date (YYYY-MM-DD).", value=value), code="invalid_date"
+        ) from None
 
 
 def month(value: Any, default: int) -> int:

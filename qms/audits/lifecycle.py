@@ -63,8 +63,9 @@ _GM = frozenset({Actor.GENERAL_MANAGER})
 _LEAD = frozenset({Actor.LEAD, Actor.MANAGER})
 _LEAD_ONLY = frozenset({Actor.LEAD})
 
-PROGRAMME_TRANSITIONS: dict[tuple[ProgrammeState, ProgrammeAction],
-                            tuple[ProgrammeState, frozenset[Actor]]] = {
+PROGRAMME_TRANSITIONS: dict[
+    tuple[ProgrammeState, ProgrammeAction], tuple[ProgrammeState, frozenset[Actor]]
+] = {
     (P.DRAFT, PA.SUBMIT): (P.SUBMITTED, _M),
     (P.SUBMITTED, PA.APPROVE): (P.APPROVED, _GM),
     (P.SUBMITTED, PA.RETURN): (P.DRAFT, _GM),
@@ -100,8 +101,9 @@ class TransitionError(Exception):
         self.reason = reason
 
 
-def _step(table: dict[Any, tuple[Any, frozenset[Actor]]], state: Any, action: Any,
-          actors: Iterable[Actor]) -> Any:
+def _step(
+    table: dict[Any, tuple[Any, frozenset[Actor]]], state: Any, action: Any, actors: Iterable[Actor]
+) -> Any:
     rule = table.get((state, action))
     if rule is None:
         raise TransitionError(str(state), str(action), "state")
@@ -110,27 +112,32 @@ def _step(table: dict[Any, tuple[Any, frozenset[Actor]]], state: Any, action: An
     return rule[0]
 
 
-def programme_transition(state: ProgrammeState, action: ProgrammeAction,
-                         actors: Iterable[Actor]) -> ProgrammeState:
+def programme_transition(
+    state: ProgrammeState, action: ProgrammeAction, actors: Iterable[Actor]
+) -> ProgrammeState:
     return _step(PROGRAMME_TRANSITIONS, state, action, actors)
 
 
-def audit_transition(state: AuditState, action: AuditAction,
-                     actors: Iterable[Actor]) -> AuditState:
+def audit_transition(state: AuditState, action: AuditAction, actors: Iterable[Actor]) -> AuditState:
     return _step(AUDIT_TRANSITIONS, state, action, actors)
 
 
 def audit_moves(state: AuditState, actors: Iterable[Actor]) -> list[AuditAction]:
     held = set(actors)
-    return [a for a in AuditAction
-            if (state, a) in AUDIT_TRANSITIONS and held & AUDIT_TRANSITIONS[(state, a)][1]]
+    return [
+        a
+        for a in AuditAction
+        if (state, a) in AUDIT_TRANSITIONS and held & AUDIT_TRANSITIONS[(state, a)][1]
+    ]
 
 
 def programme_moves(state: ProgrammeState, actors: Iterable[Actor]) -> list[ProgrammeAction]:
     held = set(actors)
-    return [a for a in ProgrammeAction
-            if (state, a) in PROGRAMME_TRANSITIONS
-            and held & PROGRAMME_TRANSITIONS[(state, a)][1]]
+    return [
+        a
+        for a in ProgrammeAction
+        if (state, a) in PROGRAMME_TRANSITIONS and held & PROGRAMME_TRANSITIONS[(state, a)][1]
+    ]
 
 
 # -- date rules ---------------------------------------------------------------------------

@@ -11,8 +11,11 @@ from qms.links import object_rule
 
 
 def _people_of_audits(user: Any) -> bool:
-    return service.may_manage(user) or service.may_run(user) or \
-        service.is_general_manager(get_session(), user)
+    return (
+        service.may_manage(user)
+        or service.may_run(user)
+        or service.is_general_manager(get_session(), user)
+    )
 
 
 @object_rule("audits.programme")
@@ -33,6 +36,5 @@ def _sees(user: Any, audit_id: Any = None, **_values: Any) -> bool:
     return audit is not None and service.may_see(get_session(), user, audit)
 
 
-for _endpoint in ("audits.detail", "audits.checklist", "audits.plan_docx",
-                  "audits.report_docx"):
+for _endpoint in ("audits.detail", "audits.checklist", "audits.plan_docx", "audits.report_docx"):
     object_rule(_endpoint)(_sees)

@@ -142,7 +142,8 @@ class Audit(Base):
         cascade="all, delete-orphan", order_by="AuditCriterion.id"
     )
     checklist: Mapped[list[AuditChecklistItem]] = relationship(
-        cascade="all, delete-orphan", order_by="(AuditChecklistItem.position, AuditChecklistItem.id)"
+        cascade="all, delete-orphan",
+        order_by="(AuditChecklistItem.position, AuditChecklistItem.id)",
     )
     findings: Mapped[list[AuditFinding]] = relationship(
         cascade="all, delete-orphan", order_by="AuditFinding.number"
@@ -165,8 +166,9 @@ class AuditTeamMember(Base):
 
     user: Mapped[User] = relationship(lazy="joined")
 
-    __table_args__ = (sa.UniqueConstraint("audit_id", "user_id",
-                                          name="uq_audit_team_member_audit_user"),)
+    __table_args__ = (
+        sa.UniqueConstraint("audit_id", "user_id", name="uq_audit_team_member_audit_user"),
+    )
 
 
 class AuditCriterion(Base):
@@ -228,24 +230,21 @@ class AuditFinding(Base):
     process_number: Mapped[str] = mapped_column(sa.String(32), default="")
     description: Mapped[str] = mapped_column(sa.Text)
     evidence: Mapped[str] = mapped_column(sa.Text, default="")
-    checklist_item_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("audit_checklist_item.id")
-    )
+    checklist_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("audit_checklist_item.id"))
     raised_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
     acknowledged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     acknowledged_at: Mapped[datetime | None]
-    nonconformity_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("nonconformity.id")
-    )
+    nonconformity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("nonconformity.id"))
 
     raised_by: Mapped[User] = relationship(foreign_keys=[raised_by_id], lazy="joined")
     acknowledged_by: Mapped[User | None] = relationship(
         foreign_keys=[acknowledged_by_id], lazy="joined"
     )
 
-    __table_args__ = (sa.UniqueConstraint("audit_id", "number",
-                                          name="uq_audit_finding_audit_number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("audit_id", "number", name="uq_audit_finding_audit_number"),
+    )
 
     @property
     def is_nonconformity(self) -> bool:

@@ -29,7 +29,7 @@ from flask_login import current_user
 
 from qms import clock
 from qms.audits import export, forms, service
-from qms.audits import links as _links  # noqa: F401  (which audit links a person is offered)
+from qms.audits import links as _links
 from qms.audits import tasks as _tasks  # noqa: F401  (task provider)
 from qms.audits.lifecycle import AuditAction, AuditState, ProgrammeAction, ProgrammeState, Status
 from qms.audits.models import (
@@ -41,11 +41,10 @@ from qms.audits.models import (
     STATE_LABELS,
     STATUS_LABELS,
     Audit,
+    AuditChecklistItem,
     AuditPhoto,
     AuditProgramme,
-    AuditChecklistItem,
     Grade,
-    Meeting,
     Result,
 )
 from qms.auth.models import Department, User
@@ -65,8 +64,12 @@ register_nav(
 )
 
 LABELS = {
-    "state": STATE_LABELS, "programme_state": PROGRAMME_STATE_LABELS, "status": STATUS_LABELS,
-    "grade": GRADE_LABELS, "result": RESULT_LABELS, "action": ACTION_LABELS,
+    "state": STATE_LABELS,
+    "programme_state": PROGRAMME_STATE_LABELS,
+    "status": STATUS_LABELS,
+    "grade": GRADE_LABELS,
+    "result": RESULT_LABELS,
+    "action": ACTION_LABELS,
     "meeting": MEETING_LABELS,
 }
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -106,8 +109,12 @@ def _keeper(refusal: dict[str, Any] | None) -> Callable[..., Any]:
     return keep
 
 
-def _attempt(work: Callable[[], Any], kept_for: str, again: Callable[[dict[str, Any]], Any],
-             done: Callable[[], Any]) -> Any:
+def _attempt(
+    work: Callable[[], Any],
+    kept_for: str,
+    again: Callable[[dict[str, Any]], Any],
+    done: Callable[[], Any],
+) -> Any:
     """One service call, one commit; a refusal shows the page again, nothing stored."""
     try:
         work()
@@ -143,16 +150,27 @@ def index() -> str:
 def _index_page(refusal: dict[str, Any] | None) -> str:
     db = get_session()
     page, per_page = clamp(request.args.get("page"), request.args.get("per_page"))
-    result = paginate(db, _visible_audits(db).order_by(Audit.audit_date.desc(), Audit.id.desc()),
-                      page, per_page)
-    programmes = list(db.scalars(sa.select(AuditProgramme).order_by(
-        AuditProgramme.year.desc()))) if _people_of_audits(current_user) else []
+    result = paginate(
+        db, _visible_audits(db).order_by(Audit.audit_date.desc(), Audit.id.desc()), page, per_page
+    )
+    programmes = (
+        list(db.scalars(sa.select(AuditProgramme).order_by(AuditProgramme.year.desc())))
+        if _people_of_audits(current_user)
+        else []
+    )
     today = clock.today()
     return render_template(
-        "audits/index.html", page=result, programmes=programmes, L=LABELS, args=request.args,
+        "audits/index.html",
+        page=result,
+        programmes=programmes,
+        L=LABELS,
+        args=request.args,
         statuses=_statuses(db, result.items, today),
-        may_manage=service.may_manage(current_user), this_year=today.year,
-        refusal=refusal, keep=_keeper(refusal))
+        may_manage=service.may_manage(current_user),
+        this_year=today.year,
+        refusal=refusal,
+        keep=_keeper(refusal),
+    )
 
 
 @bp.route("/programmes", methods=["POST"])
@@ -161,13 +179,24 @@ def new_programme() -> Any:
     made: list[AuditProgramme] = []
 
     def work() -> None:
-        made.append(service.create_programme(
-            get_session(), current_user, year=forms.whole(request.form.get("year"), "year"),
-            notes=request.form.get("notes", "")))
+        made.append(
+            service.create_programme(
+                get_session(),
+                current_user,
+                year=forms.whole(request.form.get("year"), "year"),
+                notes=request.form.get("notes", ""),
+            )
+        )
 
-    return _attempt(work, "programme", _index_page, lambda: _flash_to(
-        _("The audit programme was created."),
-        url_for("audits.programme", programme_id=made[0].id)))
+    return _attempt(
+        work,
+        "programme",
+        _index_page,
+        lambda: _flash_to(
+            _("The audit programme was created."),
+            url_for("audits.programme", programme_id=made[0].id),
+        ),
+    )
 
 
 def _flash_to(message: str, target: str) -> Any:
@@ -182,8 +211,11 @@ def programme(programme_id: int) -> str:
 
 
 def _auditors(db: Any) -> list[User]:
-    return [u for u in db.scalars(sa.select(User).where(User.active.is_(True))
-                                  .order_by(User.username)) if u.can(Permission.RUN_AUDITS)]
+    return [
+        u
+        for u in db.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.username))
+        if u.can(Permission.RUN_AUDITS)
+    ]
 
 
 def _programme_page(programme: AuditProgramme, refusal: dict[str, Any] | None) -> str:
@@ -193,14 +225,22 @@ def _programme_page(programme: AuditProgramme, refusal: dict[str, Any] | None) -
     from qms.audits import lifecycle
 
     return render_template(
-        "audits/programme.html", programme=programme, L=LABELS,
-        rows=service.planning_rows(db, programme), missing=service.uncovered(db, programme),
+        "audits/programme.html",
+        programme=programme,
+        L=LABELS,
+        rows=service.planning_rows(db, programme),
+        missing=service.uncovered(db, programme),
         statuses=_statuses(db, programme.audits, today),
-        moves=lifecycle.programme_moves(programme.state, actors), PA=ProgrammeAction,
+        moves=lifecycle.programme_moves(programme.state, actors),
+        PA=ProgrammeAction,
         signed=service.programme_hash(programme),
         may_manage=service.may_manage(current_user) and programme.state == ProgrammeState.DRAFT,
-        departments=service.departments(db), auditors=_auditors(db),
-        clauses=service.ISO_CLAUSES, refusal=refusal, keep=_keeper(refusal))
+        departments=service.departments(db),
+        auditors=_auditors(db),
+        clauses=service.ISO_CLAUSES,
+        refusal=refusal,
+        keep=_keeper(refusal),
+    )
 
 
 @bp.route("/programmes/<int:programme_id>/audits", methods=["POST"])
@@ -216,16 +256,32 @@ def plan_audit(programme_id: int) -> Any:
         if department is None:
             raise forms.invalid(_l("Choose the department to audit."))
         lead = forms.user(db, f.get("lead_auditor_id"))
-        made.append(service.plan_audit(
-            db, current_user, programme_, department=department, title=f.get("title", ""),
-            audit_date=forms.day(f.get("audit_date"), "audit_date"),
-            objectives=f.get("objectives", ""), scope=f.get("scope", ""),
-            place=f.get("place", ""), lead_auditor=lead,
-            team=forms.users(db, f.getlist("team")), clauses=f.getlist("clauses"),
-            documents=forms.numbers(f.get("documents", ""))))
+        made.append(
+            service.plan_audit(
+                db,
+                current_user,
+                programme_,
+                department=department,
+                title=f.get("title", ""),
+                audit_date=forms.day(f.get("audit_date"), "audit_date"),
+                objectives=f.get("objectives", ""),
+                scope=f.get("scope", ""),
+                place=f.get("place", ""),
+                lead_auditor=lead,
+                team=forms.users(db, f.getlist("team")),
+                clauses=f.getlist("clauses"),
+                documents=forms.numbers(f.get("documents", "")),
+            )
+        )
 
-    return _attempt(work, "plan", lambda r: _programme_page(programme_, r), lambda: _flash_to(
-        _("The audit was planned."), url_for("audits.detail", audit_id=made[0].id)))
+    return _attempt(
+        work,
+        "plan",
+        lambda r: _programme_page(programme_, r),
+        lambda: _flash_to(
+            _("The audit was planned."), url_for("audits.detail", audit_id=made[0].id)
+        ),
+    )
 
 
 @bp.route("/programmes/<int:programme_id>/move", methods=["POST"])
@@ -239,19 +295,27 @@ def programme_move(programme_id: int) -> Any:
         if action == ProgrammeAction.SUBMIT:
             service.submit_programme(db, current_user, programme_)
         elif action == ProgrammeAction.APPROVE:
-            service.approve_programme(db, current_user, programme_,
-                                      password=request.form.get("password", ""),
-                                      content_sha256=request.form.get("content_sha256"),
-                                      comment=request.form.get("reason", ""))
+            service.approve_programme(
+                db,
+                current_user,
+                programme_,
+                password=request.form.get("password", ""),
+                content_sha256=request.form.get("content_sha256"),
+                comment=request.form.get("reason", ""),
+            )
         elif action == ProgrammeAction.RETURN:
-            service.return_programme(db, current_user, programme_,
-                                     reason=request.form.get("reason", ""))
+            service.return_programme(
+                db, current_user, programme_, reason=request.form.get("reason", "")
+            )
         else:
             raise forms.invalid(_l("%(action)s is not a step of a programme.", action=action))
 
-    return _attempt(work, f"move:{action}", lambda r: _programme_page(programme_, r),
-                    lambda: _flash_to(_("Done."), url_for("audits.programme",
-                                                          programme_id=programme_.id)))
+    return _attempt(
+        work,
+        f"move:{action}",
+        lambda r: _programme_page(programme_, r),
+        lambda: _flash_to(_("Done."), url_for("audits.programme", programme_id=programme_.id)),
+    )
 
 
 @bp.route("/programmes/<int:programme_id>/calendar")
@@ -267,8 +331,15 @@ def programme_calendar(programme_id: int) -> str:
     statuses = _statuses(db, programme_.audits, today)
     for a in programme_.audits:
         by_day.setdefault(a.audit_date, []).append((a, statuses[a.id]))
-    return render_template("audits/calendar.html", programme=programme_, weeks=weeks,
-                           month=month, by_day=by_day, L=LABELS, today=today)
+    return render_template(
+        "audits/calendar.html",
+        programme=programme_,
+        weeks=weeks,
+        month=month,
+        by_day=by_day,
+        L=LABELS,
+        today=today,
+    )
 
 
 # -- an audit -----------------------------------------------------------------------------
@@ -283,22 +354,37 @@ def detail(audit_id: int) -> str:
 def _detail_page(audit: Audit, refusal: dict[str, Any] | None) -> str:
     db = get_session()
     return render_template(
-        "audits/detail.html", audit=audit, L=LABELS, A=AuditAction, S=AuditState,
-        status=service.status(db, audit), moves=service.moves_for(db, current_user, audit),
-        later=service.later_revisions(db, audit), service=service,
-        latest_notice=service.latest_notice(db, audit), today=clock.today(),
+        "audits/detail.html",
+        audit=audit,
+        L=LABELS,
+        A=AuditAction,
+        S=AuditState,
+        status=service.status(db, audit),
+        moves=service.moves_for(db, current_user, audit),
+        later=service.later_revisions(db, audit),
+        service=service,
+        latest_notice=service.latest_notice(db, audit),
+        today=clock.today(),
         heads=service.department_heads(db, audit.department_id),
         is_head=service.is_head_of(db, current_user, audit.department_id),
         on_team=current_user.id in ({m.user_id for m in audit.team} | {audit.lead_auditor_id}),
         is_lead=audit.lead_auditor_id == current_user.id,
-        may_plan=bool(service.actors_on(db, current_user, audit) & {
-            service.Actor.MANAGER, service.Actor.LEAD}) and audit.state in (
-            AuditState.PLANNED, AuditState.NOTIFIED),
-        people=list(db.scalars(sa.select(User).where(User.active.is_(True))
-                               .order_by(User.username))),
-        auditors=_auditors(db), clauses=service.ISO_CLAUSES, grades=list(Grade),
-        counts=service.counts(audit), report_sha=service.report_hash(audit),
-        refusal=refusal, keep=_keeper(refusal), me=current_user)
+        may_plan=bool(
+            service.actors_on(db, current_user, audit) & {service.Actor.MANAGER, service.Actor.LEAD}
+        )
+        and audit.state in (AuditState.PLANNED, AuditState.NOTIFIED),
+        people=list(
+            db.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.username))
+        ),
+        auditors=_auditors(db),
+        clauses=service.ISO_CLAUSES,
+        grades=list(Grade),
+        counts=service.counts(audit),
+        report_sha=service.report_hash(audit),
+        refusal=refusal,
+        keep=_keeper(refusal),
+        me=current_user,
+    )
 
 
 def _back(audit: Audit, anchor: str = "") -> Callable[[], Any]:
@@ -314,12 +400,18 @@ def edit_plan(audit_id: int) -> Any:
     def work() -> None:
         db = get_session()
         f = request.form
-        service.update_plan(db, current_user, audit, title=f.get("title", ""),
-                            objectives=f.get("objectives", ""), scope=f.get("scope", ""),
-                            place=f.get("place", ""),
-                            audit_date=forms.day(f.get("audit_date"), "audit_date"),
-                            lead_auditor=forms.user(db, f.get("lead_auditor_id")),
-                            team=forms.users(db, f.getlist("team")))
+        service.update_plan(
+            db,
+            current_user,
+            audit,
+            title=f.get("title", ""),
+            objectives=f.get("objectives", ""),
+            scope=f.get("scope", ""),
+            place=f.get("place", ""),
+            audit_date=forms.day(f.get("audit_date"), "audit_date"),
+            lead_auditor=forms.user(db, f.get("lead_auditor_id")),
+            team=forms.users(db, f.getlist("team")),
+        )
 
     return _attempt(work, "plan", lambda r: _detail_page(audit, r), _back(audit, "plan"))
 
@@ -330,10 +422,14 @@ def add_criterion(audit_id: int) -> Any:
     audit = _audit(audit_id)
 
     def work() -> None:
-        service.add_criterion(get_session(), current_user, audit,
-                              clause=request.form.get("clause", ""),
-                              document=request.form.get("document", ""),
-                              revision=request.form.get("revision", ""))
+        service.add_criterion(
+            get_session(),
+            current_user,
+            audit,
+            clause=request.form.get("clause", ""),
+            document=request.form.get("document", ""),
+            revision=request.form.get("revision", ""),
+        )
 
     return _attempt(work, "criterion", lambda r: _detail_page(audit, r), _back(audit, "criteria"))
 
@@ -344,11 +440,13 @@ def move_pin(audit_id: int, criterion_id: int) -> Any:
     audit = _audit(audit_id)
 
     def work() -> None:
-        service.move_pin(get_session(), current_user, audit, criterion_id,
-                         reason=request.form.get("reason", ""))
+        service.move_pin(
+            get_session(), current_user, audit, criterion_id, reason=request.form.get("reason", "")
+        )
 
-    return _attempt(work, f"pin:{criterion_id}", lambda r: _detail_page(audit, r),
-                    _back(audit, "criteria"))
+    return _attempt(
+        work, f"pin:{criterion_id}", lambda r: _detail_page(audit, r), _back(audit, "criteria")
+    )
 
 
 @bp.route("/<int:audit_id>/move", methods=["POST"])
@@ -360,12 +458,18 @@ def move(audit_id: int) -> Any:
     def work() -> None:
         db = get_session()
         f = request.form
-        service.apply_move(db, current_user, audit, action, password=f.get("password", ""),
-                           content_sha256=f.get("content_sha256"), reason=f.get("reason", ""),
-                           present=forms.ids(f.getlist("present")),
-                           held_on=forms.day(f.get("held_on"), "held_on", required=False),
-                           notice_date=forms.day(f.get("notice_date"), "notice_date",
-                                                 required=False))
+        service.apply_move(
+            db,
+            current_user,
+            audit,
+            action,
+            password=f.get("password", ""),
+            content_sha256=f.get("content_sha256"),
+            reason=f.get("reason", ""),
+            present=forms.ids(f.getlist("present")),
+            held_on=forms.day(f.get("held_on"), "held_on", required=False),
+            notice_date=forms.day(f.get("notice_date"), "notice_date", required=False),
+        )
 
     return _attempt(work, f"move:{action}", lambda r: _detail_page(audit, r), _back(audit))
 
@@ -377,12 +481,18 @@ def add_finding(audit_id: int) -> Any:
 
     def work() -> None:
         f = request.form
-        service.raise_finding(get_session(), current_user, audit, grade=f.get("grade", ""),
-                              description=f.get("description", ""),
-                              evidence=f.get("evidence", ""), criterion=f.get("criterion", ""),
-                              clause=f.get("clause", ""),
-                              process_number=f.get("process_number", ""),
-                              item_id=forms.optional_id(f.get("item_id")))
+        service.raise_finding(
+            get_session(),
+            current_user,
+            audit,
+            grade=f.get("grade", ""),
+            description=f.get("description", ""),
+            evidence=f.get("evidence", ""),
+            criterion=f.get("criterion", ""),
+            clause=f.get("clause", ""),
+            process_number=f.get("process_number", ""),
+            item_id=forms.optional_id(f.get("item_id")),
+        )
 
     page = _checklist_page if request.form.get("from") == "checklist" else _detail_page
     return _attempt(work, "finding", lambda r: page(audit, r), _back(audit, "findings"))
@@ -394,12 +504,18 @@ def acknowledge(audit_id: int, number: int) -> Any:
     audit = _audit(audit_id)
 
     def work() -> None:
-        service.acknowledge(get_session(), current_user, audit, number,
-                            password=request.form.get("password", ""),
-                            content_sha256=request.form.get("content_sha256"))
+        service.acknowledge(
+            get_session(),
+            current_user,
+            audit,
+            number,
+            password=request.form.get("password", ""),
+            content_sha256=request.form.get("content_sha256"),
+        )
 
-    return _attempt(work, f"ack:{number}", lambda r: _detail_page(audit, r),
-                    _back(audit, "findings"))
+    return _attempt(
+        work, f"ack:{number}", lambda r: _detail_page(audit, r), _back(audit, "findings")
+    )
 
 
 @bp.route("/<int:audit_id>/report", methods=["POST"])
@@ -409,11 +525,15 @@ def edit_report(audit_id: int) -> Any:
 
     def work() -> None:
         f = request.form
-        service.edit_report(get_session(), current_user, audit,
-                            conclusions=f.get("conclusions", ""),
-                            conformity_degree=f.get("conformity_degree", ""),
-                            diverging_opinions=f.get("diverging_opinions", ""),
-                            distribution=f.get("distribution", ""))
+        service.edit_report(
+            get_session(),
+            current_user,
+            audit,
+            conclusions=f.get("conclusions", ""),
+            conformity_degree=f.get("conformity_degree", ""),
+            diverging_opinions=f.get("diverging_opinions", ""),
+            distribution=f.get("distribution", ""),
+        )
 
     return _attempt(work, "report", lambda r: _detail_page(audit, r), _back(audit, "report"))
 
@@ -433,8 +553,14 @@ def report_docx(audit_id: int) -> Response:
 
 
 def _docx(data: bytes, name: str) -> Response:
-    return Response(data, mimetype=DOCX, headers={
-        "Content-Disposition": f"attachment; filename={name}", "Cache-Control": "no-store"})
+    return Response(
+        data,
+        mimetype=DOCX,
+        headers={
+            "Content-Disposition": f"attachment; filename={name}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # -- the checklist ------------------------------------------------------------------------
@@ -448,13 +574,20 @@ def checklist(audit_id: int) -> str:
 
 def _checklist_page(audit: Audit, refusal: dict[str, Any] | None) -> str:
     return render_template(
-        "audits/checklist.html", audit=audit, L=LABELS, results=list(Result), grades=list(Grade),
+        "audits/checklist.html",
+        audit=audit,
+        L=LABELS,
+        results=list(Result),
+        grades=list(Grade),
         on_team=current_user.id in ({m.user_id for m in audit.team} | {audit.lead_auditor_id}),
         fieldwork=audit.state in (AuditState.IN_PROGRESS, AuditState.REPORTING),
-        editable=audit.state in (AuditState.PLANNED, AuditState.NOTIFIED,
-                                 AuditState.IN_PROGRESS, AuditState.REPORTING),
-        counts=service.counts(audit), clauses=service.ISO_CLAUSES,
-        refusal=refusal, keep=_keeper(refusal))
+        editable=audit.state
+        in (AuditState.PLANNED, AuditState.NOTIFIED, AuditState.IN_PROGRESS, AuditState.REPORTING),
+        counts=service.counts(audit),
+        clauses=service.ISO_CLAUSES,
+        refusal=refusal,
+        keep=_keeper(refusal),
+    )
 
 
 def _to_checklist(audit: Audit, anchor: str = "") -> Callable[[], Any]:
@@ -466,8 +599,12 @@ def _to_checklist(audit: Audit, anchor: str = "") -> Callable[[], Any]:
 @permission_required(Permission.READ_DOCUMENTS)
 def generate_checklist(audit_id: int) -> Any:
     audit = _audit(audit_id)
-    return _attempt(lambda: service.generate_checklist(get_session(), current_user, audit),
-                    "generate", lambda r: _checklist_page(audit, r), _to_checklist(audit))
+    return _attempt(
+        lambda: service.generate_checklist(get_session(), current_user, audit),
+        "generate",
+        lambda r: _checklist_page(audit, r),
+        _to_checklist(audit),
+    )
 
 
 @bp.route("/<int:audit_id>/checklist/items", methods=["POST"])
@@ -476,10 +613,14 @@ def add_item(audit_id: int) -> Any:
     audit = _audit(audit_id)
 
     def work() -> None:
-        service.add_item(get_session(), current_user, audit,
-                         question=request.form.get("question", ""),
-                         clause=request.form.get("clause", ""),
-                         source=request.form.get("source", ""))
+        service.add_item(
+            get_session(),
+            current_user,
+            audit,
+            question=request.form.get("question", ""),
+            clause=request.form.get("clause", ""),
+            source=request.form.get("source", ""),
+        )
 
     return _attempt(work, "item", lambda r: _checklist_page(audit, r), _to_checklist(audit))
 
@@ -491,21 +632,34 @@ def update_item(audit_id: int, item_id: int) -> Any:
 
     def work() -> None:
         f = request.form
-        service.edit_item(get_session(), current_user, audit, item_id,
-                          question=f.get("question"), result=f.get("result"),
-                          evidence=f.get("evidence"))
+        service.edit_item(
+            get_session(),
+            current_user,
+            audit,
+            item_id,
+            question=f.get("question"),
+            result=f.get("result"),
+            evidence=f.get("evidence"),
+        )
 
-    return _attempt(work, f"item:{item_id}", lambda r: _checklist_page(audit, r),
-                    _to_checklist(audit, f"item-{item_id}"))
+    return _attempt(
+        work,
+        f"item:{item_id}",
+        lambda r: _checklist_page(audit, r),
+        _to_checklist(audit, f"item-{item_id}"),
+    )
 
 
 @bp.route("/<int:audit_id>/checklist/items/<int:item_id>/delete", methods=["POST"])
 @permission_required(Permission.READ_DOCUMENTS)
 def delete_item(audit_id: int, item_id: int) -> Any:
     audit = _audit(audit_id)
-    return _attempt(lambda: service.delete_item(get_session(), current_user, audit, item_id),
-                    f"item:{item_id}", lambda r: _checklist_page(audit, r),
-                    _to_checklist(audit))
+    return _attempt(
+        lambda: service.delete_item(get_session(), current_user, audit, item_id),
+        f"item:{item_id}",
+        lambda r: _checklist_page(audit, r),
+        _to_checklist(audit),
+    )
 
 
 @bp.route("/<int:audit_id>/checklist/items/<int:item_id>/photos", methods=["POST"])
@@ -517,13 +671,22 @@ def add_photo(audit_id: int, item_id: int) -> Any:
         upload = request.files.get("photo")
         if upload is None or not upload.filename:
             raise forms.invalid(_l("Choose a photo to upload."))
-        service.add_photo(get_session(), current_user, audit, item_id,
-                          filename=upload.filename,
-                          data=upload.read(service.MAX_PHOTO_BYTES + 1),
-                          data_dir=current_app.config["DATA_DIR"])
+        service.add_photo(
+            get_session(),
+            current_user,
+            audit,
+            item_id,
+            filename=upload.filename,
+            data=upload.read(service.MAX_PHOTO_BYTES + 1),
+            data_dir=current_app.config["DATA_DIR"],
+        )
 
-    return _attempt(work, f"item:{item_id}", lambda r: _checklist_page(audit, r),
-                    _to_checklist(audit, f"item-{item_id}"))
+    return _attempt(
+        work,
+        f"item:{item_id}",
+        lambda r: _checklist_page(audit, r),
+        _to_checklist(audit, f"item-{item_id}"),
+    )
 
 
 @bp.route("/photos/<int:photo_id>")
@@ -552,12 +715,21 @@ def results() -> str:
     db = get_session()
     everyone = _people_of_audits(current_user)
     rows = service.results(db, None if everyone else [current_user.department_id or 0])
-    return render_template("audits/results.html", rows=rows, L=LABELS, grades=list(Grade),
-                           chart=_chart(service.trend(db)) if everyone else None)
+    return render_template(
+        "audits/results.html",
+        rows=rows,
+        L=LABELS,
+        grades=list(Grade),
+        chart=_chart(service.trend(db)) if everyone else None,
+    )
 
 
-GRADE_COLOURS = {Grade.SERIOUS: "#b3261e", Grade.GENERAL: "#e8a33d",
-                 Grade.OBSERVATION: "#4f7fb8", Grade.IMPROVEMENT: "#7bae6b"}
+GRADE_COLOURS = {
+    Grade.SERIOUS: "#b3261e",
+    Grade.GENERAL: "#e8a33d",
+    Grade.OBSERVATION: "#4f7fb8",
+    Grade.IMPROVEMENT: "#7bae6b",
+}
 
 
 def _chart(quarters: list[dict[str, Any]]) -> dict[str, Any]:
@@ -573,10 +745,24 @@ def _chart(quarters: list[dict[str, Any]]) -> dict[str, Any]:
             h = round(q[str(g)] / highest * height, 1)
             if h:
                 y -= h
-                parts.append({"y": round(y, 1), "h": h, "colour": GRADE_COLOURS[g],
-                              "n": q[str(g)], "grade": g})
-        bars.append({"x": x, "label": q["label"], "parts": parts,
-                     "total": sum(q[str(g)] for g in Grade)})
-    return {"bars": bars, "width": 40 + len(quarters) * (bar + gap) + 10, "bar": bar,
-            "height": height + top + 40, "base": top + height, "highest": highest,
-            "colours": GRADE_COLOURS}
+                parts.append(
+                    {
+                        "y": round(y, 1),
+                        "h": h,
+                        "colour": GRADE_COLOURS[g],
+                        "n": q[str(g)],
+                        "grade": g,
+                    }
+                )
+        bars.append(
+            {"x": x, "label": q["label"], "parts": parts, "total": sum(q[str(g)] for g in Grade)}
+        )
+    return {
+        "bars": bars,
+        "width": 40 + len(quarters) * (bar + gap) + 10,
+        "bar": bar,
+        "height": height + top + 40,
+        "base": top + height,
+        "highest": highest,
+        "colours": GRADE_COLOURS,
+    }

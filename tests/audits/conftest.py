@@ -42,15 +42,29 @@ def publish(db: Any, u: dict[str, Any], document: Any, effective_date: date | No
     from qms.documents import service as documents
 
     revision = document.working_revision
-    documents.submit_for_review(db, u["clerk"], revision, reviewers=[u["reviewer"]],
-                                approver=u["gm"], password=TEST_PASSWORD,
-                                content_sha256=revision.content_sha256)
-    documents.review(db, u["reviewer"], revision, password=TEST_PASSWORD,
-                     content_sha256=revision.content_sha256)
-    documents.approve(db, u["gm"], revision, password=TEST_PASSWORD,
-                      content_sha256=revision.content_sha256)
-    documents.issue(db, u["clerk"], revision, password=TEST_PASSWORD,
-                    content_sha256=revision.content_sha256, effective_date=effective_date)
+    documents.submit_for_review(
+        db,
+        u["clerk"],
+        revision,
+        reviewers=[u["reviewer"]],
+        approver=u["gm"],
+        password=TEST_PASSWORD,
+        content_sha256=revision.content_sha256,
+    )
+    documents.review(
+        db, u["reviewer"], revision, password=TEST_PASSWORD, content_sha256=revision.content_sha256
+    )
+    documents.approve(
+        db, u["gm"], revision, password=TEST_PASSWORD, content_sha256=revision.content_sha256
+    )
+    documents.issue(
+        db,
+        u["clerk"],
+        revision,
+        password=TEST_PASSWORD,
+        content_sha256=revision.content_sha256,
+        effective_date=effective_date,
+    )
     return revision
 
 
@@ -63,23 +77,60 @@ def make_criteria_documents(db: Any, u: dict[str, Any], depts: dict[str, Any]) -
     from qms.procedures.service import set_structure
 
     regulation = documents.create_document(
-        db, u["clerk"], title="业主入住管理制度", kind=DocKind.REGULATION,
-        department=depts["KF"], body=REGULATION_BODY, change_summary="首次发布")
-    set_structure(db, regulation.working_revision, links={}, iso_clauses=["8.2"], gap_note="",
-                  lanes=[], steps=[])
+        db,
+        u["clerk"],
+        title="业主入住管理制度",
+        kind=DocKind.REGULATION,
+        department=depts["KF"],
+        body=REGULATION_BODY,
+        change_summary="首次发布",
+    )
+    set_structure(
+        db,
+        regulation.working_revision,
+        links={},
+        iso_clauses=["8.2"],
+        gap_note="",
+        lanes=[],
+        steps=[],
+    )
     publish(db, u, regulation)
     process = documents.create_document(
-        db, u["clerk"], title="业主入住管理流程", kind=DocKind.PROCESS, department=depts["KF"],
-        body="## 一、目的\n\n规范入住。\n", change_summary="首次发布")
+        db,
+        u["clerk"],
+        title="业主入住管理流程",
+        kind=DocKind.PROCESS,
+        department=depts["KF"],
+        body="## 一、目的\n\n规范入住。\n",
+        change_summary="首次发布",
+    )
     steps = [
-        {"number": 1, "lane": "客户服务", "type": "task", "title": "核验购房资料",
-         "explanation": "核对业主身份证明和购房合同。", "next_steps": [2]},
-        {"number": 2, "lane": "客户服务", "type": "task", "title": "建立业主档案",
-         "explanation": "资料齐全后建立业主档案。", "next_steps": []},
+        {
+            "number": 1,
+            "lane": "客户服务",
+            "type": "task",
+            "title": "核验购房资料",
+            "explanation": "核对业主身份证明和购房合同。",
+            "next_steps": [2],
+        },
+        {
+            "number": 2,
+            "lane": "客户服务",
+            "type": "task",
+            "title": "建立业主档案",
+            "explanation": "资料齐全后建立业主档案。",
+            "next_steps": [],
+        },
     ]
-    set_structure(db, process.working_revision,
-                  links={LinkKind.CONTROLLED_BY: [regulation.number]}, iso_clauses=["8.5"],
-                  gap_note="", lanes=["客户服务"], steps=steps)
+    set_structure(
+        db,
+        process.working_revision,
+        links={LinkKind.CONTROLLED_BY: [regulation.number]},
+        iso_clauses=["8.5"],
+        gap_note="",
+        lanes=["客户服务"],
+        steps=steps,
+    )
     publish(db, u, process)
     db.commit()
     return regulation, process
@@ -105,8 +156,9 @@ def make_audit_world(db: Any, u: dict[str, Any], *, approve: bool = True) -> Wor
     from qms.audits import service
     from qms.auth.models import Department
 
-    u["auditor2"] = make_user(db, "auditor2", Role.AUDITOR, department="KF",
-                              display_name="钱多（内审员）")
+    u["auditor2"] = make_user(
+        db, "auditor2", Role.AUDITOR, department="KF", display_name="钱多（内审员）"
+    )
     db.commit()
     depts = {d.code: d for d in db.scalars(sa.select(Department))}
     regulation, process = make_criteria_documents(db, u, depts)
@@ -114,20 +166,39 @@ def make_audit_world(db: Any, u: dict[str, Any], *, approve: bool = True) -> Wor
     audits = {}
     for code, dept in depts.items():
         audits[code] = service.plan_audit(
-            db, u["manager"], programme, department=dept, title=f"{dept.name}内审",
+            db,
+            u["manager"],
+            programme,
+            department=dept,
+            title=f"{dept.name}内审",
             audit_date=AUDIT_DAY if code == "KF" else date(YEAR, 6, 8),
             lead_auditor=u["auditor"] if code != "PZ" else u["auditor2"],
-            objectives="检查服务过程是否按文件执行", scope="客户服务中心；业主入住流程",
-            place="客服中心会议室", clauses=["8.5"] if code == "KF" else [],
-            documents=[process.number] if code == "KF" else [])
+            objectives="检查服务过程是否按文件执行",
+            scope="客户服务中心；业主入住流程",
+            place="客服中心会议室",
+            clauses=["8.5"] if code == "KF" else [],
+            documents=[process.number] if code == "KF" else [],
+        )
     db.commit()
     if approve:
         service.submit_programme(db, u["manager"], programme)
-        service.approve_programme(db, u["gm"], programme, password=TEST_PASSWORD,
-                                  content_sha256=service.programme_hash(programme))
+        service.approve_programme(
+            db,
+            u["gm"],
+            programme,
+            password=TEST_PASSWORD,
+            content_sha256=service.programme_hash(programme),
+        )
         db.commit()
-    return World(u=u, depts=depts, programme=programme, audit=audits["KF"], audits=audits,
-                 regulation=regulation, process=process)
+    return World(
+        u=u,
+        depts=depts,
+        programme=programme,
+        audit=audits["KF"],
+        audits=audits,
+        regulation=regulation,
+        process=process,
+    )
 
 
 @pytest.fixture
@@ -141,8 +212,13 @@ def run_to_fieldwork(db: Any, w: World) -> Any:
 
     audit = w.audit
     service.notify(db, w.u["auditor"], audit, notice_date=date(2027, 3, 5))
-    service.record_meeting(db, w.u["auditor"], audit, Meeting.OPENING,
-                           present=[w.u["auditor"].id, w.u["approver"].id],
-                           held_on=AUDIT_DAY)
+    service.record_meeting(
+        db,
+        w.u["auditor"],
+        audit,
+        Meeting.OPENING,
+        present=[w.u["auditor"].id, w.u["approver"].id],
+        held_on=AUDIT_DAY,
+    )
     db.commit()
     return audit

@@ -104,11 +104,14 @@ def weekdays(start: date, n: int) -> date:
     return day
 
 
-@pytest.mark.parametrize(("audit_day", "latest"), [
-    (date(2027, 3, 16), date(2027, 3, 9)),  # Tuesday → Tuesday a week before
-    (date(2027, 3, 15), date(2027, 3, 8)),  # Monday → Monday a week before
-    (date(2027, 3, 20), date(2027, 3, 14)),  # a Saturday audit: Sunday 14 + 5 = Friday 19
-])
+@pytest.mark.parametrize(
+    ("audit_day", "latest"),
+    [
+        (date(2027, 3, 16), date(2027, 3, 9)),  # Tuesday → Tuesday a week before
+        (date(2027, 3, 15), date(2027, 3, 8)),  # Monday → Monday a week before
+        (date(2027, 3, 20), date(2027, 3, 14)),  # a Saturday audit: Sunday 14 + 5 = Friday 19
+    ],
+)
 def test_latest_notice_date(audit_day, latest) -> None:
     assert rules.latest_notice_date(audit_day, weekdays) == latest
     assert rules.notice_in_time(latest, audit_day, weekdays)
@@ -136,14 +139,23 @@ STATUS_TABLE = [
 
 @pytest.mark.parametrize(("state", "today", "report_due", "expected"), STATUS_TABLE)
 def test_display_status(state, today, report_due, expected) -> None:
-    dates = AuditDates(state=state, audit_date=D, latest_notice=date(2027, 3, 9),
-                       report_due=report_due)
+    dates = AuditDates(
+        state=state, audit_date=D, latest_notice=date(2027, 3, 9), report_due=report_due
+    )
     assert rules.display_status(dates, today) == expected
 
 
-@pytest.mark.parametrize(("serious", "general", "open_ncs", "suggested"), [
-    (0, 0, 0, 1), (1, 0, 0, 2), (0, 2, 0, 1), (0, 3, 0, 2), (0, 0, 1, 1), (0, 0, 2, 2),
-])
+@pytest.mark.parametrize(
+    ("serious", "general", "open_ncs", "suggested"),
+    [
+        (0, 0, 0, 1),
+        (1, 0, 0, 2),
+        (0, 2, 0, 1),
+        (0, 3, 0, 2),
+        (0, 0, 1, 1),
+        (0, 0, 2, 2),
+    ],
+)
 def test_frequency_raised_where_results_were_poor(serious, general, open_ncs, suggested) -> None:
     assert rules.suggested_audits(serious, general, open_ncs) == suggested
 

@@ -498,37 +498,74 @@ def _hostile_audits(app: Flask, db: Any, people: dict[str, Any]) -> dict[str, li
     kf = None
     for dept in db.scalars(sa.select(Department).order_by(Department.id)):
         audit = audits.plan_audit(
-            db, manager, programme, department=dept, title=hostile("atitle", 200),
-            audit_date=date(2027, 3, 16), objectives=hostile("objectives"),
-            scope=hostile("scope"), place=hostile("aplace", 200),
-            lead_auditor=auditor if dept.code != "PZ" else None, clauses=["8.5"])
+            db,
+            manager,
+            programme,
+            department=dept,
+            title=hostile("atitle", 200),
+            audit_date=date(2027, 3, 16),
+            objectives=hostile("objectives"),
+            scope=hostile("scope"),
+            place=hostile("aplace", 200),
+            lead_auditor=auditor if dept.code != "PZ" else None,
+            clauses=["8.5"],
+        )
         if dept.code == "KF":
             kf = audit
     assert kf is not None
     audits.submit_programme(db, manager, programme)
-    audits.approve_programme(db, people["gm"], programme, password=TEST_PASSWORD,
-                             content_sha256=audits.programme_hash(programme))
+    audits.approve_programme(
+        db,
+        people["gm"],
+        programme,
+        password=TEST_PASSWORD,
+        content_sha256=audits.programme_hash(programme),
+    )
     audits.notify(db, auditor, kf, notice_date=date(2027, 3, 1))
-    audits.record_meeting(db, auditor, kf, Meeting.OPENING, present=[auditor.id],
-                          held_on=date(2027, 3, 16))
-    item = audits.add_item(db, auditor, kf, question=hostile("question"),
-                           source=hostile("source", 64))
-    audits.edit_item(db, auditor, kf, item.id, result="nonconformity",
-                     evidence=hostile("evidence"))
-    photo = audits.add_photo(db, auditor, kf, item.id, filename=hostile("photo", 200) + ".png",
-                             data=b"\x89PNG\r\n\x1a\n hostile",
-                             data_dir=app.config["DATA_DIR"])
-    finding = audits.raise_finding(db, auditor, kf, grade="general", description=hostile("finding"),
-                         evidence=hostile("fevidence"), criterion=hostile("criterion"),
-                         clause="8.5", item_id=item.id)
-    audits.record_meeting(db, auditor, kf, Meeting.CLOSING, present=[auditor.id],
-                          held_on=date(2027, 3, 17))
-    audits.edit_report(db, auditor, kf, conclusions=hostile("conclusions"),
-                       conformity_degree=hostile("degree"),
-                       diverging_opinions=hostile("diverging"),
-                       distribution=hostile("distribution"))
+    audits.record_meeting(
+        db, auditor, kf, Meeting.OPENING, present=[auditor.id], held_on=date(2027, 3, 16)
+    )
+    item = audits.add_item(
+        db, auditor, kf, question=hostile("question"), source=hostile("source", 64)
+    )
+    audits.edit_item(db, auditor, kf, item.id, result="nonconformity", evidence=hostile("evidence"))
+    photo = audits.add_photo(
+        db,
+        auditor,
+        kf,
+        item.id,
+        filename=hostile("photo", 200) + ".png",
+        data=b"\x89PNG\r\n\x1a\n hostile",
+        data_dir=app.config["DATA_DIR"],
+    )
+    finding = audits.raise_finding(
+        db,
+        auditor,
+        kf,
+        grade="general",
+        description=hostile("finding"),
+        evidence=hostile("fevidence"),
+        criterion=hostile("criterion"),
+        clause="8.5",
+        item_id=item.id,
+    )
+    audits.record_meeting(
+        db, auditor, kf, Meeting.CLOSING, present=[auditor.id], held_on=date(2027, 3, 17)
+    )
+    audits.edit_report(
+        db,
+        auditor,
+        kf,
+        conclusions=hostile("conclusions"),
+        conformity_degree=hostile("degree"),
+        diverging_opinions=hostile("diverging"),
+        distribution=hostile("distribution"),
+    )
     db.commit()
-    return {"audit_id": [kf.id], "programme_id": [programme.id], "photo_id": [photo.id],
-            # the nonconformity the finding raised on BD-PZ-008
-            "nc_id": [finding.nonconformity_id]}
-
+    return {
+        "audit_id": [kf.id],
+        "programme_id": [programme.id],
+        "photo_id": [photo.id],
+        # the nonconformity the finding raised on BD-PZ-008
+        "nc_id": [finding.nonconformity_id],
+    }

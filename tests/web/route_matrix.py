@@ -42,7 +42,9 @@ NOBODY: frozenset[str] = frozenset()
 AUDIT_PLANNERS = frozenset({"manager", "clerk"})
 # The audit programme: its planners, the auditors and the general manager.
 AUDIT_PEOPLE = frozenset({"manager", "clerk", "auditor", "gm"})
-_AUDIT_SEEN = "an audit is shown to its planners, auditors, the general manager and the audited department"
+_AUDIT_SEEN = (
+    "an audit is shown to its planners, auditors, the general manager and the audited department"
+)
 # Raise nonconformities and verify their effectiveness (RAISE_ / VERIFY_NONCONFORMITIES).
 NC_RAISERS = frozenset({"manager", "clerk", "auditor"})
 NC_VERIFIERS = frozenset({"manager", "clerk", "auditor"})
@@ -243,7 +245,8 @@ ROUTES: dict[str, Access] = {
     "audits.programme_calendar": Access(get=AUDIT_PEOPLE),
     "audits.plan_audit": Access(post=AUDIT_PLANNERS),
     "audits.programme_move": Access(
-        post=AUDIT_PEOPLE, object_rule="submit: the planners; approve and return: the general manager"
+        post=AUDIT_PEOPLE,
+        object_rule="submit: the planners; approve and return: the general manager",
     ),
     "audits.detail": Access(get=SIGNED_IN, object_rule=_AUDIT_SEEN),
     "audits.checklist": Access(get=SIGNED_IN, object_rule=_AUDIT_SEEN),
@@ -254,7 +257,8 @@ ROUTES: dict[str, Access] = {
     "audits.add_criterion": Access(post=SIGNED_IN, object_rule="the planners and the lead auditor"),
     "audits.move_pin": Access(post=SIGNED_IN, object_rule="only the lead auditor"),
     "audits.move": Access(
-        post=SIGNED_IN, object_rule="each step has its person (planners, lead auditor, general manager)"
+        post=SIGNED_IN,
+        object_rule="each step has its person (planners, lead auditor, general manager)",
     ),
     "audits.add_finding": Access(post=SIGNED_IN, object_rule="only the audit team"),
     "audits.acknowledge": Access(post=SIGNED_IN, object_rule="only the audited department's head"),
@@ -269,7 +273,9 @@ ROUTES: dict[str, Access] = {
     "api.audits_api.get_audit": Access(get=SIGNED_IN, object_rule=_AUDIT_SEEN),
     "api.audits_api.add_finding": Access(post=SIGNED_IN, object_rule="only the audit team"),
     "api.audits_api.transition": Access(
-        post=SIGNED_IN, object_rule="each step has its person (planners, lead auditor, general manager, auditee head)"
+        post=SIGNED_IN,
+        object_rule="each step has its person (planners, lead auditor, general manager, "
+        "auditee head)",
     ),
     "api.audits_api.list_programmes": Access(get=AUDIT_PEOPLE),
     "api.audits_api.create_programme": Access(post=AUDIT_PLANNERS),

@@ -120,9 +120,14 @@ def build_world(app: Flask) -> dict[str, Any]:
             s, state="effective", kind="process", clerk=u["clerk"], title="投诉处理程序", **people
         )
         # a link that is our reading of the handbook, for the clerk to confirm
-        s.add(DocumentLink(revision_id=procedure.current_revision_id,
-                           kind=LinkKind.CONTROLLED_BY, target_number=effective.number,
-                           inferred=True))
+        s.add(
+            DocumentLink(
+                revision_id=procedure.current_revision_id,
+                kind=LinkKind.CONTROLLED_BY,
+                target_number=effective.number,
+                inferred=True,
+            )
+        )
         draft = make_document(s, state="draft", author=u["clerk"], title="访客管理制度")
         under_review = make_document(s, state="in_review", title="装修管理制度", **people)
 
@@ -250,14 +255,27 @@ def _audit_world(app: Flask, s: Any, u: dict[str, Any]) -> dict[str, Any]:
     audit = run_to_fieldwork(s, w)
     item = audits.add_item(s, u["auditor"], audit, question="钥匙借用登记")
     audits.edit_item(s, u["auditor"], audit, item.id, result="conforms", evidence="已登记")
-    finding = audits.raise_finding(s, u["auditor"], audit, grade="observation",
-                                   description="登记字迹潦草", evidence="")
-    photo = audits.add_photo(s, u["auditor"], audit, item.id, filename="现场.png",
-                             data=b"\x89PNG\r\n\x1a\n audit", data_dir=app.config["DATA_DIR"])
+    finding = audits.raise_finding(
+        s, u["auditor"], audit, grade="observation", description="登记字迹潦草", evidence=""
+    )
+    photo = audits.add_photo(
+        s,
+        u["auditor"],
+        audit,
+        item.id,
+        filename="现场.png",
+        data=b"\x89PNG\r\n\x1a\n audit",
+        data_dir=app.config["DATA_DIR"],
+    )
     s.commit()
-    return {"audit_id": audit.id, "programme_id": w.programme.id,
-            "audit_item_id": item.id, "audit_finding_number": finding.number,
-            "criterion_id": audit.criteria[-1].id, "photo_id": photo.id}
+    return {
+        "audit_id": audit.id,
+        "programme_id": w.programme.id,
+        "audit_item_id": item.id,
+        "audit_finding_number": finding.number,
+        "criterion_id": audit.criteria[-1].id,
+        "photo_id": photo.id,
+    }
 
 
 def _make_nonconformity(s: Any, u: dict[str, Any], process: str) -> Any:
@@ -268,14 +286,25 @@ def _make_nonconformity(s: Any, u: dict[str, Any], process: str) -> Any:
     from qms.nonconformity import service as nonconformities
 
     nc = nonconformities.raise_nonconformity(
-        s, actor=u["auditor"], source="internal_audit", source_id=None,
-        source_label="内审", department=u["staff"].department, clause="8.5.1",
-        process_number=process, grade="general", description="回访记录缺失",
-        evidence="抽查20份记录，3份无回访", raised_on=clock.today() - timedelta(days=3),
+        s,
+        actor=u["auditor"],
+        source="internal_audit",
+        source_id=None,
+        source_label="内审",
+        department=u["staff"].department,
+        clause="8.5.1",
+        process_number=process,
+        grade="general",
+        description="回访记录缺失",
+        evidence="抽查20份记录，3份无回访",
+        raised_on=clock.today() - timedelta(days=3),
     )
-    nonconformities.record_cause_and_plan(s, u["approver"], nc, whys=["未规定"], root_cause="流程缺失")
-    nonconformities.add_action(s, u["approver"], nc, description="修订流程", owner=u["staff"],
-                               due_on=clock.today())
+    nonconformities.record_cause_and_plan(
+        s, u["approver"], nc, whys=["未规定"], root_cause="流程缺失"
+    )
+    nonconformities.add_action(
+        s, u["approver"], nc, description="修订流程", owner=u["staff"], due_on=clock.today()
+    )
     nonconformities.start_actions(s, u["approver"], nc)
     return nc
 
