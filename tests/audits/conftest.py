@@ -222,3 +222,13 @@ def run_to_fieldwork(db: Any, w: World) -> Any:
     )
     db.commit()
     return audit
+
+
+@pytest.fixture
+def served_world(app: Any, tmp_path: Path) -> World:
+    """The same world, built in a context of its own that is closed before the test sends
+    requests (an open request context would lend its `g`, and its signed-in user, to them)."""
+    with app.test_request_context():
+        from qms.db import get_session
+
+        return build(get_session(), tmp_path)
