@@ -234,7 +234,7 @@ def _programme_page(programme: AuditProgramme, refusal: dict[str, Any] | None) -
         moves=lifecycle.programme_moves(programme.state, actors),
         PA=ProgrammeAction,
         signed=service.programme_hash(programme),
-        may_manage=service.may_manage(current_user) and programme.state == ProgrammeState.DRAFT,
+        may_manage=service.may_manage(current_user),
         departments=service.departments(db),
         auditors=_auditors(db),
         clauses=service.ISO_CLAUSES,

@@ -145,7 +145,8 @@ def build(db: Any, tmp_path: Path, *, approve: bool = True) -> World:
     from qms.auth.models import User
     from tests.factories import make_role_users
 
-    make_role_users()
+    if db.scalar(sa.select(User.id).where(User.username == "manager")) is None:
+        make_role_users()  # unless the `users` fixture made them already
     u = {x.username: x for x in db.scalars(sa.select(User))}
     return make_audit_world(db, u, approve=approve)
 
