@@ -31,7 +31,7 @@ from qms import clock
 from qms.audits import export, forms, service
 from qms.audits import links as _links
 from qms.audits import tasks as _tasks  # noqa: F401  (task provider)
-from qms.audits.lifecycle import AuditAction, AuditState, ProgrammeAction, ProgrammeState, Status
+from qms.audits.lifecycle import AuditAction, AuditState, ProgrammeAction, Status
 from qms.audits.models import (
     ACTION_LABELS,
     GRADE_LABELS,

@@ -32,16 +32,24 @@ def _more_audits(app: Any, programme_id: int, n: int) -> None:
         programme = s.get(AuditProgramme, programme_id)
         kf = s.query(Department).filter_by(code="KF").one()
         for i in range(n):
-            audit = service.plan_audit(s, manager, programme, department=kf, title=f"专项内审{i}",
-                                       audit_date=date(2027, 6, 1 + i), lead_auditor=auditor,
-                                       clauses=["8.5", "9.1"])
+            audit = service.plan_audit(
+                s,
+                manager,
+                programme,
+                department=kf,
+                title=f"专项内审{i}",
+                audit_date=date(2027, 6, 1 + i),
+                lead_auditor=auditor,
+                clauses=["8.5", "9.1"],
+            )
             service.notify(s, auditor, audit, notice_date=date(2027, 5, 1))
         s.commit()
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_pages_ask_a_fixed_number_of_statements(app: Any, client_as: Any, served_world: Any,
-                                                path: str) -> None:
+def test_pages_ask_a_fixed_number_of_statements(
+    app: Any, client_as: Any, served_world: Any, path: str
+) -> None:
     url = path.format(programme=served_world.programme.id)
     client = client_as("manager")
     client.get(url)  # warm: the session's first statements

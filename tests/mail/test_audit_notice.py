@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 from tests.audits.conftest import build
-from tests.mail.conftest import smtp_app, smtp_db, smtp_server  # noqa: F401
 
 
 def _text(envelope: Any) -> tuple[str, str]:
@@ -17,8 +16,9 @@ def _text(envelope: Any) -> tuple[str, str]:
     return subject, message.get_payload(decode=True).decode()
 
 
-def test_the_audit_notice_is_mailed_after_the_commit(smtp_db: Any, smtp_server: Any,
-                                                     tmp_path: Any) -> None:
+def test_the_audit_notice_is_mailed_after_the_commit(
+    smtp_db: Any, smtp_server: Any, tmp_path: Any
+) -> None:
     from qms.audits import service
 
     inbox, _port = smtp_server
