@@ -933,7 +933,8 @@ def edit_item(
                 "update",
                 AUDIT,
                 audit.id,
-                field=f"checklist.{item.id}.question",
+                field="question",
+                reason=f"#{item.position}",
                 old=item.question,
                 new=question.strip(),
             )
@@ -956,7 +957,8 @@ def edit_item(
                 "update",
                 AUDIT,
                 audit.id,
-                field=f"checklist.{item.id}.result",
+                field="result",
+                reason=f"#{item.position}",
                 old=str(item.result),
                 new=str(new),
             )
@@ -968,7 +970,8 @@ def edit_item(
             "update",
             AUDIT,
             audit.id,
-            field=f"checklist.{item.id}.evidence",
+            field="evidence",
+            reason=f"#{item.position}",
             old=item.evidence,
             new=evidence.strip(),
         )
