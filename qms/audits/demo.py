@@ -159,7 +159,8 @@ def create_demo_audits(
         done_on=done_day + timedelta(days=5),
     )
     ncs.submit_for_verification(session, head, nc)
-    if ncs.earliest_verification(nc) and ncs.earliest_verification(nc) <= today:  # type: ignore[operator]
+    earliest = ncs.earliest_verification(nc)
+    if earliest is not None and earliest <= today:
         ncs.verify(
             session,
             manager,

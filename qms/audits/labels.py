@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from qms.audits.models import GRADE_LABELS, PROGRAMME_STATE_LABELS, RESULT_LABELS, STATE_LABELS
 from flask_babel import lazy_gettext as _l
 
+from qms.audits.models import GRADE_LABELS, PROGRAMME_STATE_LABELS, RESULT_LABELS, STATE_LABELS
 from qms.trail import labels as trail_labels
 
 trail_labels.value_labels("audit_programme", "state", PROGRAMME_STATE_LABELS)
