@@ -136,7 +136,13 @@ def department_heads(session: Session, department_id: int) -> list[User]:
 
 
 def is_head_of(session: Session, user: User, department_id: int) -> bool:
-    return any(h.id == user.id for h in department_heads(session, department_id))
+    """The same rule as department_heads, asked of the user in hand (no statement)."""
+    return bool(
+        user.is_authenticated
+        and user.active
+        and user.department_id == department_id
+        and user.roles & {Role.APPROVER, Role.QUALITY_MANAGER}
+    )
 
 
 def actors_on(session: Session, user: User, audit: Audit | None = None) -> set[Actor]:

@@ -3,6 +3,8 @@ findings to acknowledge, the lead auditor's next step, programmes and reports to
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from flask import url_for
 from flask_babel import lazy_gettext as _l
@@ -13,6 +15,7 @@ from qms.audits import service
 from qms.audits.lifecycle import AuditState, ProgrammeState
 from qms.audits.models import Audit, AuditFinding, AuditProgramme
 from qms.auth.models import User
+from qms.auth.permissions import Permission
 from qms.tasks.registry import Task, task_provider
 
 
@@ -68,9 +71,14 @@ def audit_tasks(session: Session, user: User) -> list[Task]:
         AuditState.IN_PROGRESS: _l("Fill the checklist and hold the closing meeting"),
         AuditState.REPORTING: _l("Write and submit the audit report"),
     }
-    for audit in session.scalars(
-        sa.select(Audit).where(Audit.lead_auditor_id == user.id, Audit.state.in_(list(steps)))
-    ):
+    leads: Any = (
+        session.scalars(
+            sa.select(Audit).where(Audit.lead_auditor_id == user.id, Audit.state.in_(list(steps)))
+        )
+        if user.can(Permission.RUN_AUDITS)
+        else []
+    )
+    for audit in leads:
         due = audit.report_due if audit.state == AuditState.REPORTING else audit.audit_date
         tasks.append(
             Task(
@@ -82,7 +90,7 @@ def audit_tasks(session: Session, user: User) -> list[Task]:
                 overdue=bool(due and due < today),
             )
         )
-    if service.is_general_manager(session, user):
+    if user.can(Permission.APPROVE_DOCUMENTS) and service.is_general_manager(session, user):
         for programme in session.scalars(
             sa.select(AuditProgramme).where(AuditProgramme.state == ProgrammeState.SUBMITTED)
         ):

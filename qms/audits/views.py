@@ -29,6 +29,7 @@ from flask_login import current_user
 
 from qms import clock
 from qms.audits import export, forms, service
+from qms.audits import labels as _labels  # noqa: F401  (the trail's words for audit codes)
 from qms.audits import links as _links
 from qms.audits import tasks as _tasks  # noqa: F401  (task provider)
 from qms.audits.lifecycle import AuditAction, AuditState, ProgrammeAction, Status
