@@ -95,4 +95,5 @@ FEATURES: list[str] = [
     "mail",
     "calendar",
     "nonconformity",
+    "audits",
 ]

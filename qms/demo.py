@@ -80,6 +80,9 @@ def create_demo_data(session: Session) -> str | None:
             email=f"{username}@example.com",
         )
     grant_demo_approval_rights(session, users, depts)
+    from qms.audits.demo import create_demo_audits
+
+    create_demo_audits(session, users, depts, password)
     return password
 
 

@@ -158,6 +158,7 @@ class Meaning(enum.StrEnum):
     ISSUED = "issued"  # 发布
     WITHDRAWN = "withdrawn"  # 作废
     READ = "read"  # 阅知
+    ACKNOWLEDGED = "acknowledged"  # 确认 (an auditee acknowledges a finding)
 
 
 class Signature(Base):

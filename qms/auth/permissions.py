@@ -52,6 +52,8 @@ class Permission(enum.StrEnum):
     # the working-day calendar (qms/calendar): kept by the administrator
     MANAGE_CALENDAR = "manage_calendar"
     VIEW_CALENDAR = "view_calendar"
+    MANAGE_AUDITS = "manage_audits"  # the annual audit programme and its audits (内审)
+    RUN_AUDITS = "run_audits"  # lead or join an internal audit (内审员)
     # nonconformities and corrective actions (qms/nonconformity): every department's
     VIEW_NONCONFORMITIES = "view_nonconformities"
     RAISE_NONCONFORMITIES = "raise_nonconformities"
@@ -86,6 +88,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.LEAD_REVIEWS,
             Permission.REASSIGN_APPROVERS,
             Permission.READ_CONFIDENTIAL,
+            Permission.MANAGE_AUDITS,
+            Permission.RUN_AUDITS,
             Permission.VIEW_NONCONFORMITIES,
             Permission.RAISE_NONCONFORMITIES,
             Permission.MANAGE_NONCONFORMITIES,
@@ -103,6 +107,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.BREAK_LOCKS,
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
+            Permission.MANAGE_AUDITS,
             Permission.VIEW_NONCONFORMITIES,
             Permission.RAISE_NONCONFORMITIES,
             Permission.MANAGE_NONCONFORMITIES,
@@ -126,6 +131,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_HISTORY,
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
+            Permission.RUN_AUDITS,
             Permission.VIEW_NONCONFORMITIES,
             Permission.RAISE_NONCONFORMITIES,
             Permission.VERIFY_NONCONFORMITIES,

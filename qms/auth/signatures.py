@@ -29,6 +29,7 @@ MEANING_LABELS = {
     Meaning.ISSUED: _l("Issued"),
     Meaning.WITHDRAWN: _l("Withdrawn"),
     Meaning.READ: _l("Read and understood"),
+    Meaning.ACKNOWLEDGED: _l("Acknowledged"),
 }
 
 

@@ -76,6 +76,26 @@ ACTION_LABELS: dict[str, Any] = {
     "verify_ineffective": _p("trail action", "Verified not effective"),
     "close": _p("trail action", "Closed"),
     "reopen": _p("trail action", "Reopened"),
+    # internal audits (qms/audits)
+    "notify": _p("trail action", "Audit notice sent"),
+    "notice": _p("trail action", "Audit notice sent"),
+    "open_meeting": _p("trail action", "Opening meeting held"),
+    "close_meeting": _p("trail action", "Closing meeting held"),
+    "meeting": _p("trail action", "Meeting attendance recorded"),
+    "submit_report": _p("trail action", "Report submitted"),
+    "approve_report": _p("trail action", "Report approved"),
+    "return_report": _p("trail action", "Report returned"),
+    "cancel": _p("trail action", "Cancelled"),
+    "submit": _p("trail action", "Submitted"),
+    "approve": _p("trail action", "Approved"),
+    "return": _p("trail action", "Returned"),
+    "add_criterion": _p("trail action", "Criterion added"),
+    "move_pin": _p("trail action", "Criterion moved to another revision"),
+    "generate_checklist": _p("trail action", "Checklist generated"),
+    "add_item": _p("trail action", "Checklist item added"),
+    "delete_item": _p("trail action", "Checklist item removed"),
+    "add_photo": _p("trail action", "Photo added"),
+    "distribute": _p("trail action", "Distributed"),
 }
 
 OBJECT_LABELS: dict[str, Any] = {
@@ -98,6 +118,10 @@ OBJECT_LABELS: dict[str, Any] = {
     "user": _l("User"),
     "nonconformity": _l("Nonconformity"),
     "nc_action": _l("Corrective action"),
+    "audit": _l("Internal audit"),
+    "audit_programme": _l("Audit programme"),
+    "audit_finding": _l("Audit finding"),
+    "audit_report": _l("Audit report"),
 }
 
 FIELD_LABELS: dict[str, Any] = {

@@ -60,6 +60,7 @@ MEANING_ZH = {
     Meaning.ISSUED: "发布",
     Meaning.WITHDRAWN: "作废",
     Meaning.READ: "阅知",
+    Meaning.ACKNOWLEDGED: "确认",
 }
 STATE_ZH = {
     RevState.DRAFT: "草稿",

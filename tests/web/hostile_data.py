@@ -450,6 +450,7 @@ def build(app: Flask) -> Hostile:
             db, admin, 2026, hostile("calsource", 200), True, hostile("calwhy2")
         )
         db.commit()
+        audit_ids = _hostile_audits(app, db, people)
 
         from qms.mail.models import MailMessage
         from qms.word.models import Attachment
@@ -475,7 +476,9 @@ def build(app: Flask) -> Hostile:
             "message_id": list(db.scalars(sa.select(MailMessage.id).order_by(MailMessage.id)))[:3],
             "year": [2026],
             "day": ["2026-12-31"],
-            "nc_id": [nonconformity.id],
+            **audit_ids,
+            # the hostile nonconformity, and the one the audit's finding raised
+            "nc_id": [nonconformity.id, *audit_ids.get("nc_id", [])],
             "action_id": [nonconformity.actions[0].id],
         }
         out.named = {
@@ -552,3 +555,88 @@ def _hostile_nonconformity(db: Any, process: str) -> Any:
         db, owner, nc, description=hostile("nc_action2"), owner=staff, due_on=clock.today()
     )
     return nc
+def _hostile_audits(app: Flask, db: Any, people: dict[str, Any]) -> dict[str, list[Any]]:
+    """An internal audit whose every text is hostile: programme notes, plan, checklist item,
+    evidence, finding, report, a photo's file name; it runs to its report."""
+    from datetime import date
+
+    from qms.audits import service as audits
+    from qms.audits.models import Meeting
+    from qms.auth.models import Department
+
+    manager, auditor = people["manager"], people["auditor"]
+    programme = audits.create_programme(db, manager, year=2027, notes=hostile("notes"))
+    kf = None
+    for dept in db.scalars(sa.select(Department).order_by(Department.id)):
+        audit = audits.plan_audit(
+            db,
+            manager,
+            programme,
+            department=dept,
+            title=hostile("atitle", 200),
+            audit_date=date(2027, 3, 16),
+            objectives=hostile("objectives"),
+            scope=hostile("scope"),
+            place=hostile("aplace", 200),
+            lead_auditor=auditor if dept.code != "PZ" else None,
+            clauses=["8.5"],
+        )
+        if dept.code == "KF":
+            kf = audit
+    assert kf is not None
+    audits.submit_programme(db, manager, programme)
+    audits.approve_programme(
+        db,
+        people["gm"],
+        programme,
+        password=TEST_PASSWORD,
+        content_sha256=audits.programme_hash(programme),
+    )
+    audits.notify(db, auditor, kf, notice_date=date(2027, 3, 1))
+    audits.record_meeting(
+        db, auditor, kf, Meeting.OPENING, present=[auditor.id], held_on=date(2027, 3, 16)
+    )
+    item = audits.add_item(
+        db, auditor, kf, question=hostile("question"), source=hostile("source", 64)
+    )
+    audits.edit_item(db, auditor, kf, item.id, result="nonconformity", evidence=hostile("evidence"))
+    photo = audits.add_photo(
+        db,
+        auditor,
+        kf,
+        item.id,
+        filename=hostile("photo", 200) + ".png",
+        data=b"\x89PNG\r\n\x1a\n hostile",
+        data_dir=app.config["DATA_DIR"],
+    )
+    finding = audits.raise_finding(
+        db,
+        auditor,
+        kf,
+        grade="general",
+        description=hostile("finding"),
+        evidence=hostile("fevidence"),
+        criterion=hostile("criterion"),
+        clause="8.5",
+        item_id=item.id,
+    )
+    audits.record_meeting(
+        db, auditor, kf, Meeting.CLOSING, present=[auditor.id], held_on=date(2027, 3, 17)
+    )
+    audits.edit_report(
+        db,
+        auditor,
+        kf,
+        conclusions=hostile("conclusions"),
+        conformity_degree=hostile("degree"),
+        diverging_opinions=hostile("diverging"),
+        distribution=hostile("distribution"),
+    )
+    db.commit()
+    return {
+        "audit_id": [kf.id],
+        "programme_id": [programme.id],
+        "photo_id": [photo.id],
+        # the nonconformity the finding raised on BD-PZ-008
+        "nc_id": [finding.nonconformity_id],
+    }

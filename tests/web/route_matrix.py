@@ -38,6 +38,13 @@ REVIEW_LEADERS = frozenset({"manager", "leader"})
 # Name another approver of a submitted revision (REASSIGN_APPROVERS).
 QUALITY_MANAGER = frozenset({"manager"})
 NOBODY: frozenset[str] = frozenset()
+# Plan internal audits (MANAGE_AUDITS): the quality manager and the clerk.
+AUDIT_PLANNERS = frozenset({"manager", "clerk"})
+# The audit programme: its planners, the auditors and the general manager.
+AUDIT_PEOPLE = frozenset({"manager", "clerk", "auditor", "gm"})
+_AUDIT_SEEN = (
+    "an audit is shown to its planners, auditors, the general manager and the audited department"
+)
 # Raise nonconformities and verify their effectiveness (RAISE_ / VERIFY_NONCONFORMITIES).
 NC_RAISERS = frozenset({"manager", "clerk", "auditor"})
 NC_VERIFIERS = frozenset({"manager", "clerk", "auditor"})
@@ -241,6 +248,54 @@ ROUTES: dict[str, Access] = {
     "api.calendar_api.year": Access(get=SIGNED_IN, put=ADMIN),
     "api.calendar_api.add_day": Access(post=ADMIN),
     "api.calendar_api.working_days": Access(get=SIGNED_IN),
+    # -- internal audits ------------------------------------------------------------------
+    "audits.index": Access(get=SIGNED_IN),
+    "audits.results": Access(get=SIGNED_IN),
+    "audits.new_programme": Access(post=AUDIT_PLANNERS),
+    "audits.programme": Access(get=AUDIT_PEOPLE),
+    "audits.programme_calendar": Access(get=AUDIT_PEOPLE),
+    "audits.plan_audit": Access(post=AUDIT_PLANNERS),
+    "audits.programme_move": Access(
+        post=AUDIT_PEOPLE,
+        object_rule="submit: the planners; approve and return: the general manager",
+    ),
+    "audits.detail": Access(get=SIGNED_IN, object_rule=_AUDIT_SEEN),
+    "audits.checklist": Access(get=SIGNED_IN, object_rule=_AUDIT_SEEN),
+    "audits.plan_docx": Access(get=SIGNED_IN, object_rule=_AUDIT_SEEN),
+    "audits.report_docx": Access(get=SIGNED_IN, object_rule=_AUDIT_SEEN),
+    "audits.photo": Access(get=SIGNED_IN, object_rule=_AUDIT_SEEN),
+    "audits.edit_plan": Access(post=SIGNED_IN, object_rule="the planners and the lead auditor"),
+    "audits.add_criterion": Access(post=SIGNED_IN, object_rule="the planners and the lead auditor"),
+    "audits.move_pin": Access(post=SIGNED_IN, object_rule="only the lead auditor"),
+    "audits.move": Access(
+        post=SIGNED_IN,
+        object_rule="each step has its person (planners, lead auditor, general manager)",
+    ),
+    "audits.add_finding": Access(post=SIGNED_IN, object_rule="only the audit team"),
+    "audits.acknowledge": Access(post=SIGNED_IN, object_rule="only the audited department's head"),
+    "audits.edit_report": Access(post=SIGNED_IN, object_rule="only the lead auditor"),
+    "audits.generate_checklist": Access(post=SIGNED_IN, object_rule="only the audit team"),
+    "audits.add_item": Access(post=SIGNED_IN, object_rule="only the audit team"),
+    "audits.update_item": Access(post=SIGNED_IN, object_rule="only the audit team"),
+    "audits.delete_item": Access(post=SIGNED_IN, object_rule="only the audit team"),
+    "audits.add_photo": Access(post=SIGNED_IN, object_rule="only the audit team"),
+    "api.audits_api.list_audits": Access(get=SIGNED_IN),
+    "api.audits_api.create_audit": Access(post=AUDIT_PLANNERS),
+    "api.audits_api.get_audit": Access(get=SIGNED_IN, object_rule=_AUDIT_SEEN),
+    "api.audits_api.add_finding": Access(post=SIGNED_IN, object_rule="only the audit team"),
+    "api.audits_api.transition": Access(
+        post=SIGNED_IN,
+        object_rule="each step has its person (planners, lead auditor, general manager, "
+        "auditee head)",
+    ),
+    "api.audits_api.list_programmes": Access(get=AUDIT_PEOPLE),
+    "api.audits_api.create_programme": Access(post=AUDIT_PLANNERS),
+    "api.audits_api.get_programme": Access(
+        get=SIGNED_IN, object_rule="the planners, the auditors and the general manager"
+    ),
+    "api.audits_api.programme_transition": Access(
+        post=SIGNED_IN, object_rule="submit: the planners; approve and return: the general manager"
+    ),
     # -- nonconformities ---------------------------------------------------------------
     "nonconformity.register": Access(get=SIGNED_IN),
     "nonconformity.new": Access(get=NC_RAISERS, post=NC_RAISERS),

@@ -120,9 +120,14 @@ def build_world(app: Flask) -> dict[str, Any]:
             s, state="effective", kind="process", clerk=u["clerk"], title="投诉处理程序", **people
         )
         # a link that is our reading of the handbook, for the clerk to confirm
-        s.add(DocumentLink(revision_id=procedure.current_revision_id,
-                           kind=LinkKind.CONTROLLED_BY, target_number=effective.number,
-                           inferred=True))
+        s.add(
+            DocumentLink(
+                revision_id=procedure.current_revision_id,
+                kind=LinkKind.CONTROLLED_BY,
+                target_number=effective.number,
+                inferred=True,
+            )
+        )
         draft = make_document(s, state="draft", author=u["clerk"], title="访客管理制度")
         under_review = make_document(s, state="in_review", title="装修管理制度", **people)
 
@@ -212,6 +217,7 @@ def build_world(app: Flask) -> dict[str, Any]:
         # the staff member's own API token: others may not revoke it (404), an admin may
         token, _secret = auth_service.issue_token(s, u["staff"], u["staff"], "matrix")
         s.commit()
+        audits = _audit_world(app, s, u)
         assert message is not None
         return {
             "token_id": token.id,
@@ -236,9 +242,43 @@ def build_world(app: Flask) -> dict[str, Any]:
             # the working-day calendar: a year and a day of the shipped data
             "year": 2026,
             "day": "2026-10-01",
+            **audits,
             "nc_id": nc.id,
             "action_id": nc.actions[0].id,
         }
+
+
+def _audit_world(app: Flask, s: Any, u: dict[str, Any]) -> dict[str, Any]:
+    """An approved audit programme, an audit in its fieldwork with an answered checklist
+    item (so that regenerating the checklist is refused), a finding and a photo."""
+    from qms.audits import service as audits
+    from tests.audits.conftest import make_audit_world, run_to_fieldwork
+
+    w = make_audit_world(s, u)
+    audit = run_to_fieldwork(s, w)
+    item = audits.add_item(s, u["auditor"], audit, question="钥匙借用登记")
+    audits.edit_item(s, u["auditor"], audit, item.id, result="conforms", evidence="已登记")
+    finding = audits.raise_finding(
+        s, u["auditor"], audit, grade="observation", description="登记字迹潦草", evidence=""
+    )
+    photo = audits.add_photo(
+        s,
+        u["auditor"],
+        audit,
+        item.id,
+        filename="现场.png",
+        data=b"\x89PNG\r\n\x1a\n audit",
+        data_dir=app.config["DATA_DIR"],
+    )
+    s.commit()
+    return {
+        "audit_id": audit.id,
+        "programme_id": w.programme.id,
+        "audit_item_id": item.id,
+        "audit_finding_number": finding.number,
+        "criterion_id": audit.criteria[-1].id,
+        "photo_id": photo.id,
+    }
 
 
 def _make_nonconformity(s: Any, u: dict[str, Any], process: str) -> Any:
@@ -249,10 +289,24 @@ def _make_nonconformity(s: Any, u: dict[str, Any], process: str) -> Any:
     from qms.nonconformity import service as nonconformities
 
     nc = nonconformities.raise_nonconformity(
-        s, actor=u["auditor"], source="internal_audit", source_id=None,
-        source_label="内审", department=u["staff"].department, clause="8.5.1",
-        process_number=process, grade="general", description="回访记录缺失",
-        evidence="抽查20份记录，3份无回访", raised_on=clock.today() - timedelta(days=3),
+        s,
+        actor=u["auditor"],
+        source="internal_audit",
+        source_id=None,
+        source_label="内审",
+        department=u["staff"].department,
+        clause="8.5.1",
+        process_number=process,
+        grade="general",
+        description="回访记录缺失",
+        evidence="抽查20份记录，3份无回访",
+        raised_on=clock.today() - timedelta(days=3),
+    )
+    nonconformities.record_cause_and_plan(
+        s, u["approver"], nc, whys=["未规定"], root_cause="流程缺失"
+    )
+    nonconformities.add_action(
+        s, u["approver"], nc, description="修订流程", owner=u["staff"], due_on=clock.today()
     )
     nonconformities.record_cause_and_plan(
         s, u["approver"], nc, whys=["未规定"], root_cause="流程缺失"
@@ -277,6 +331,10 @@ ARGUMENTS: dict[str, dict[str, str]] = {
     "distribution.external_check": {"number": "external"},
     "distribution.external_edit": {"number": "external"},
     "distribution.external_edition": {"number": "external"},
+    "audits.update_item": {"item_id": "audit_item_id"},
+    "audits.delete_item": {"item_id": "audit_item_id"},
+    "audits.add_photo": {"item_id": "audit_item_id"},
+    "audits.acknowledge": {"number": "audit_finding_number"},
 }
 # Arguments whose value is fixed rather than a record.
 FIXED = {"main.set_language": {"code": "en"}}
