@@ -1,7 +1,7 @@
 """the data generation: one row whose value changes on every committed write (the page cache)
 
 Revision ID: 0017_speed
-Revises: 0012_inferred_links
+Revises: 0015_audits
 Create Date: 2026-12-06 17:30:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = "0017_speed"
-down_revision = "0012_inferred_links"
+down_revision = "0015_audits"
 branch_labels = None
 depends_on = None
 
