@@ -89,4 +89,5 @@ FEATURES: list[str] = [
     "distribution",
     "tasks",
     "mail",
+    "certification",
 ]

@@ -49,6 +49,9 @@ class Permission(enum.StrEnum):
     REASSIGN_APPROVERS = "reassign_approvers"  # name another approver of a submitted revision
     # confidential documents of every department (the rule: qms/documents/visibility.py)
     READ_CONFIDENTIAL = "read_confidential"
+    # certification (handbook 5.1): projects, certificates, the 17021 due dates
+    VIEW_CERTIFICATION = "view_certification"
+    MANAGE_CERTIFICATION = "manage_certification"
 
 
 _EVERYONE = {Permission.READ_DOCUMENTS, Permission.VIEW_OWN_TASKS}
@@ -78,6 +81,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.LEAD_REVIEWS,
             Permission.REASSIGN_APPROVERS,
             Permission.READ_CONFIDENTIAL,
+            Permission.VIEW_CERTIFICATION,
+            Permission.MANAGE_CERTIFICATION,
         }
     ),
     Role.QUALITY_CLERK: frozenset(
@@ -91,6 +96,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.BREAK_LOCKS,
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
+            Permission.VIEW_CERTIFICATION,
+            Permission.MANAGE_CERTIFICATION,
         }
     ),
     Role.REVIEW_LEADER: frozenset(
@@ -110,11 +117,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_HISTORY,
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
+            Permission.VIEW_CERTIFICATION,
         }
     ),
+    # the general manager is an approver: reads the project to sign its application
     Role.APPROVER: frozenset(
         _EVERYONE
-        | {Permission.VIEW_HISTORY, Permission.REVIEW_DOCUMENTS, Permission.APPROVE_DOCUMENTS}
+        | {Permission.VIEW_HISTORY, Permission.REVIEW_DOCUMENTS, Permission.APPROVE_DOCUMENTS,
+           Permission.VIEW_CERTIFICATION}
     ),
     Role.STAFF: frozenset(_EVERYONE),
 }
