@@ -112,7 +112,7 @@ def bodies() -> Any:
     if request.method == "POST":
         if not current_user.can(Permission.MANAGE_CERTIFICATION):
             abort(403)
-        which = form if "body-name" in request.form else consultant_form
+        which = consultant_form if request.form.get("form") == "consultant" else form
         if which.validate_on_submit():
             try:
                 if which is form:
@@ -263,6 +263,10 @@ def project(project_id: int) -> Any:
                 return redirect(url_for("certification.project", project_id=project_id))
         else:
             status = 422
+    if not form.content_sha256.data:
+        form.content_sha256.data = (service.contract_hash(found)
+                                    if found.state == rules.ProjectState.ACCEPTED
+                                    else service.application_hash(found))
     return _render("project.html", status, project=found, form=form, texts=texts,
                    application_sha256=service.application_hash(found),
                    contract_sha256=service.contract_hash(found),
@@ -354,7 +358,7 @@ def certificate(certificate_id: int) -> Any:
     if request.method == "POST":
         if not current_user.can(Permission.MANAGE_CERTIFICATION):
             abort(403)
-        which = audit if "audit-kind" in request.form else change
+        which = change if request.form.get("form") == "status" else audit
         if which.validate_on_submit():
             try:
                 if which is audit:
