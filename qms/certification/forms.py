@@ -26,8 +26,9 @@ DEFAULT_STANDARD = "GB/T 19001-2016 / ISO 9001:2015"
 
 class BodyForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    accreditation_number = StringField(_l("Accreditation number"),
-                                       validators=[Optional(), Length(max=100)])
+    accreditation_number = StringField(
+        _l("Accreditation number"), validators=[Optional(), Length(max=100)]
+    )
     contact_name = StringField(_l("Contact"), validators=[Optional(), Length(max=100)])
     contact_phone = StringField(_l("Phone"), validators=[Optional(), Length(max=50)])
     contact_email = StringField(_l("E-mail"), validators=[Optional(), Length(max=200)])
@@ -57,20 +58,25 @@ class ProjectForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     body = SelectField(_l("Certification body"))
     consultant = SelectField(_l("Consultant"))
-    standard = StringField(_l("Standard and edition"), default=DEFAULT_STANDARD,
-                           validators=[DataRequired(), Length(max=100)])
+    standard = StringField(
+        _l("Standard and edition"),
+        default=DEFAULT_STANDARD,
+        validators=[DataRequired(), Length(max=100)],
+    )
     scope = TextAreaField(_l("Scope"), validators=[DataRequired(), Length(max=2000)])
     sites = TextAreaField(_l("Sites"), validators=[Optional(), Length(max=2000)])
-    application_text = TextAreaField(_l("Application"), validators=[Optional(),
-                                                                     Length(max=20000)])
+    application_text = TextAreaField(_l("Application"), validators=[Optional(), Length(max=20000)])
     advice = TextAreaField(_l("Consultant's advice"), validators=[Optional(), Length(max=5000)])
     advice_on = DateField(_l("Date of the advice"), validators=[Optional()])
 
 
 class CertificateFields:
     number = StringField(_l("Certificate number"), validators=[Optional(), Length(max=100)])
-    cert_standard = StringField(_l("Standard and edition"), default=DEFAULT_STANDARD,
-                                validators=[Optional(), Length(max=100)])
+    cert_standard = StringField(
+        _l("Standard and edition"),
+        default=DEFAULT_STANDARD,
+        validators=[Optional(), Length(max=100)],
+    )
     cert_scope = TextAreaField(_l("Scope"), validators=[Optional(), Length(max=2000)])
     cert_sites = TextAreaField(_l("Sites"), validators=[Optional(), Length(max=2000)])
     decision_date = DateField(_l("Decision date"), validators=[Optional()])
@@ -91,13 +97,14 @@ class StepForm(CertificateFields, FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.direction.choices = [("received", _l("received from the body")),
-                                  ("sent", _l("sent to the body"))]
+        self.direction.choices = [
+            ("received", _l("received from the body")),
+            ("sent", _l("sent to the body")),
+        ]
 
 
 class TextsForm(FlaskForm):
-    application_text = TextAreaField(_l("Application"), validators=[Optional(),
-                                                                     Length(max=20000)])
+    application_text = TextAreaField(_l("Application"), validators=[Optional(), Length(max=20000)])
     contract_text = TextAreaField(_l("Contract"), validators=[Optional(), Length(max=20000)])
 
 
@@ -115,8 +122,9 @@ class AuditForm(FlaskForm):
     kind = SelectField(_l("Audit"))
     held_on = DateField(_l("Held on"), validators=[DataRequired()])
     on_time = BooleanField(_l("Held on time"))
-    major_nonconformities = IntegerField(_l("Major nonconformities"), default=0,
-                                         validators=[Optional(), NumberRange(0, 999)])
+    major_nonconformities = IntegerField(
+        _l("Major nonconformities"), default=0, validators=[Optional(), NumberRange(0, 999)]
+    )
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=5000)])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -131,8 +139,11 @@ class StatusForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.move.choices = [("suspend", _l("Suspend")), ("reinstate", _l("Reinstate")),
-                             ("withdraw", _l("Withdraw"))]
+        self.move.choices = [
+            ("suspend", _l("Suspend")),
+            ("reinstate", _l("Reinstate")),
+            ("withdraw", _l("Withdraw")),
+        ]
 
 
 class ButtonForm(FlaskForm):

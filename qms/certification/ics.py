@@ -10,8 +10,14 @@ from qms.certification.rules import REMINDER_DAYS
 
 
 def _escape(text: str) -> str:
-    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+    return (
+        text.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
 
 
 def _fold(line: str) -> list[str]:
@@ -29,22 +35,36 @@ def _fold(line: str) -> list[str]:
     return [out[0], *(" " + part for part in out[1:])]
 
 
-def calendar(events: Iterable[tuple[str, date, str, str]], *, host: str,
-             stamp: datetime) -> bytes:
+def calendar(events: Iterable[tuple[str, date, str, str]], *, host: str, stamp: datetime) -> bytes:
     """events: (uid, day, summary, description)."""
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//QMS//Certification//ZH",
-             "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
-             "X-WR-CALNAME:" + _escape("质量认证 / Certification")]
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//QMS//Certification//ZH",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "X-WR-CALNAME:" + _escape("质量认证 / Certification"),
+    ]
     dtstamp = stamp.strftime("%Y%m%dT%H%M%SZ")
     for uid, day, summary, description in events:
-        lines += ["BEGIN:VEVENT", f"UID:{uid}@{host}", f"DTSTAMP:{dtstamp}",
-                  f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
-                  f"DTEND;VALUE=DATE:{date.fromordinal(day.toordinal() + 1):%Y%m%d}",
-                  "SUMMARY:" + _escape(summary), "DESCRIPTION:" + _escape(description),
-                  "TRANSP:TRANSPARENT"]
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{uid}@{host}",
+            f"DTSTAMP:{dtstamp}",
+            f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{date.fromordinal(day.toordinal() + 1):%Y%m%d}",
+            "SUMMARY:" + _escape(summary),
+            "DESCRIPTION:" + _escape(description),
+            "TRANSP:TRANSPARENT",
+        ]
         for days in REMINDER_DAYS:
-            lines += ["BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:" + _escape(summary),
-                      f"TRIGGER:-P{days}D", "END:VALARM"]
+            lines += [
+                "BEGIN:VALARM",
+                "ACTION:DISPLAY",
+                "DESCRIPTION:" + _escape(summary),
+                f"TRIGGER:-P{days}D",
+                "END:VALARM",
+            ]
         lines.append("END:VEVENT")
     lines.append("END:VCALENDAR")
     folded = [part for line in lines for part in _fold(line)]

@@ -49,7 +49,8 @@ class CertificationBody(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     units: Mapped[list[BodyUnit]] = relationship(
-        back_populates="body", order_by="BodyUnit.id", lazy="selectin")
+        back_populates="body", order_by="BodyUnit.id", lazy="selectin"
+    )
 
 
 class BodyUnit(Base):
@@ -101,7 +102,8 @@ class CertificationProject(Base):
     body: Mapped[CertificationBody] = relationship(lazy="joined", innerjoin=True)
     consultant: Mapped[Consultant | None] = relationship(lazy="joined")
     steps: Mapped[list[ProjectStep]] = relationship(
-        back_populates="project", order_by="ProjectStep.id", lazy="selectin")
+        back_populates="project", order_by="ProjectStep.id", lazy="selectin"
+    )
 
     @property
     def ref(self) -> str:
@@ -129,7 +131,8 @@ class ProjectStep(Base):
     actor: Mapped[User] = relationship(lazy="joined", innerjoin=True)
     signature: Mapped[Signature | None] = relationship()
     files: Mapped[list[StepFile]] = relationship(
-        back_populates="step", order_by="StepFile.id", lazy="selectin")
+        back_populates="step", order_by="StepFile.id", lazy="selectin"
+    )
 
 
 class StepFile(Base):
@@ -151,8 +154,9 @@ class StepFile(Base):
 
 class Certificate(Base):
     __tablename__ = "cert_certificate"
-    __table_args__ = (sa.UniqueConstraint("body_id", "number",
-                                          name="uq_cert_certificate_body_number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("body_id", "number", name="uq_cert_certificate_body_number"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(100))
@@ -174,7 +178,8 @@ class Certificate(Base):
 
     body: Mapped[CertificationBody] = relationship(lazy="joined", innerjoin=True)
     audits: Mapped[list[CertificateAudit]] = relationship(
-        back_populates="certificate", order_by="CertificateAudit.held_on", lazy="selectin")
+        back_populates="certificate", order_by="CertificateAudit.held_on", lazy="selectin"
+    )
 
 
 class CertificateAudit(Base):
@@ -183,8 +188,7 @@ class CertificateAudit(Base):
     __tablename__ = "cert_audit"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    certificate_id: Mapped[int] = mapped_column(sa.ForeignKey("cert_certificate.id"),
-                                                index=True)
+    certificate_id: Mapped[int] = mapped_column(sa.ForeignKey("cert_certificate.id"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(20))  # surveillance | recertification
     held_on: Mapped[date]
     on_time: Mapped[bool]
@@ -210,8 +214,11 @@ class ReminderSent(Base):
     """One reminder mailed (due kind, due date, threshold), so a rerun sends nothing twice."""
 
     __tablename__ = "cert_reminder_sent"
-    __table_args__ = (sa.UniqueConstraint("certificate_id", "kind", "due", "threshold",
-                                          name="uq_cert_reminder_sent"),)
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "certificate_id", "kind", "due", "threshold", name="uq_cert_reminder_sent"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     certificate_id: Mapped[int] = mapped_column(sa.ForeignKey("cert_certificate.id"))

@@ -36,13 +36,21 @@ def certification_due(session: Session, user: User) -> list[Task]:
         left = rules.days_left(item.due, today)
         if left > TASK_HORIZON_DAYS:
             continue
-        out.append(Task("certification",
-                        _l("%(what)s: certificate %(number)s (%(body)s)",
-                           what=DUE_LABELS[item.kind], number=item.certificate.number,
-                           body=item.certificate.body.name),
-                        url_for("certification.certificate",
-                                certificate_id=item.certificate.id),
-                        item.certificate.number, item.due, left < 0))
+        out.append(
+            Task(
+                "certification",
+                _l(
+                    "%(what)s: certificate %(number)s (%(body)s)",
+                    what=DUE_LABELS[item.kind],
+                    number=item.certificate.number,
+                    body=item.certificate.body.name,
+                ),
+                url_for("certification.certificate", certificate_id=item.certificate.id),
+                item.certificate.number,
+                item.due,
+                left < 0,
+            )
+        )
     return out
 
 
@@ -56,12 +64,24 @@ def certification_panel(session: Session, user: User) -> list[Panel]:
     today = clock.today()
     certificates = current_certificates(session)
     items = due_items(session, today, certificates)[:5]
-    return [Panel(title=_l("Certification"), order=20,
-                  links=[(_l("Certification"), "certification.index"),
-                         (_l("Certification calendar"), "certification.calendar_page")],
-                  template="certification/_panel.html",
-                  context={"certificates": certificates[:3], "items": items, "today": today,
-                           "status_labels": STATUS_LABELS, "due_labels": DUE_LABELS})]
+    return [
+        Panel(
+            title=_l("Certification"),
+            order=20,
+            links=[
+                (_l("Certification"), "certification.index"),
+                (_l("Certification calendar"), "certification.calendar_page"),
+            ],
+            template="certification/_panel.html",
+            context={
+                "certificates": certificates[:3],
+                "dues": items,
+                "today": today,
+                "status_labels": STATUS_LABELS,
+                "due_labels": DUE_LABELS,
+            },
+        )
+    ]
 
 
 def send_reminders(session: Session, today: date) -> str:
@@ -76,29 +96,56 @@ def send_reminders(session: Session, today: date) -> str:
         threshold = rules.reminder_threshold(item.due, today)
         if threshold is None:
             continue
-        sent = session.scalar(sa.select(ReminderSent.id).where(
-            ReminderSent.certificate_id == item.certificate.id, ReminderSent.kind == item.kind,
-            ReminderSent.due == item.due, ReminderSent.threshold == threshold))
+        sent = session.scalar(
+            sa.select(ReminderSent.id).where(
+                ReminderSent.certificate_id == item.certificate.id,
+                ReminderSent.kind == item.kind,
+                ReminderSent.due == item.due,
+                ReminderSent.threshold == threshold,
+            )
+        )
         if sent is None:
             hits.append((item, threshold))
     if not hits:
         return f"{len(expired)} certificate(s) expired, no certification reminder due"
-    readers = [u for u in session.scalars(sa.select(User).where(
-        User.active.is_(True), User.email != "").order_by(User.id)).unique()
-        if u.can(Permission.MANAGE_CERTIFICATION)]
+    readers = [
+        u
+        for u in session.scalars(
+            sa.select(User).where(User.active.is_(True), User.email != "").order_by(User.id)
+        ).unique()
+        if u.can(Permission.MANAGE_CERTIFICATION)
+    ]
     for item, threshold in hits:
-        session.add(ReminderSent(certificate_id=item.certificate.id, kind=item.kind,
-                                 due=item.due, threshold=threshold))
+        session.add(
+            ReminderSent(
+                certificate_id=item.certificate.id,
+                kind=item.kind,
+                due=item.due,
+                threshold=threshold,
+            )
+        )
         for user in readers:
-            queue_mail(session, user,
-                       _l("%(what)s due in %(days)d days: certificate %(number)s",
-                          what=DUE_LABELS[item.kind], days=threshold,
-                          number=item.certificate.number),
-                       _l("%(what)s for certificate %(number)s of %(body)s is due on "
-                          "%(date)s (%(days)d days from today).",
-                          what=DUE_LABELS[item.kind], number=item.certificate.number,
-                          body=item.certificate.body.name, date=item.due.isoformat(),
-                          days=threshold))
+            queue_mail(
+                session,
+                user,
+                _l(
+                    "%(what)s due in %(days)d days: certificate %(number)s",
+                    what=DUE_LABELS[item.kind],
+                    days=threshold,
+                    number=item.certificate.number,
+                ),
+                _l(
+                    "%(what)s for certificate %(number)s of %(body)s is due on "
+                    "%(date)s (%(days)d days from today).",
+                    what=DUE_LABELS[item.kind],
+                    number=item.certificate.number,
+                    body=item.certificate.body.name,
+                    date=item.due.isoformat(),
+                    days=threshold,
+                ),
+            )
     session.flush()
-    return (f"{len(expired)} certificate(s) expired, {len(hits)} certification reminder(s) "
-            f"to {len(readers)} person(s)")
+    return (
+        f"{len(expired)} certificate(s) expired, {len(hits)} certification reminder(s) "
+        f"to {len(readers)} person(s)"
+    )

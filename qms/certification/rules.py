@@ -236,8 +236,13 @@ class Due:
 
 
 def due_dates(
-    *, decision: date, expiry: date, surveillances: list[date], status: str,
-    suspended_on: date | None = None, today: date,
+    *,
+    decision: date,
+    expiry: date,
+    surveillances: list[date],
+    status: str,
+    suspended_on: date | None = None,
+    today: date,
 ) -> list[Due]:
     """The dates a valid, suspended or just-expired certificate must meet next."""
     out: list[Due] = []

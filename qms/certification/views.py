@@ -63,9 +63,15 @@ from qms.web import permission_required
 
 bp = Blueprint("certification", __name__, url_prefix="/certification")
 
-LABELS = {"state_labels": STATE_LABELS, "action_labels": ACTION_LABELS,
-          "status_labels": STATUS_LABELS, "due_labels": DUE_LABELS, "kind_labels": KIND_LABELS,
-          "audit_kind_labels": AUDIT_KIND_LABELS, "unit_kind_labels": UNIT_KIND_LABELS}
+LABELS = {
+    "state_labels": STATE_LABELS,
+    "action_labels": ACTION_LABELS,
+    "status_labels": STATUS_LABELS,
+    "due_labels": DUE_LABELS,
+    "kind_labels": KIND_LABELS,
+    "audit_kind_labels": AUDIT_KIND_LABELS,
+    "unit_kind_labels": UNIT_KIND_LABELS,
+}
 
 
 def _render(template: str, status: int = 200, **context: Any) -> Any:
@@ -90,14 +96,26 @@ def _upload(storage: Any, direction: str = "received") -> service.FileIn | None:
 @permission_required(Permission.VIEW_CERTIFICATION)
 def index() -> Any:
     db = get_session()
-    certificates = list(db.scalars(sa.select(Certificate)
-                                   .order_by(Certificate.decision_date.desc(), Certificate.id)))
-    projects = list(db.scalars(sa.select(CertificationProject)
-                               .order_by(CertificationProject.id.desc()).limit(50)))
-    return _render("index.html", certificates=certificates, projects=projects,
-                   items=service.due_items(db, clock.today()), today=clock.today(),
-                   bodies=_bodies(db), consultants=_consultants(db),
-                   manage=current_user.can(Permission.MANAGE_CERTIFICATION))
+    certificates = list(
+        db.scalars(
+            sa.select(Certificate).order_by(Certificate.decision_date.desc(), Certificate.id)
+        )
+    )
+    projects = list(
+        db.scalars(
+            sa.select(CertificationProject).order_by(CertificationProject.id.desc()).limit(50)
+        )
+    )
+    return _render(
+        "index.html",
+        certificates=certificates,
+        projects=projects,
+        items=service.due_items(db, clock.today()),
+        today=clock.today(),
+        bodies=_bodies(db),
+        consultants=_consultants(db),
+        manage=current_user.can(Permission.MANAGE_CERTIFICATION),
+    )
 
 
 # -- registers ------------------------------------------------------------------------------
@@ -117,19 +135,25 @@ def bodies() -> Any:
             try:
                 if which is form:
                     body = service.create_body(
-                        db, current_user, name=form.name.data or "",
+                        db,
+                        current_user,
+                        name=form.name.data or "",
                         accreditation_number=form.accreditation_number.data or "",
                         contact_name=form.contact_name.data or "",
                         contact_phone=form.contact_phone.data or "",
                         contact_email=form.contact_email.data or "",
-                        address=form.address.data or "")
+                        address=form.address.data or "",
+                    )
                     done = _("Certification body %(name)s registered.", name=body.name)
                 else:
                     consultant = service.create_consultant(
-                        db, current_user, name=consultant_form.name.data or "",
+                        db,
+                        current_user,
+                        name=consultant_form.name.data or "",
                         organisation=consultant_form.organisation.data or "",
                         contact_phone=consultant_form.contact_phone.data or "",
-                        contact_email=consultant_form.contact_email.data or "")
+                        contact_email=consultant_form.contact_email.data or "",
+                    )
                     done = _("Consultant %(name)s registered.", name=consultant.name)
             except DomainError as err:
                 which.name.errors = [refused(err)]
@@ -140,9 +164,15 @@ def bodies() -> Any:
                 return redirect(url_for("certification.bodies"))
         else:
             status = 422
-    return _render("bodies.html", status, bodies=_bodies(db), consultants=_consultants(db),
-                   form=form, consultant_form=consultant_form,
-                   manage=current_user.can(Permission.MANAGE_CERTIFICATION))
+    return _render(
+        "bodies.html",
+        status,
+        bodies=_bodies(db),
+        consultants=_consultants(db),
+        form=form,
+        consultant_form=consultant_form,
+        manage=current_user.can(Permission.MANAGE_CERTIFICATION),
+    )
 
 
 @bp.route("/bodies/<int:body_id>", methods=["GET", "POST"])
@@ -161,11 +191,16 @@ def body(body_id: int) -> Any:
             abort(403)
         if form.validate_on_submit():
             try:
-                service.add_unit(db, current_user, found, kind=UnitKind(form.kind.data),
-                                 name=form.name.data or "",
-                                 contact_name=form.contact_name.data or "",
-                                 contact_phone=form.contact_phone.data or "",
-                                 contact_email=form.contact_email.data or "")
+                service.add_unit(
+                    db,
+                    current_user,
+                    found,
+                    kind=UnitKind(form.kind.data),
+                    name=form.name.data or "",
+                    contact_name=form.contact_name.data or "",
+                    contact_phone=form.contact_phone.data or "",
+                    contact_email=form.contact_email.data or "",
+                )
             except DomainError as err:
                 form.name.errors = [refused(err)]
                 status = err.status
@@ -175,8 +210,13 @@ def body(body_id: int) -> Any:
                 return redirect(url_for("certification.body", body_id=body_id))
         else:
             status = 422
-    return _render("body.html", status, body=found, form=form,
-                   manage=current_user.can(Permission.MANAGE_CERTIFICATION))
+    return _render(
+        "body.html",
+        status,
+        body=found,
+        form=form,
+        manage=current_user.can(Permission.MANAGE_CERTIFICATION),
+    )
 
 
 # -- projects -------------------------------------------------------------------------------
@@ -192,14 +232,22 @@ def new_project() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            consultant = db.get(Consultant, int(form.consultant.data)) if (
-                form.consultant.data) else None
+            consultant = (
+                db.get(Consultant, int(form.consultant.data)) if (form.consultant.data) else None
+            )
             project = service.create_project(
-                db, current_user, title=form.title.data or "",
-                body=service.get_body(db, int(form.body.data or 0)), consultant=consultant,
-                standard=form.standard.data or "", scope=form.scope.data or "",
-                sites=form.sites.data or "", application_text=form.application_text.data or "",
-                advice=form.advice.data or "", advice_on=form.advice_on.data)
+                db,
+                current_user,
+                title=form.title.data or "",
+                body=service.get_body(db, int(form.body.data or 0)),
+                consultant=consultant,
+                standard=form.standard.data or "",
+                scope=form.scope.data or "",
+                sites=form.sites.data or "",
+                application_text=form.application_text.data or "",
+                advice=form.advice.data or "",
+                advice_on=form.advice_on.data,
+            )
         except DomainError as err:
             form.title.errors = [refused(err)]
             status = err.status
@@ -227,8 +275,11 @@ def project(project_id: int) -> Any:
     db = get_session()
     found = service.get_project(db, project_id)
     form = _step_form(db, found)
-    texts = TextsForm(prefix="texts", obj=found) if request.method == "GET" else (
-        TextsForm(prefix="texts"))
+    texts = (
+        TextsForm(prefix="texts", obj=found)
+        if request.method == "GET"
+        else (TextsForm(prefix="texts"))
+    )
     status = 200
     if request.method == "POST":
         if not form.action.choices:
@@ -237,41 +288,74 @@ def project(project_id: int) -> Any:
             certificate = None
             if form.action.data == ProjectAction.CERTIFY:
                 certificate = service.CertificateIn(
-                    number=form.number.data or "", standard=form.cert_standard.data or "",
+                    number=form.number.data or "",
+                    standard=form.cert_standard.data or "",
                     scope=form.cert_scope.data or found.scope,
                     sites=form.cert_sites.data or found.sites,
-                    decision_date=form.decision_date.data, grant_date=form.grant_date.data,
+                    decision_date=form.decision_date.data,
+                    grant_date=form.grant_date.data,
                     expiry_date=form.expiry_date.data,
-                    scan=_upload(request.files.get("scan")))
-            files = [f for f in (_upload(s, form.direction.data or "received")
-                                 for s in request.files.getlist("files")) if f]
+                    scan=_upload(request.files.get("scan")),
+                )
+            files = [
+                f
+                for f in (
+                    _upload(s, form.direction.data or "received")
+                    for s in request.files.getlist("files")
+                )
+                if f
+            ]
             try:
-                service.take_step(db, current_user, found, service.StepIn(
-                    action=form.action.data or "", on_date=form.on_date.data,
-                    responsible=form.responsible.data or "", note=form.note.data or "",
-                    files=files, password=form.password.data or "",
-                    content_sha256=form.content_sha256.data or None, certificate=certificate),
-                    attachment_dir=attachment_dir(), max_bytes=max_bytes())
+                service.take_step(
+                    db,
+                    current_user,
+                    found,
+                    service.StepIn(
+                        action=form.action.data or "",
+                        on_date=form.on_date.data,
+                        responsible=form.responsible.data or "",
+                        note=form.note.data or "",
+                        files=files,
+                        password=form.password.data or "",
+                        content_sha256=form.content_sha256.data or None,
+                        certificate=certificate,
+                    ),
+                    attachment_dir=attachment_dir(),
+                    max_bytes=max_bytes(),
+                )
             except DomainError as err:
                 form.action.errors = [refused(err)]
                 status = err.status
                 found = service.get_project(db, project_id)
             else:
                 db.commit()
-                flash(_("Step recorded: %(step)s.",
-                        step=ACTION_LABELS[ProjectAction(form.action.data)]), "success")
+                flash(
+                    _(
+                        "Step recorded: %(step)s.",
+                        step=ACTION_LABELS[ProjectAction(form.action.data)],
+                    ),
+                    "success",
+                )
                 return redirect(url_for("certification.project", project_id=project_id))
         else:
             status = 422
     if not form.content_sha256.data:
-        form.content_sha256.data = (service.contract_hash(found)
-                                    if found.state == rules.ProjectState.ACCEPTED
-                                    else service.application_hash(found))
-    return _render("project.html", status, project=found, form=form, texts=texts,
-                   application_sha256=service.application_hash(found),
-                   contract_sha256=service.contract_hash(found),
-                   signed_actions=[str(a) for a in rules.SIGNED_ACTIONS],
-                   manage=current_user.can(Permission.MANAGE_CERTIFICATION))
+        form.content_sha256.data = (
+            service.contract_hash(found)
+            if found.state == rules.ProjectState.ACCEPTED
+            else service.application_hash(found)
+        )
+    return _render(
+        "project.html",
+        status,
+        project=found,
+        form=form,
+        texts=texts,
+        application_sha256=service.application_hash(found),
+        contract_sha256=service.contract_hash(found),
+        signed_actions=[str(a) for a in rules.SIGNED_ACTIONS],
+        manage=current_user.can(Permission.MANAGE_CERTIFICATION),
+    )
 
 
 @bp.route("/projects/<int:project_id>/texts", methods=["POST"])
@@ -283,11 +367,13 @@ def project_texts(project_id: int) -> Any:
     if texts.validate_on_submit():
         try:
             if found.state == rules.ProjectState.ACCEPTED:
-                service.set_texts(db, current_user, found,
-                                  contract_text=texts.contract_text.data or "")
+                service.set_texts(
+                    db, current_user, found, contract_text=texts.contract_text.data or ""
+                )
             else:
-                service.set_texts(db, current_user, found,
-                                  application_text=texts.application_text.data or "")
+                service.set_texts(
+                    db, current_user, found, application_text=texts.application_text.data or ""
+                )
         except DomainError as err:
             flash(refused(err), "error")
         else:
@@ -305,8 +391,9 @@ def step_file(file_id: int) -> Any:
     path = attachment_dir() / row.sha256
     if not path.exists():
         abort(404)
-    return send_file(path, mimetype=row.content_type, as_attachment=True,
-                     download_name=row.filename)
+    return send_file(
+        path, mimetype=row.content_type, as_attachment=True, download_name=row.filename
+    )
 
 
 # -- certificates ---------------------------------------------------------------------------
@@ -319,30 +406,43 @@ def new_certificate() -> Any:
     form = CertificateForm()
     form.body.choices = [(str(b.id), b.name) for b in _bodies(db)]
     earlier = list(db.scalars(sa.select(Certificate).order_by(Certificate.id.desc())))
-    form.previous.choices = [("", "—")] + [(str(c.id), f"{c.body.name} {c.number}")
-                                           for c in earlier]
+    form.previous.choices = [("", "—")] + [
+        (str(c.id), f"{c.body.name} {c.number}") for c in earlier
+    ]
     status = 200
     if form.validate_on_submit():
         try:
-            previous = service.get_certificate(db, int(form.previous.data)) if (
-                form.previous.data) else None
+            previous = (
+                service.get_certificate(db, int(form.previous.data))
+                if (form.previous.data)
+                else None
+            )
             certificate = service.issue_certificate(
-                db, current_user, service.get_body(db, int(form.body.data or 0)),
+                db,
+                current_user,
+                service.get_body(db, int(form.body.data or 0)),
                 service.CertificateIn(
-                    number=form.number.data or "", standard=form.cert_standard.data or "",
-                    scope=form.cert_scope.data or "", sites=form.cert_sites.data or "",
-                    decision_date=form.decision_date.data, grant_date=form.grant_date.data,
-                    expiry_date=form.expiry_date.data, kind=CertificateKind(form.kind.data),
-                    previous=previous, scan=_upload(request.files.get("scan"))),
-                attachment_dir=attachment_dir(), max_bytes=max_bytes())
+                    number=form.number.data or "",
+                    standard=form.cert_standard.data or "",
+                    scope=form.cert_scope.data or "",
+                    sites=form.cert_sites.data or "",
+                    decision_date=form.decision_date.data,
+                    grant_date=form.grant_date.data,
+                    expiry_date=form.expiry_date.data,
+                    kind=CertificateKind(form.kind.data),
+                    previous=previous,
+                    scan=_upload(request.files.get("scan")),
+                ),
+                attachment_dir=attachment_dir(),
+                max_bytes=max_bytes(),
+            )
         except DomainError as err:
             form.number.errors = [refused(err)]
             status = err.status
         else:
             db.commit()
             flash(_("Certificate %(number)s recorded.", number=certificate.number), "success")
-            return redirect(url_for("certification.certificate",
-                                    certificate_id=certificate.id))
+            return redirect(url_for("certification.certificate", certificate_id=certificate.id))
     elif request.method == "POST":
         status = 422
     return _render("new_certificate.html", status, form=form)
@@ -363,13 +463,24 @@ def certificate(certificate_id: int) -> Any:
             try:
                 if which is audit:
                     service.record_audit(
-                        db, current_user, found, kind=audit.kind.data or "",
-                        held_on=audit.held_on.data, on_time=bool(audit.on_time.data),
+                        db,
+                        current_user,
+                        found,
+                        kind=audit.kind.data or "",
+                        held_on=audit.held_on.data,
+                        on_time=bool(audit.on_time.data),
                         major_nonconformities=audit.major_nonconformities.data or 0,
-                        note=audit.note.data or "")
+                        note=audit.note.data or "",
+                    )
                 else:
-                    service.change_status(db, current_user, found, change.move.data or "",
-                                          on=change.on.data, reason=change.reason.data or "")
+                    service.change_status(
+                        db,
+                        current_user,
+                        found,
+                        change.move.data or "",
+                        on=change.on.data,
+                        reason=change.reason.data or "",
+                    )
             except DomainError as err:
                 first = audit.held_on if which is audit else change.reason
                 first.errors = [refused(err)]
@@ -378,8 +489,7 @@ def certificate(certificate_id: int) -> Any:
             else:
                 db.commit()
                 flash(_("Saved."), "success")
-                return redirect(url_for("certification.certificate",
-                                        certificate_id=certificate_id))
+                return redirect(url_for("certification.certificate", certificate_id=certificate_id))
         else:
             status = 422
     scan_number = None
@@ -388,10 +498,17 @@ def certificate(certificate_id: int) -> Any:
 
         doc = db.get(Document, found.scan_document_id)
         scan_number = doc.number if doc else None
-    return _render("certificate.html", status, certificate=found, audit=audit, change=change,
-                   items=service.due_items(db, clock.today(), [found]), today=clock.today(),
-                   scan_number=scan_number,
-                   manage=current_user.can(Permission.MANAGE_CERTIFICATION))
+    return _render(
+        "certificate.html",
+        status,
+        certificate=found,
+        audit=audit,
+        change=change,
+        items=service.due_items(db, clock.today(), [found]),
+        today=clock.today(),
+        scan_number=scan_number,
+        manage=current_user.can(Permission.MANAGE_CERTIFICATION),
+    )
 
 
 # -- calendar and evidence ------------------------------------------------------------------
@@ -413,15 +530,25 @@ def calendar_page() -> Any:
     months: dict[str, list[Any]] = {}
     for item in items:
         months.setdefault(f"{item.due:%Y-%m}", []).append(item)
-    return _render("calendar.html", months=months, form=form, feed_url=feed_url,
-                   has_token=has_token, today=clock.today())
+    return _render(
+        "calendar.html",
+        months=months,
+        form=form,
+        feed_url=feed_url,
+        has_token=has_token,
+        today=clock.today(),
+    )
 
 
 @bp.route("/calendar.ics")
 @permission_required(Permission.VIEW_CERTIFICATION)
 def calendar_download() -> Any:
-    return send_file(io.BytesIO(feed_bytes(get_session())), mimetype="text/calendar",
-                     as_attachment=True, download_name="certification.ics")
+    return send_file(
+        io.BytesIO(feed_bytes(get_session())),
+        mimetype="text/calendar",
+        as_attachment=True,
+        download_name="certification.ics",
+    )
 
 
 @bp.route("/evidence-pack", methods=["POST"])
@@ -435,19 +562,19 @@ def evidence_pack() -> Any:
     db = get_session()
     today: date = clock.today()
     try:
-        data, _manifest = build_pack(db, current_user, today=today,
-                                     attachment_dir=attachment_dir())
+        data, _manifest = build_pack(db, current_user, today=today, attachment_dir=attachment_dir())
     except DomainError as err:
         flash(refused(err), "error")
         return redirect(url_for("certification.index"))
     db.commit()
-    response = send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
-                         download_name=f"evidence-pack-{today.isoformat()}.zip")
+    response = send_file(
+        io.BytesIO(data),
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"evidence-pack-{today.isoformat()}.zip",
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-
 
 
 def _register_nav() -> None:
@@ -455,8 +582,9 @@ def _register_nav() -> None:
 
     from qms import nav
 
-    nav.register(nav.NavEntry(_l("Certification"), "certification.index",
-                              Permission.VIEW_CERTIFICATION, 45))
+    nav.register(
+        nav.NavEntry(_l("Certification"), "certification.index", Permission.VIEW_CERTIFICATION, 45)
+    )
 
 
 _register_nav()

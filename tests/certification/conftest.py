@@ -10,8 +10,11 @@ PDF = b"%PDF-1.4\n% a scan\n"
 
 
 def pdf_file(name: str = "scan.pdf", direction: str = "received") -> dict[str, str]:
-    return {"filename": name, "content_base64": base64.b64encode(PDF).decode(),
-            "direction": direction}
+    return {
+        "filename": name,
+        "content_base64": base64.b64encode(PDF).decode(),
+        "direction": direction,
+    }
 
 
 def api_token(app: Any, username: str) -> str:
@@ -35,8 +38,9 @@ def cert_body(app: Any, users: dict[str, int]) -> int:
 
         s = get_session()
         manager = s.get(User, users["manager"])
-        body = service.create_body(s, manager, name="华信质量认证有限公司",
-                                   accreditation_number="CNCA-R-2002-117")
+        body = service.create_body(
+            s, manager, name="华信质量认证有限公司", accreditation_number="CNCA-R-2002-117"
+        )
         s.commit()
         return body.id
 
@@ -46,13 +50,22 @@ def api(app: Any, users: dict[str, int]) -> Any:
     """A JSON client per user, with a Bearer token (CSRF stays on for cookie sessions)."""
     tokens: dict[str, str] = {}
 
-    def call(username: str, method: str, path: str, body: Any = None,
-             headers: dict[str, str] | None = None) -> Any:
+    def call(
+        username: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         if username not in tokens:
             tokens[username] = api_token(app, username)
         client = app.test_client()
-        return client.open(path, method=method, json=body, headers={
-            "Authorization": f"Bearer {tokens[username]}", **(headers or {})})
+        return client.open(
+            path,
+            method=method,
+            json=body,
+            headers={"Authorization": f"Bearer {tokens[username]}", **(headers or {})},
+        )
 
     return call
 

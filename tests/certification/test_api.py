@@ -13,18 +13,41 @@ from tests.certification.conftest import pdf_file
 from tests.factories import TEST_PASSWORD
 
 STEPS_TO_INSPECTED = [
-    "prepare_application", "sign_application", "submit_application", "return_application",
-    "correct_application", "sign_application", "submit_application", "accept_application",
-    "sign_contract", "receive_commissions", "report_nonconformities", "correct_documents",
-    "accept_documents", "pre_audit", "plan_audit", "hold_audit", "plan_inspection",
+    "prepare_application",
+    "sign_application",
+    "submit_application",
+    "return_application",
+    "correct_application",
+    "sign_application",
+    "submit_application",
+    "accept_application",
+    "sign_contract",
+    "receive_commissions",
+    "report_nonconformities",
+    "correct_documents",
+    "accept_documents",
+    "pre_audit",
+    "plan_audit",
+    "hold_audit",
+    "plan_inspection",
     "hold_inspection",
 ]
 
 
 def _new_project(api, body_id, **extra):
-    response = api("manager", "POST", "/api/v1/certifications", {
-        "title": "质量管理体系初次认证", "body_id": body_id, "scope": "物业管理服务",
-        "application_text": "申请书正文", "advice": "顾问建议先完成内审", **extra})
+    response = api(
+        "manager",
+        "POST",
+        "/api/v1/certifications",
+        {
+            "title": "质量管理体系初次认证",
+            "body_id": body_id,
+            "scope": "物业管理服务",
+            "application_text": "申请书正文",
+            "advice": "顾问建议先完成内审",
+            **extra,
+        },
+    )
     assert response.status_code == 201, response.json
     return response.json
 
@@ -49,9 +72,16 @@ def _to_inspected(api, project):
 
 def _certificate(**over):
     today = clock.today()
-    return {"number": "01326Q30117R0M", "standard": "GB/T 19001-2016 / ISO 9001:2015",
-            "scope": "物业管理服务", "sites": "总部", "decision_date": today.isoformat(),
-            "grant_date": today.isoformat(), "scan": pdf_file("certificate.pdf"), **over}
+    return {
+        "number": "01326Q30117R0M",
+        "standard": "GB/T 19001-2016 / ISO 9001:2015",
+        "scope": "物业管理服务",
+        "sites": "总部",
+        "decision_date": today.isoformat(),
+        "grant_date": today.isoformat(),
+        "scan": pdf_file("certificate.pdf"),
+        **over,
+    }
 
 
 def _counts(app):
@@ -62,8 +92,10 @@ def _counts(app):
         from qms.db import get_session
 
         s = get_session()
-        return (s.scalar(sa.select(sa.func.count()).select_from(Certificate)),
-                s.scalar(sa.select(sa.func.count()).select_from(ProjectStep)))
+        return (
+            s.scalar(sa.select(sa.func.count()).select_from(Certificate)),
+            s.scalar(sa.select(sa.func.count()).select_from(ProjectStep)),
+        )
 
 
 def test_from_advice_to_certificate(app, api, cert_body):
@@ -106,17 +138,28 @@ def inspected(app, api, cert_body):
     return project
 
 
-@pytest.mark.parametrize(("over", "status", "code"), [
-    ({"grant_date": (clock.today() - timedelta(days=1)).isoformat()}, 422,
-     "grant_before_decision"),
-    ({"expiry_date": (clock.today() + timedelta(days=365 * 3 + 10)).isoformat()}, 422,
-     "wrong_expiry"),
-    ({"number": ""}, 422, "invalid"),
-    ({"scan": {"filename": "virus.exe", "content_base64": "TVqQAAMAAAAEAAAA"}}, 422,
-     "file_type"),
-])
-def test_bad_certificates_are_refused_and_nothing_stored(app, api, inspected, over, status,
-                                                        code):
+@pytest.mark.parametrize(
+    ("over", "status", "code"),
+    [
+        (
+            {"grant_date": (clock.today() - timedelta(days=1)).isoformat()},
+            422,
+            "grant_before_decision",
+        ),
+        (
+            {"expiry_date": (clock.today() + timedelta(days=365 * 3 + 10)).isoformat()},
+            422,
+            "wrong_expiry",
+        ),
+        ({"number": ""}, 422, "invalid"),
+        (
+            {"scan": {"filename": "virus.exe", "content_base64": "TVqQAAMAAAAEAAAA"}},
+            422,
+            "file_type",
+        ),
+    ],
+)
+def test_bad_certificates_are_refused_and_nothing_stored(app, api, inspected, over, status, code):
     before = _counts(app)
     response = _step(api, inspected, "certify", certificate=_certificate(**over))
     assert response.status_code == status, response.json
@@ -124,7 +167,8 @@ def test_bad_certificates_are_refused_and_nothing_stored(app, api, inspected, ov
     assert response.json["error"]["message"]
     assert _counts(app) == before
     assert api("clerk", "GET", f"/api/v1/certifications/{inspected['id']}").json["state"] == (
-        "inspected")
+        "inspected"
+    )
 
 
 def test_a_certificate_number_used_twice_by_one_body(app, api, inspected, cert_body):
@@ -135,9 +179,19 @@ def test_a_certificate_number_used_twice_by_one_body(app, api, inspected, cert_b
 
         s = get_session()
         manager = s.scalar(__import__("sqlalchemy").select(User).where(User.username == "manager"))
-        service.issue_certificate(s, manager, service.get_body(s, cert_body), service.CertificateIn(
-            number="01326Q30117R0M", standard="GB/T 19001-2016", scope="物业",
-            sites="", decision_date=clock.today(), grant_date=clock.today()))
+        service.issue_certificate(
+            s,
+            manager,
+            service.get_body(s, cert_body),
+            service.CertificateIn(
+                number="01326Q30117R0M",
+                standard="GB/T 19001-2016",
+                scope="物业",
+                sites="",
+                decision_date=clock.today(),
+                grant_date=clock.today(),
+            ),
+        )
         s.commit()
     before = _counts(app)
     response = _step(api, inspected, "certify", certificate=_certificate())
@@ -161,17 +215,34 @@ def test_a_step_out_of_order_is_refused(app, api, cert_body):
 def test_only_the_general_manager_signs(api, cert_body):
     project = _new_project(api, cert_body)
     assert _step(api, project, "prepare_application").status_code == 200
-    response = api("manager", "POST", f"/api/v1/certifications/{project['id']}/transitions",
-                   {"action": "sign_application", "password": TEST_PASSWORD,
-                    "content_sha256": project["application_sha256"]})
+    response = api(
+        "manager",
+        "POST",
+        f"/api/v1/certifications/{project['id']}/transitions",
+        {
+            "action": "sign_application",
+            "password": TEST_PASSWORD,
+            "content_sha256": project["application_sha256"],
+        },
+    )
     assert response.status_code == 403
-    wrong = api("gm", "POST", f"/api/v1/certifications/{project['id']}/transitions",
-                {"action": "sign_application", "password": "wrong-password",
-                 "content_sha256": project["application_sha256"]})
+    wrong = api(
+        "gm",
+        "POST",
+        f"/api/v1/certifications/{project['id']}/transitions",
+        {
+            "action": "sign_application",
+            "password": "wrong-password",
+            "content_sha256": project["application_sha256"],
+        },
+    )
     assert wrong.status_code == 403
-    stale = api("gm", "POST", f"/api/v1/certifications/{project['id']}/transitions",
-                {"action": "sign_application", "password": TEST_PASSWORD,
-                 "content_sha256": "0" * 64})
+    stale = api(
+        "gm",
+        "POST",
+        f"/api/v1/certifications/{project['id']}/transitions",
+        {"action": "sign_application", "password": TEST_PASSWORD, "content_sha256": "0" * 64},
+    )
     assert stale.status_code == 409 and stale.json["error"]["code"] == "content_changed"
     state = api("gm", "GET", f"/api/v1/certifications/{project['id']}").json
     assert state["state"] == "application"
@@ -182,31 +253,52 @@ def test_readers_and_writers(api, cert_body):
     project = _new_project(api, cert_body)
     assert api("auditor", "GET", f"/api/v1/certifications/{project['id']}").status_code == 200
     assert api("staff", "GET", "/api/v1/certifications").status_code == 403
-    response = api("auditor", "POST", "/api/v1/certifications",
-                   {"title": "x", "body_id": cert_body, "scope": "y"})
+    response = api(
+        "auditor",
+        "POST",
+        "/api/v1/certifications",
+        {"title": "x", "body_id": cert_body, "scope": "y"},
+    )
     assert response.status_code == 403
-    response = api("auditor", "POST", f"/api/v1/certifications/{project['id']}/transitions",
-                   {"action": "prepare_application"})
+    response = api(
+        "auditor",
+        "POST",
+        f"/api/v1/certifications/{project['id']}/transitions",
+        {"action": "prepare_application"},
+    )
     assert response.status_code == 403
 
 
 def test_create_is_idempotent(app, api, cert_body):
     body = {"title": "复评认证", "body_id": cert_body, "scope": "物业管理服务"}
-    first = api("manager", "POST", "/api/v1/certifications", body,
-                headers={"Idempotency-Key": "cert-create-1"})
-    again = api("manager", "POST", "/api/v1/certifications", body,
-                headers={"Idempotency-Key": "cert-create-1"})
+    first = api(
+        "manager",
+        "POST",
+        "/api/v1/certifications",
+        body,
+        headers={"Idempotency-Key": "cert-create-1"},
+    )
+    again = api(
+        "manager",
+        "POST",
+        "/api/v1/certifications",
+        body,
+        headers={"Idempotency-Key": "cert-create-1"},
+    )
     assert first.status_code == again.status_code == 201
     assert first.json["id"] == again.json["id"]
     assert api("manager", "GET", "/api/v1/certifications").json["meta"]["total"] == 1
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    ({"title": "x", "body_id": 999999, "scope": "y"}, 422),
-    ({"title": "", "body_id": None, "scope": "y"}, 422),
-    ({"title": "x", "body_id": "1", "scope": "y"}, 422),
-    ({"title": "x", "scope": "y", "advice_on": "2026-13-01"}, 422),
-])
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"title": "x", "body_id": 999999, "scope": "y"}, 422),
+        ({"title": "", "body_id": None, "scope": "y"}, 422),
+        ({"title": "x", "body_id": "1", "scope": "y"}, 422),
+        ({"title": "x", "scope": "y", "advice_on": "2026-13-01"}, 422),
+    ],
+)
 def test_bad_projects(api, cert_body, body, status):
     response = api("manager", "POST", "/api/v1/certifications", body)
     assert response.status_code == status, response.json
