@@ -33,9 +33,9 @@ from qms.certification import service
 from qms.certification.models import Certificate, CertificationProject, Consultant
 from qms.certification.rules import CertificateKind, ProjectAction
 from qms.db import get_session
-from qms.errors import Invalid
+from qms.errors import Forbidden, Invalid
 from qms.pagination import paginate
-from qms.web import MAX_ID, permission_required, public
+from qms.web import MAX_ID, permission_required
 
 bp = Blueprint("certification_api", __name__)
 
@@ -307,39 +307,33 @@ def list_certificates() -> Any:
 
 
 @bp.route("/certification/calendar.ics")
-@public  # an API token in the header, or the user's feed token in the URL
 def calendar_feed() -> Any:
+    """An API token in the header, or the user's feed token in the URL (what Outlook can
+    send); the view checks both itself, so it is not behind permission_required."""
     db = get_session()
-    user = (
-        current_user
-        if current_user.is_authenticated
-        and request.headers.get("Authorization", "").startswith("Bearer ")
-        else None
-    )
+    bearer = request.headers.get("Authorization", "").startswith("Bearer ")
+    user = current_user if bearer and current_user.is_authenticated else None
     if user is None:
         user = service.user_for_feed_token(db, request.args.get("token", ""))
+    if user is None and current_user.is_authenticated and not bearer:
+        # a browser session is not a token: the signed-in page offers the download
+        raise Forbidden(_l("The calendar feed needs a token: an API token in the Authorization "
+                           "header or your calendar address with its token."),
+                        code="token_required")
     if user is None or not user.can(Permission.VIEW_CERTIFICATION):
-        response = jsonify(
-            {
-                "error": {
-                    "code": "unauthorized",
-                    "message": _(
-                        "The calendar needs a token: an API token in the Authorization header or "
-                        "your calendar address with its token."
-                    ),
-                }
-            }
-        )
+        response = jsonify({"error": {"code": "unauthorized", "message": _(
+            "The calendar needs a token: an API token in the Authorization header or "
+            "your calendar address with its token.")}})
         response.headers["WWW-Authenticate"] = 'Bearer realm="qms"'
         return response, 401
-    return Response(
-        feed_bytes(db),
-        mimetype="text/calendar",
-        headers={
-            "Cache-Control": "no-store",
-            "Content-Disposition": "inline; filename=certification.ics",
-        },
-    )
+    return Response(feed_bytes(db), mimetype="text/calendar",
+                    headers={"Cache-Control": "no-store",
+                             "Content-Disposition": "inline; filename=certification.ics"})
+
+
+# who may read it once the token has named the user
+calendar_feed.required_permissions = (  # type: ignore[attr-defined]
+    Permission.VIEW_CERTIFICATION,)
 
 
 def feed_bytes(db: Any) -> bytes:

@@ -38,6 +38,8 @@ REVIEW_LEADERS = frozenset({"manager", "leader"})
 # Name another approver of a submitted revision (REASSIGN_APPROVERS).
 QUALITY_MANAGER = frozenset({"manager"})
 NOBODY: frozenset[str] = frozenset()
+# Certification (VIEW_CERTIFICATION): the center, auditors, approvers and the general manager.
+CERT_READERS = frozenset({"manager", "clerk", "auditor", "approver", "gm"})
 
 
 @dataclass(frozen=True)
@@ -227,4 +229,28 @@ ROUTES: dict[str, Access] = {
     "api.reviews_api.transition": Access(
         post=SIGNED_IN, object_rule="each step of a review has its own person (leader, approver)"
     ),
+    # certification (qms/certification): the center manages, the general manager signs
+    "certification.index": Access(get=CERT_READERS),
+    "certification.bodies": Access(get=CERT_READERS, post=DOCUMENT_CONTROL),
+    "certification.body": Access(get=CERT_READERS, post=DOCUMENT_CONTROL),
+    "certification.new_project": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "certification.project": Access(
+        get=CERT_READERS, post=DOCUMENT_CONTROL | {"gm"},
+        object_rule="the general manager only signs the application and the contract"),
+    "certification.project_texts": Access(post=DOCUMENT_CONTROL),
+    "certification.step_file": Access(get=CERT_READERS),
+    "certification.new_certificate": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "certification.certificate": Access(get=CERT_READERS, post=DOCUMENT_CONTROL),
+    "certification.calendar_page": Access(get=CERT_READERS, post=CERT_READERS),
+    "certification.calendar_download": Access(get=CERT_READERS),
+    "certification.evidence_pack": Access(post=DOCUMENT_CONTROL),
+    "api.certification_api.list_projects": Access(get=CERT_READERS),
+    "api.certification_api.create_project": Access(post=DOCUMENT_CONTROL),
+    "api.certification_api.get_project": Access(get=CERT_READERS),
+    "api.certification_api.transition": Access(
+        post=CERT_READERS,
+        object_rule="the general manager signs; the center takes the other steps"),
+    "api.certification_api.list_certificates": Access(get=CERT_READERS),
+    # a token only (API token or feed token): a browser session is refused
+    "api.certification_api.calendar_feed": Access(get=NOBODY),
 }

@@ -210,6 +210,7 @@ def build_world(app: Flask) -> dict[str, Any]:
         )
         # the staff member's own API token: others may not revoke it (404), an admin may
         token, _secret = auth_service.issue_token(s, u["staff"], u["staff"], "matrix")
+        cert = _certification_world(s, u, app)
         s.commit()
         assert message is not None
         return {
@@ -232,7 +233,30 @@ def build_world(app: Flask) -> dict[str, Any]:
             "sha256": sha,
             "user_id": u["staff"].id,
             "code": "KF",
+            **cert,
         }
+
+
+def _certification_world(s: Any, u: dict[str, Any], app: Flask) -> dict[str, Any]:
+    from qms import clock
+    from qms.certification import service as certification
+
+    body = certification.create_body(s, u["manager"], name="华信质量认证有限公司")
+    project = certification.create_project(
+        s, u["manager"], title="初次认证", body=body, consultant=None,
+        standard="GB/T 19001-2016", scope="物业管理服务")
+    step = certification.take_step(
+        s, u["clerk"], project, certification.StepIn(
+            action="prepare_application",
+            files=[certification.FileIn("申请书.pdf", b"%PDF-1.4 matrix")]),
+        attachment_dir=Path(app.config["DATA_DIR"]) / "attachments", max_bytes=2**20)
+    certificate = certification.issue_certificate(
+        s, u["manager"], body, certification.CertificateIn(
+            number="01326Q30117R0M", standard="GB/T 19001-2016", scope="物业管理服务",
+            sites="", decision_date=clock.today(), grant_date=clock.today()))
+    s.flush()
+    return {"body_id": body.id, "project_id": project.id, "file_id": step.files[0].id,
+            "certificate_id": certificate.id}
 
 
 # Which record an argument names, where it is not the argument's own name in the world.
