@@ -317,23 +317,41 @@ def calendar_feed() -> Any:
         user = service.user_for_feed_token(db, request.args.get("token", ""))
     if user is None and current_user.is_authenticated and not bearer:
         # a browser session is not a token: the signed-in page offers the download
-        raise Forbidden(_l("The calendar feed needs a token: an API token in the Authorization "
-                           "header or your calendar address with its token."),
-                        code="token_required")
+        raise Forbidden(
+            _l(
+                "The calendar feed needs a token: an API token in the Authorization "
+                "header or your calendar address with its token."
+            ),
+            code="token_required",
+        )
     if user is None or not user.can(Permission.VIEW_CERTIFICATION):
-        response = jsonify({"error": {"code": "unauthorized", "message": _(
-            "The calendar needs a token: an API token in the Authorization header or "
-            "your calendar address with its token.")}})
+        response = jsonify(
+            {
+                "error": {
+                    "code": "unauthorized",
+                    "message": _(
+                        "The calendar needs a token: an API token in the Authorization header or "
+                        "your calendar address with its token."
+                    ),
+                }
+            }
+        )
         response.headers["WWW-Authenticate"] = 'Bearer realm="qms"'
         return response, 401
-    return Response(feed_bytes(db), mimetype="text/calendar",
-                    headers={"Cache-Control": "no-store",
-                             "Content-Disposition": "inline; filename=certification.ics"})
+    return Response(
+        feed_bytes(db),
+        mimetype="text/calendar",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": "inline; filename=certification.ics",
+        },
+    )
 
 
 # who may read it once the token has named the user
 calendar_feed.required_permissions = (  # type: ignore[attr-defined]
-    Permission.VIEW_CERTIFICATION,)
+    Permission.VIEW_CERTIFICATION,
+)
 
 
 def feed_bytes(db: Any) -> bytes:
@@ -387,7 +405,7 @@ _CERT_IN = {
 
 OPENAPI_PATHS = {
     "/api/v1/certifications": {
-        "get": op("Certification projects (handbook 5.1), newest first", params=PAGE_PARAMS),
+        "get": op("Certification projects (handbook 5.1), newest first", 403, params=PAGE_PARAMS),
         "post": idempotent_operation(
             op(
                 "Start a certification project with the consultant's advice (quality manager or "
@@ -415,7 +433,9 @@ OPENAPI_PATHS = {
         ),
     },
     "/api/v1/certifications/{project_id}": {
-        "get": op("A certification project with its steps and next actions", 404, params=[_ID]),
+        "get": op(
+            "A certification project with its steps and next actions", 403, 404, params=[_ID]
+        ),
     },
     "/api/v1/certifications/{project_id}/transitions": {
         "post": op(
@@ -449,7 +469,9 @@ OPENAPI_PATHS = {
     },
     "/api/v1/certificates": {
         "get": op(
-            "Certificates, earlier ones included, with their next due dates", params=PAGE_PARAMS
+            "Certificates, earlier ones included, with their next due dates",
+            403,
+            params=PAGE_PARAMS,
         ),
     },
     "/api/v1/certification/calendar.ics": {
