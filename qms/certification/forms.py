@@ -86,7 +86,7 @@ class CertificateFields:
 
 
 class StepForm(CertificateFields, FlaskForm):
-    action = SelectField(_l("Step"))
+    step = SelectField(_l("Step"))
     on_date = DateField(_l("Date"), validators=[Optional()])
     responsible = StringField(_l("Responsible"), validators=[Optional(), Length(max=200)])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=5000)])

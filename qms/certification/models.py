@@ -48,9 +48,7 @@ class CertificationBody(Base):
     address: Mapped[str] = mapped_column(sa.String(300), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    units: Mapped[list[BodyUnit]] = relationship(
-        back_populates="body", order_by="BodyUnit.id", lazy="selectin"
-    )
+    units: Mapped[list[BodyUnit]] = relationship(back_populates="body", order_by="BodyUnit.id")
 
 
 class BodyUnit(Base):
@@ -102,7 +100,7 @@ class CertificationProject(Base):
     body: Mapped[CertificationBody] = relationship(lazy="joined", innerjoin=True)
     consultant: Mapped[Consultant | None] = relationship(lazy="joined")
     steps: Mapped[list[ProjectStep]] = relationship(
-        back_populates="project", order_by="ProjectStep.id", lazy="selectin"
+        back_populates="project", order_by="ProjectStep.id"
     )
 
     @property

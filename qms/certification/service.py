@@ -909,20 +909,15 @@ class DueItem:
         return rules.days_left(self.due, clock.today())
 
 
+CURRENT = (CertificateStatus.VALID, CertificateStatus.SUSPENDED, CertificateStatus.EXPIRED)
+
+
 def current_certificates(session: Session) -> list[Certificate]:
     """Certificates still to keep: valid, suspended, or expired but restorable."""
     return list(
         session.scalars(
             sa.select(Certificate)
-            .where(
-                Certificate.status.in_(
-                    [
-                        CertificateStatus.VALID,
-                        CertificateStatus.SUSPENDED,
-                        CertificateStatus.EXPIRED,
-                    ]
-                )
-            )
+            .where(Certificate.status.in_(CURRENT))
             .order_by(Certificate.expiry_date.desc(), Certificate.id)
         )
     )

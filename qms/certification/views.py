@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from qms import clock
 from qms.auth.permissions import Permission
@@ -79,7 +80,13 @@ def _render(template: str, status: int = 200, **context: Any) -> Any:
 
 
 def _bodies(db: Any) -> list[CertificationBody]:
-    return list(db.scalars(sa.select(CertificationBody).order_by(CertificationBody.name)))
+    return list(
+        db.scalars(
+            sa.select(CertificationBody)
+            .options(selectinload(CertificationBody.units))
+            .order_by(CertificationBody.name)
+        )
+    )
 
 
 def _consultants(db: Any) -> list[Consultant]:
@@ -110,10 +117,10 @@ def index() -> Any:
         "index.html",
         certificates=certificates,
         projects=projects,
-        items=service.due_items(db, clock.today()),
+        items=service.due_items(
+            db, clock.today(), [c for c in certificates if c.status in service.CURRENT]
+        ),
         today=clock.today(),
-        bodies=_bodies(db),
-        consultants=_consultants(db),
         manage=current_user.can(Permission.MANAGE_CERTIFICATION),
     )
 
@@ -265,7 +272,7 @@ def _step_form(db: Any, project: CertificationProject, form: StepForm | None = N
 
     form = form or StepForm()
     moves = service.next_actions(project, current_user, general_manager(db))
-    form.action.choices = [(a, ACTION_LABELS[ProjectAction(a)]) for a in moves]
+    form.step.choices = [(a, ACTION_LABELS[ProjectAction(a)]) for a in moves]
     return form
 
 
@@ -282,16 +289,16 @@ def project(project_id: int) -> Any:
     )
     status = 200
     if request.method == "POST":
-        if not form.action.choices:
+        if not form.step.choices:
             abort(403)
         if form.validate_on_submit():
             certificate = None
-            if form.action.data == ProjectAction.CERTIFY:
+            if form.step.data == ProjectAction.CERTIFY:
                 certificate = service.CertificateIn(
                     number=form.number.data or "",
                     standard=form.cert_standard.data or "",
-                    scope=form.cert_scope.data or found.scope,
-                    sites=form.cert_sites.data or found.sites,
+                    scope=(form.cert_scope.data or "").strip() or found.scope,
+                    sites=(form.cert_sites.data or "").strip() or found.sites,
                     decision_date=form.decision_date.data,
                     grant_date=form.grant_date.data,
                     expiry_date=form.expiry_date.data,
@@ -311,7 +318,7 @@ def project(project_id: int) -> Any:
                     current_user,
                     found,
                     service.StepIn(
-                        action=form.action.data or "",
+                        action=form.step.data or "",
                         on_date=form.on_date.data,
                         responsible=form.responsible.data or "",
                         note=form.note.data or "",
@@ -324,7 +331,7 @@ def project(project_id: int) -> Any:
                     max_bytes=max_bytes(),
                 )
             except DomainError as err:
-                form.action.errors = [refused(err)]
+                form.step.errors = [refused(err)]
                 status = err.status
                 found = service.get_project(db, project_id)
             else:
@@ -332,7 +339,7 @@ def project(project_id: int) -> Any:
                 flash(
                     _(
                         "Step recorded: %(step)s.",
-                        step=ACTION_LABELS[ProjectAction(form.action.data)],
+                        step=ACTION_LABELS[ProjectAction(form.step.data)],
                     ),
                     "success",
                 )

@@ -55,7 +55,7 @@ def test_the_feed_without_a_token_is_401(app, certificate):
     response = app.test_client().get(FEED)
     assert response.status_code == 401
     assert response.json["error"]["code"] == "unauthorized"
-    assert "token" in response.json["error"]["message"]
+    assert "Authorization" in response.json["error"]["message"]
     assert app.test_client().get(FEED + "?token=nope").status_code == 401
     bad = app.test_client().get(FEED, headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
