@@ -90,4 +90,5 @@ FEATURES: list[str] = [
     "tasks",
     "mail",
     "certification",
+    "nonconformity",
 ]

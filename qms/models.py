@@ -12,6 +12,7 @@ from qms.worker import models as worker_models  # noqa: F401
 FEATURE_MODELS = [
     "calendar", "procedures", "search", "reviews", "word", "distribution", "tasks", "mail",
     "certification",
+    "nonconformity",
 ]
 for _name in FEATURE_MODELS:
     importlib.import_module(f"qms.{_name}.models")

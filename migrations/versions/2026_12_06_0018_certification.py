@@ -1,7 +1,7 @@
 """certification
 
 Revision ID: 0018_certification
-Revises: 0013_calendar
+Revises: 0014_nonconformity
 Create Date: 2026-12-06 17:09:45.435887
 """
 from alembic import op
@@ -10,7 +10,7 @@ import qms.db
 
 
 revision = '0018_certification'
-down_revision = '0013_calendar'
+down_revision = '0014_nonconformity'
 branch_labels = None
 depends_on = None
 

@@ -52,6 +52,11 @@ class Permission(enum.StrEnum):
     # certification (handbook 5.1): projects, certificates, the 17021 due dates
     VIEW_CERTIFICATION = "view_certification"
     MANAGE_CERTIFICATION = "manage_certification"
+    # nonconformities and corrective actions (qms/nonconformity): every department's
+    VIEW_NONCONFORMITIES = "view_nonconformities"
+    RAISE_NONCONFORMITIES = "raise_nonconformities"
+    MANAGE_NONCONFORMITIES = "manage_nonconformities"  # owners, plans, close, reopen
+    VERIFY_NONCONFORMITIES = "verify_nonconformities"  # verification of effectiveness
 
 
 _EVERYONE = {Permission.READ_DOCUMENTS, Permission.VIEW_OWN_TASKS}
@@ -83,6 +88,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_CONFIDENTIAL,
             Permission.VIEW_CERTIFICATION,
             Permission.MANAGE_CERTIFICATION,
+            Permission.VIEW_NONCONFORMITIES,
+            Permission.RAISE_NONCONFORMITIES,
+            Permission.MANAGE_NONCONFORMITIES,
+            Permission.VERIFY_NONCONFORMITIES,
         }
     ),
     Role.QUALITY_CLERK: frozenset(
@@ -98,6 +107,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_CONFIDENTIAL,
             Permission.VIEW_CERTIFICATION,
             Permission.MANAGE_CERTIFICATION,
+            Permission.VIEW_NONCONFORMITIES,
+            Permission.RAISE_NONCONFORMITIES,
+            Permission.MANAGE_NONCONFORMITIES,
+            Permission.VERIFY_NONCONFORMITIES,
         }
     ),
     Role.REVIEW_LEADER: frozenset(
@@ -118,6 +131,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
             Permission.VIEW_CERTIFICATION,
+            Permission.VIEW_NONCONFORMITIES,
+            Permission.RAISE_NONCONFORMITIES,
+            Permission.VERIFY_NONCONFORMITIES,
         }
     ),
     # the general manager is an approver: reads the project to sign its application

@@ -98,6 +98,16 @@ ACTION_LABELS: dict[str, Any] = {
     "supersede": _p("trail action", "Superseded"),
     "suspend": _p("trail action", "Suspended"),
     "withdraw": _p("trail action", "Withdrawn"),
+    # nonconformities (qms/nonconformity)
+    "raise": _p("trail action", "Raised"),
+    "record_cause": _p("trail action", "Cause and plan recorded"),
+    "add_action": _p("trail action", "Action added"),
+    "complete_action": _p("trail action", "Action done"),
+    "document_change": _p("trail action", "Document change raised"),
+    "verify_effective": _p("trail action", "Verified effective"),
+    "verify_ineffective": _p("trail action", "Verified not effective"),
+    "close": _p("trail action", "Closed"),
+    "reopen": _p("trail action", "Reopened"),
 }
 
 OBJECT_LABELS: dict[str, Any] = {
@@ -123,6 +133,8 @@ OBJECT_LABELS: dict[str, Any] = {
     "cert_consultant": _l("Consultant"),
     "cert_pack": _l("Evidence pack"),
     "cert_project": _l("Certification project"),
+    "nonconformity": _l("Nonconformity"),
+    "nc_action": _l("Corrective action"),
 }
 
 FIELD_LABELS: dict[str, Any] = {

@@ -103,6 +103,10 @@ def periodic_review_reminders(session: Session, today: date) -> str:
     return f"{len(due)} document(s) due for periodic review, {mails} reminder(s) queued"
 
 
+# kinds of task with a daily reminder of their own
+OWN_REMINDERS = ("periodic_review", "nonconformity")
+
+
 def overdue_task_reminders(session: Session, today: date) -> str:
     """Everybody with overdue tasks (reviews, approvals, reading …) gets one mail listing
     them; periodic reviews have their own reminder."""
@@ -112,7 +116,7 @@ def overdue_task_reminders(session: Session, today: date) -> str:
     mails = tasks = 0
     for user in _readers(session):
         overdue = [
-            t for t in tasks_for(session, user) if t.overdue and t.kind != "periodic_review"
+            t for t in tasks_for(session, user) if t.overdue and t.kind not in OWN_REMINDERS
         ]
         if not overdue:
             continue
@@ -133,6 +137,13 @@ def overdue_task_reminders(session: Session, today: date) -> str:
     return f"{tasks} overdue task(s), {mails} reminder(s) queued"
 
 
+def nonconformity_overdue(session: Session, today: date) -> str:
+    """Owners and the quality manager hear of overdue causes, actions and corrections."""
+    from qms.nonconformity.tasks import overdue_reminders
+
+    return overdue_reminders(session, today)
+
+
 def purge_idempotency_keys(session: Session, today: date) -> str:
     from qms.api.idempotency import purge_expired
 
@@ -151,6 +162,7 @@ DAILY_JOBS = [
     DailyJob("overdue_task_reminders", overdue_task_reminders),
     DailyJob("purge_idempotency_keys", purge_idempotency_keys),
     DailyJob("certification_reminders", certification_reminders),
+    DailyJob("nonconformity_overdue", nonconformity_overdue),
 ]
 
 

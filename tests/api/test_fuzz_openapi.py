@@ -16,6 +16,7 @@ exist, so the handlers behind the 404 are reached too.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -65,6 +66,8 @@ def _real_path_parameters(path: str, world: dict[str, Any]) -> dict[str, Any]:
         return {"review_id": world["review_id"], "number": world["defect"]}
     if path.startswith("/api/v1/procedures/"):
         return {"number": world["procedure"]}
+    if path.startswith("/api/v1/nonconformities/"):
+        return {"nc_id": world["nc_id"]}
     if path.endswith("/draft"):
         return {"number": world["draft"]}
     return {"number": world["number"]}
@@ -85,6 +88,18 @@ def _known_good(label: str, world: dict[str, Any]) -> dict[str, Any] | None:
             "base_hash": world["draft_sha256"],
         },
         "POST /api/v1/documents/{number}/transitions": {"action": "revise", "comment": "修订"},
+        "POST /api/v1/nonconformities": {
+            "department": "KF",
+            "clause": "8.5.1",
+            "grade": "general",
+            "description": "回访记录缺失",
+            "evidence": "抽查20份，3份无回访记录",
+        },
+        "POST /api/v1/nonconformities/{nc_id}/actions": {
+            "description": "培训",
+            "owner": "staff",
+            "due_on": date.today().isoformat(),
+        },
     }.get(label)
 
 

@@ -421,6 +421,8 @@ def build(app: Flask) -> Hostile:
         reviews.dispose(db, leader, defect, "accepted", reason=hostile("disposition"))
         reviews.conclude(db, leader, review, Conclusion.MINOR, notes=hostile("conclusion"))
 
+        nonconformity = _hostile_nonconformity(db, procedure.number)
+
         # a Word import whose file name, heading and text are hostile
         record = word.import_as_new_document(
             db,
@@ -462,6 +464,8 @@ def build(app: Flask) -> Hostile:
             "import_id": [record.id],
             "message_id": list(db.scalars(sa.select(MailMessage.id).order_by(MailMessage.id)))[:3],
             **cert,
+            "nc_id": [nonconformity.id],
+            "action_id": [nonconformity.actions[0].id],
         }
         out.named = {
             "effective": effective.number,
@@ -527,3 +531,58 @@ def _hostile_certification(db: Any, app: Flask, clerk: Any) -> tuple[dict[str, l
     fillers = {"body_id": [body.id], "project_id": [project.id],
                "file_id": [step.files[0].id], "certificate_id": [certificate.id]}
     return fillers, certification.new_feed_token(db, clerk)
+
+
+def _hostile_nonconformity(db: Any, process: str) -> Any:
+    """A nonconformity with every text hostile: raised, cause and plan, an action done,
+    verified not effective (reopened) and a new action planned."""
+    from datetime import timedelta
+
+    from qms import clock
+    from qms.nonconformity import service as nonconformities
+
+    owner, staff, auditor = _user(db, "approver"), _user(db, "staff"), _user(db, "auditor")
+    nc = nonconformities.raise_nonconformity(
+        db,
+        actor=auditor,
+        source="complaint",
+        source_id=None,
+        source_label=hostile("nc_source", 200),
+        department=_department(db, "KF"),
+        clause="8.5.1",
+        process_number=process,
+        grade="serious",
+        description=hostile("nc_description"),
+        evidence=hostile("nc_evidence"),
+        raised_on=clock.today() - timedelta(days=40),
+        verification_interval_days=0,
+    )
+    nonconformities.record_cause_and_plan(
+        db,
+        owner,
+        nc,
+        whys=[hostile(f"nc_why{i}") for i in range(1, 6)],
+        root_cause=hostile("nc_root_cause"),
+        correction=hostile("nc_correction"),
+        plan=hostile("nc_plan"),
+        reason=hostile("nc_reason"),
+    )
+    action = nonconformities.add_action(
+        db, owner, nc, description=hostile("nc_action"), owner=staff, due_on=clock.today()
+    )
+    nonconformities.start_actions(db, owner, nc)
+    nonconformities.complete_action(db, staff, nc, action, note=hostile("nc_done_note"))
+    nonconformities.submit_for_verification(db, owner, nc)
+    nonconformities.verify(
+        db,
+        auditor,
+        nc,
+        effective=False,
+        password=TEST_PASSWORD,
+        content_sha256=nc.content_sha256(),
+        comment=hostile("nc_verification"),
+    )
+    nonconformities.add_action(
+        db, owner, nc, description=hostile("nc_action2"), owner=staff, due_on=clock.today()
+    )
+    return nc

@@ -40,6 +40,9 @@ QUALITY_MANAGER = frozenset({"manager"})
 NOBODY: frozenset[str] = frozenset()
 # Certification (VIEW_CERTIFICATION): the center, auditors, approvers and the general manager.
 CERT_READERS = frozenset({"manager", "clerk", "auditor", "approver", "gm"})
+# Raise nonconformities and verify their effectiveness (RAISE_ / VERIFY_NONCONFORMITIES).
+NC_RAISERS = frozenset({"manager", "clerk", "auditor"})
+NC_VERIFIERS = frozenset({"manager", "clerk", "auditor"})
 
 
 @dataclass(frozen=True)
@@ -253,4 +256,39 @@ ROUTES: dict[str, Access] = {
     "api.certification_api.list_certificates": Access(get=CERT_READERS),
     # a token only (API token or feed token): a browser session is refused
     "api.certification_api.calendar_feed": Access(get=NOBODY),
+    # -- nonconformities ---------------------------------------------------------------
+    "nonconformity.register": Access(get=SIGNED_IN),
+    "nonconformity.new": Access(get=NC_RAISERS, post=NC_RAISERS),
+    "nonconformity.detail": Access(
+        get=SIGNED_IN,
+        object_rule="quality staff and auditors see all; others their department's and "
+        "what they own",
+    ),
+    "nonconformity.cause": Access(post=SIGNED_IN, object_rule="the owner and quality staff"),
+    "nonconformity.add_action": Access(post=SIGNED_IN, object_rule="the owner and quality staff"),
+    "nonconformity.complete_action": Access(
+        post=SIGNED_IN, object_rule="the action's owner, the owner and quality staff"
+    ),
+    "nonconformity.document_change": Access(
+        post=SIGNED_IN, object_rule="the owners and quality staff who may draft documents"
+    ),
+    "nonconformity.step": Access(
+        post=SIGNED_IN, object_rule="each step has its person (owner, quality manager)"
+    ),
+    "nonconformity.verify": Access(
+        post=NC_VERIFIERS, object_rule="neither an action owner nor from the department"
+    ),
+    "api.nonconformity_api.list_nonconformities": Access(get=SIGNED_IN),
+    "api.nonconformity_api.raise_nonconformity": Access(post=NC_RAISERS),
+    "api.nonconformity_api.get_nonconformity": Access(
+        get=SIGNED_IN,
+        object_rule="quality staff and auditors see all; others their department's and "
+        "what they own",
+    ),
+    "api.nonconformity_api.add_action": Access(
+        post=SIGNED_IN, object_rule="the owner and quality staff"
+    ),
+    "api.nonconformity_api.transition": Access(
+        post=SIGNED_IN, object_rule="each step has its person (owner, action owner, verifier)"
+    ),
 }

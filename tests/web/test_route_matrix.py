@@ -208,6 +208,7 @@ def build_world(app: Flask) -> dict[str, Any]:
                 uploaded_by_id=u["clerk"].id,
             )
         )
+        nc = _make_nonconformity(s, u, procedure.number)
         # the staff member's own API token: others may not revoke it (404), an admin may
         token, _secret = auth_service.issue_token(s, u["staff"], u["staff"], "matrix")
         cert = _certification_world(s, u, app)
@@ -234,6 +235,8 @@ def build_world(app: Flask) -> dict[str, Any]:
             "user_id": u["staff"].id,
             "code": "KF",
             **cert,
+            "nc_id": nc.id,
+            "action_id": nc.actions[0].id,
         }
 
 
@@ -257,6 +260,28 @@ def _certification_world(s: Any, u: dict[str, Any], app: Flask) -> dict[str, Any
     s.flush()
     return {"body_id": body.id, "project_id": project.id, "file_id": step.files[0].id,
             "certificate_id": certificate.id}
+
+
+def _make_nonconformity(s: Any, u: dict[str, Any], process: str) -> Any:
+    """A nonconformity of KF with its cause recorded and one action under way."""
+    from datetime import timedelta
+
+    from qms import clock
+    from qms.nonconformity import service as nonconformities
+
+    nc = nonconformities.raise_nonconformity(
+        s, actor=u["auditor"], source="internal_audit", source_id=None,
+        source_label="内审", department=u["staff"].department, clause="8.5.1",
+        process_number=process, grade="general", description="回访记录缺失",
+        evidence="抽查20份记录，3份无回访", raised_on=clock.today() - timedelta(days=3),
+    )
+    nonconformities.record_cause_and_plan(
+        s, u["approver"], nc, whys=["未规定"], root_cause="流程缺失"
+    )
+    nonconformities.add_action(s, u["approver"], nc, description="修订流程", owner=u["staff"],
+                               due_on=clock.today())
+    nonconformities.start_actions(s, u["approver"], nc)
+    return nc
 
 
 # Which record an argument names, where it is not the argument's own name in the world.
