@@ -295,6 +295,40 @@ def transition(project_id: int) -> Any:
     return jsonify(project_json(project, full=True))
 
 
+@bp.route("/certifications/<int:project_id>/findings", methods=["POST"])
+@permission_required(Permission.MANAGE_CERTIFICATION)
+@idempotent()
+def raise_finding(project_id: int) -> Any:
+    from qms.certification import findings
+
+    db = get_session()
+    project = service.get_project(db, project_id)
+    data = json_body()
+    nc = findings.raise_finding(
+        db,
+        current_user,
+        project,
+        department=_id(data, "department_id") or 0,
+        clause=_str(data, "clause"),
+        grade=_str(data, "grade") or "major",
+        description=_str(data, "description"),
+        evidence=_str(data, "evidence"),
+        process_number=_str(data, "process") or None,
+        raised_on=_date(data, "raised_on"),
+    )
+    db.commit()
+    return jsonify(
+        {
+            "id": nc.id,
+            "number": nc.number,
+            "grade": str(nc.grade),
+            "state": str(nc.state),
+            "source": str(nc.source),
+            "source_id": nc.source_id,
+        }
+    ), 201
+
+
 @bp.route("/certificates")
 @permission_required(Permission.VIEW_CERTIFICATION)
 def list_certificates() -> Any:
@@ -467,6 +501,35 @@ OPENAPI_PATHS = {
             },
         ),
     },
+    "/api/v1/certifications/{project_id}/findings": {
+        "post": idempotent_operation(
+            op(
+                "Record a nonconformity the body found (document review, pre-audit, audit): it "
+                "goes into the nonconformity register with source certification; an open major "
+                "one blocks accepting documents, planning the audit or inspection and the "
+                "decision",
+                403,
+                404,
+                409,
+                422,
+                ok="201",
+                params=[_ID],
+                body={
+                    "type": "object",
+                    "required": ["department_id", "clause", "description", "evidence"],
+                    "properties": {
+                        "department_id": {"type": "integer", "minimum": 1},
+                        "clause": STRING,
+                        "grade": {"enum": ["major", "minor"]},
+                        "process": STRING,
+                        "description": STRING,
+                        "evidence": STRING,
+                        "raised_on": DATE,
+                    },
+                },
+            )
+        ),
+    },
     "/api/v1/certificates": {
         "get": op(
             "Certificates, earlier ones included, with their next due dates",
@@ -560,5 +623,15 @@ OPENAPI_RESPONSES = {
     "/api/v1/certifications/{project_id}": {"get": ref("CertificationProject")},
     "/api/v1/certifications/{project_id}/transitions": {"post": ref("CertificationProject")},
     "/api/v1/certificates": {"get": page_of(ref("Certificate"))},
+    "/api/v1/certifications/{project_id}/findings": {
+        "post": obj(
+            id=INTEGER,
+            number=STRING,
+            grade=STRING,
+            state=STRING,
+            source=STRING,
+            source_id=nullable(INTEGER),
+        )
+    },
     "/api/v1/certification/calendar.ics": {"get": STRING},
 }

@@ -148,3 +148,17 @@ class StatusForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     pass
+
+
+class FindingForm(FlaskForm):
+    department = SelectField(_l("Department"))
+    clause = StringField(_l("ISO 9001 clause"), validators=[DataRequired(), Length(max=20)])
+    grade = SelectField(_l("Grade"))
+    process_number = StringField(_l("Process"), validators=[Optional(), Length(max=32)])
+    description = TextAreaField(_l("Description"), validators=[DataRequired(), Length(max=5000)])
+    evidence = TextAreaField(_l("Evidence"), validators=[DataRequired(), Length(max=5000)])
+    raised_on = DateField(_l("Date"), validators=[Optional()])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.grade.choices = [("major", _l("Major (serious)")), ("minor", _l("Minor (general)"))]

@@ -386,6 +386,9 @@ def take_step(
             else REFUSALS[refused.code],
             code=refused.code,
         ) from None
+    from qms.certification.findings import check_no_open_major
+
+    check_no_open_major(session, project, action)
     on = _not_future(step.on_date or clock.today())
     if project.steps and on < max(s.on_date for s in project.steps):
         raise Invalid(

@@ -346,12 +346,26 @@ def project(project_id: int) -> Any:
                 return redirect(url_for("certification.project", project_id=project_id))
         else:
             status = 422
+    return _project_page(db, found, form, texts, status)
+
+
+def _project_page(
+    db: Any,
+    found: CertificationProject,
+    form: StepForm,
+    texts: TextsForm,
+    status: int,
+    finding: Any = None,
+) -> Any:
+    from qms.certification import findings
+
     if not form.content_sha256.data:
         form.content_sha256.data = (
             service.contract_hash(found)
             if found.state == rules.ProjectState.ACCEPTED
             else service.application_hash(found)
         )
+    manage = current_user.can(Permission.MANAGE_CERTIFICATION)
     return _render(
         "project.html",
         status,
@@ -361,7 +375,55 @@ def project(project_id: int) -> Any:
         application_sha256=service.application_hash(found),
         contract_sha256=service.contract_hash(found),
         signed_actions=[str(a) for a in rules.SIGNED_ACTIONS],
-        manage=current_user.can(Permission.MANAGE_CERTIFICATION),
+        manage=manage,
+        findings=findings.project_findings(db, found),
+        finding=finding or (_finding_form(db) if manage and findings.engine_available() else None),
+    )
+
+
+def _finding_form(db: Any) -> Any:
+    from qms.auth.models import Department
+    from qms.certification.forms import FindingForm
+
+    form = FindingForm(prefix="finding")
+    departments = db.scalars(sa.select(Department).order_by(Department.code)).all()
+    form.department.choices = [(str(d.id), f"{d.code} {d.name}") for d in departments]
+    return form
+
+
+@bp.route("/projects/<int:project_id>/findings", methods=["POST"])
+@permission_required(Permission.MANAGE_CERTIFICATION)
+def project_finding(project_id: int) -> Any:
+    from qms.certification import findings
+
+    db = get_session()
+    found = service.get_project(db, project_id)
+    form = _finding_form(db)
+    if form.validate_on_submit():
+        try:
+            nc = findings.raise_finding(
+                db,
+                current_user,
+                found,
+                department=int(form.department.data or 0),
+                clause=form.clause.data or "",
+                grade=form.grade.data or "",
+                description=form.description.data or "",
+                evidence=form.evidence.data or "",
+                process_number=form.process_number.data or None,
+                raised_on=form.raised_on.data,
+            )
+        except DomainError as err:
+            form.description.errors = [refused(err)]
+            status = err.status
+        else:
+            db.commit()
+            flash(_("Nonconformity %(number)s recorded.", number=nc.number), "success")
+            return redirect(url_for("certification.project", project_id=project_id))
+    else:
+        status = 422
+    return _project_page(
+        db, found, _step_form(db, found), TextsForm(prefix="texts", obj=found), status, finding=form
     )
 
 

@@ -87,6 +87,7 @@ ACTION_LABELS: dict[str, Any] = {
     "receive_audit_report": _p("trail action", "Audit report received"),
     "receive_commissions": _p("trail action", "Commissions received"),
     "receive_inspection_report": _p("trail action", "Inspection report received"),
+    "raise_finding": _p("trail action", "Nonconformity from the body recorded"),
     "record_audit": _p("trail action", "Certification audit recorded"),
     "refuse": _p("trail action", "Certification refused"),
     "reinstate": _p("trail action", "Reinstated"),

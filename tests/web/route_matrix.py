@@ -241,6 +241,8 @@ ROUTES: dict[str, Access] = {
         get=CERT_READERS, post=DOCUMENT_CONTROL | {"gm"},
         object_rule="the general manager only signs the application and the contract"),
     "certification.project_texts": Access(post=DOCUMENT_CONTROL),
+    "certification.project_finding": Access(post=DOCUMENT_CONTROL),
+    "api.certification_api.raise_finding": Access(post=DOCUMENT_CONTROL),
     "certification.step_file": Access(get=CERT_READERS),
     "certification.new_certificate": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
     "certification.certificate": Access(get=CERT_READERS, post=DOCUMENT_CONTROL),
