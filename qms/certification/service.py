@@ -425,8 +425,17 @@ def take_step(
             attachment_dir=attachment_dir,
             max_bytes=max_bytes,
         )
-        if certificate.decision_date < on and step.on_date is None:
-            on = certificate.decision_date
+        last = max((s.on_date for s in project.steps), default=certificate.decision_date)
+        if certificate.decision_date < last:
+            raise Invalid(
+                _l(
+                    "The decision cannot be dated before the reports it rests on (%(date)s).",
+                    date=last.isoformat(),
+                ),
+                code="decision_before_reports",
+            )
+        if step.on_date is None:
+            on = certificate.decision_date  # the step is the body's decision
     if action == ProjectAction.RECEIVE_AUDIT_REPORT:
         project.audit_report_on = on
     if action == ProjectAction.RECEIVE_INSPECTION_REPORT:

@@ -152,6 +152,12 @@ def inspected(app, api, cert_body):
             "wrong_expiry",
         ),
         ({"number": ""}, 422, "invalid"),
+    (
+        {"decision_date": (clock.today() - timedelta(days=1)).isoformat(),
+         "grant_date": clock.today().isoformat()},
+        422,
+        "decision_before_reports",
+    ),
         (
             {"scan": {"filename": "virus.exe", "content_base64": "TVqQAAMAAAAEAAAA"}},
             422,
