@@ -94,6 +94,7 @@ FEATURES: list[str] = [
     "tasks",
     "mail",
     "calendar",
+    "certification",
     "nonconformity",
     "audits",
 ]

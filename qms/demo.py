@@ -83,6 +83,7 @@ def create_demo_data(session: Session) -> str | None:
     from qms.audits.demo import create_demo_audits
 
     create_demo_audits(session, users, depts, password)
+    create_demo_certificate(session, users["manager"])
     return password
 
 
@@ -99,3 +100,20 @@ def grant_demo_approval_rights(
     approvers.name_general_manager(session, None, users["gm"])
     grant_approval_right(session, None, users["approver"], None, depts["KF"])
     grant_approval_right(session, None, users["manager"], None, depts["PZ"])
+
+
+def create_demo_certificate(session: Session, manager: User) -> None:
+    """The company's certificate, granted ten months ago, so a new user sees its status and
+    the first surveillance audit coming up (qms/certification)."""
+    from qms import clock
+    from qms.certification import rules, service
+
+    body = service.create_body(session, manager, name="华信质量认证有限公司",
+                               accreditation_number="CNCA-R-2002-117",
+                               contact_name="王敏", contact_phone="010-00000000")
+    decision = rules.add_months(clock.today(), -10)
+    service.issue_certificate(session, manager, body, service.CertificateIn(
+        number="01326Q30117R0M", standard="GB/T 19001-2016 / ISO 9001:2015",
+        scope="物业管理服务（客户服务、安全管理、管家服务、工程服务）",
+        sites="公司总部及各项目管理处",
+        decision_date=decision, grant_date=decision))

@@ -11,6 +11,7 @@ from qms.worker import models as worker_models  # noqa: F401
 
 FEATURE_MODELS = [
     "calendar", "procedures", "search", "reviews", "word", "distribution", "tasks", "mail",
+    "certification",
     "nonconformity",
     "audits",
 ]

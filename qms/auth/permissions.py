@@ -54,6 +54,9 @@ class Permission(enum.StrEnum):
     VIEW_CALENDAR = "view_calendar"
     MANAGE_AUDITS = "manage_audits"  # the annual audit programme and its audits (内审)
     RUN_AUDITS = "run_audits"  # lead or join an internal audit (内审员)
+    # certification (handbook 5.1): projects, certificates, the 17021 due dates
+    VIEW_CERTIFICATION = "view_certification"
+    MANAGE_CERTIFICATION = "manage_certification"
     # nonconformities and corrective actions (qms/nonconformity): every department's
     VIEW_NONCONFORMITIES = "view_nonconformities"
     RAISE_NONCONFORMITIES = "raise_nonconformities"
@@ -90,6 +93,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_CONFIDENTIAL,
             Permission.MANAGE_AUDITS,
             Permission.RUN_AUDITS,
+            Permission.VIEW_CERTIFICATION,
+            Permission.MANAGE_CERTIFICATION,
             Permission.VIEW_NONCONFORMITIES,
             Permission.RAISE_NONCONFORMITIES,
             Permission.MANAGE_NONCONFORMITIES,
@@ -108,6 +113,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
             Permission.MANAGE_AUDITS,
+            Permission.VIEW_CERTIFICATION,
+            Permission.MANAGE_CERTIFICATION,
             Permission.VIEW_NONCONFORMITIES,
             Permission.RAISE_NONCONFORMITIES,
             Permission.MANAGE_NONCONFORMITIES,
@@ -132,14 +139,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_TRAIL,
             Permission.READ_CONFIDENTIAL,
             Permission.RUN_AUDITS,
+            Permission.VIEW_CERTIFICATION,
             Permission.VIEW_NONCONFORMITIES,
             Permission.RAISE_NONCONFORMITIES,
             Permission.VERIFY_NONCONFORMITIES,
         }
     ),
+    # the general manager is an approver: reads the project to sign its application
     Role.APPROVER: frozenset(
         _EVERYONE
-        | {Permission.VIEW_HISTORY, Permission.REVIEW_DOCUMENTS, Permission.APPROVE_DOCUMENTS}
+        | {Permission.VIEW_HISTORY, Permission.REVIEW_DOCUMENTS, Permission.APPROVE_DOCUMENTS,
+           Permission.VIEW_CERTIFICATION}
     ),
     Role.STAFF: frozenset(_EVERYONE),
 }

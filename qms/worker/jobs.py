@@ -150,11 +150,18 @@ def purge_idempotency_keys(session: Session, today: date) -> str:
     return f"{purge_expired(session)} expired idempotency key(s) deleted"
 
 
+def certification_reminders(session: Session, today: date) -> str:
+    from qms.certification.reminders import send_reminders
+
+    return send_reminders(session, today)
+
+
 DAILY_JOBS = [
     DailyJob("activate_revisions", activate_effective_revisions),
     DailyJob("periodic_review_reminders", periodic_review_reminders),
     DailyJob("overdue_task_reminders", overdue_task_reminders),
     DailyJob("purge_idempotency_keys", purge_idempotency_keys),
+    DailyJob("certification_reminders", certification_reminders),
     DailyJob("nonconformity_overdue", nonconformity_overdue),
 ]
 

@@ -438,6 +438,8 @@ def build(app: Flask) -> Hostile:
         assert isinstance(record, WordImport)
         imported = record.revision.document
         db.commit()
+        cert, feed_token = _hostile_certification(db, app, clerk)
+        db.commit()
 
         # the working-day calendar: a day's name, the year's source, the reasons
         from qms.calendar import manage as calendar
@@ -479,6 +481,7 @@ def build(app: Flask) -> Hostile:
             **audit_ids,
             # the hostile nonconformity, and the one the audit's finding raised
             "nc_id": [nonconformity.id, *audit_ids.get("nc_id", [])],
+            **cert,
             "action_id": [nonconformity.actions[0].id],
         }
         out.named = {
@@ -498,8 +501,53 @@ def build(app: Flask) -> Hostile:
                 {"number": effective.number, "revision_id": draft.id},
                 {"number": imported.number, "revision_id": record.revision.id},
             ],
+            # the feed answers a token, not a browser session
+            "api.certification_api.calendar_feed": [{"token": feed_token}],
         }
     return out
+
+
+def _hostile_certification(db: Any, app: Flask, clerk: Any) -> tuple[dict[str, list[int]], str]:
+    """Certification (qms/certification): every text a user types, hostile."""
+    from qms import clock
+    from qms.certification import service as certification
+    from qms.certification.models import UnitKind
+
+    body = certification.create_body(
+        db, clerk, name=hostile("cert_body"), accreditation_number=hostile("accr", 100),
+        contact_name=hostile("cert_contact", 100), contact_phone=hostile("cert_phone", 50),
+        contact_email=hostile("cert_mail"), address=hostile("cert_address"))
+    certification.add_unit(db, clerk, body, kind=UnitKind.INSPECTION_GROUP,
+                           name=hostile("unit"), contact_name=hostile("unit_contact", 100))
+    consultant = certification.create_consultant(
+        db, clerk, name=hostile("consultant", 100), organisation=hostile("consultant_org"))
+    project = certification.create_project(
+        db, clerk, title=hostile("cert_title"), body=body, consultant=consultant,
+        standard=hostile("cert_standard", 100), scope=hostile("cert_scope"),
+        sites=hostile("cert_sites"), application_text=hostile("application"),
+        advice=hostile("advice"))
+    step = certification.take_step(
+        db, clerk, project, certification.StepIn(
+            action="prepare_application", responsible=hostile("responsible"),
+            note=hostile("step_note"),
+            files=[certification.FileIn(hostile("cert_file") + ".pdf", b"%PDF-1.4 hostile")]),
+        attachment_dir=Path(app.config["DATA_DIR"]) / "attachments", max_bytes=2**20)
+    decision = clock.today() - __import__("datetime").timedelta(days=30)
+    certificate = certification.issue_certificate(
+        db, clerk, body, certification.CertificateIn(
+            number=hostile("cert_number", 100), standard=hostile("cert_std2", 100),
+            scope=hostile("cert_scope2"), sites=hostile("cert_sites2"),
+            decision_date=decision, grant_date=decision,
+            scan=certification.FileIn(hostile("scan") + ".pdf", b"%PDF-1.4 scan")),
+        attachment_dir=Path(app.config["DATA_DIR"]) / "attachments", max_bytes=2**20)
+    certification.record_audit(db, clerk, certificate, kind="surveillance", held_on=clock.today(),
+                               on_time=True, major_nonconformities=1,
+                               note=hostile("audit_note"))
+    certification.change_status(db, clerk, certificate, "suspend",
+                                reason=hostile("suspend_reason"))
+    fillers = {"body_id": [body.id], "project_id": [project.id],
+               "file_id": [step.files[0].id], "certificate_id": [certificate.id]}
+    return fillers, certification.new_feed_token(db, clerk)
 
 
 def _hostile_nonconformity(db: Any, process: str) -> Any:

@@ -45,6 +45,8 @@ AUDIT_PEOPLE = frozenset({"manager", "clerk", "auditor", "gm"})
 _AUDIT_SEEN = (
     "an audit is shown to its planners, auditors, the general manager and the audited department"
 )
+# Certification (VIEW_CERTIFICATION): the center, auditors, approvers and the general manager.
+CERT_READERS = frozenset({"manager", "clerk", "auditor", "approver", "gm"})
 # Raise nonconformities and verify their effectiveness (RAISE_ / VERIFY_NONCONFORMITIES).
 NC_RAISERS = frozenset({"manager", "clerk", "auditor"})
 NC_VERIFIERS = frozenset({"manager", "clerk", "auditor"})
@@ -296,6 +298,32 @@ ROUTES: dict[str, Access] = {
     "api.audits_api.programme_transition": Access(
         post=SIGNED_IN, object_rule="submit: the planners; approve and return: the general manager"
     ),
+    # certification (qms/certification): the center manages, the general manager signs
+    "certification.index": Access(get=CERT_READERS),
+    "certification.bodies": Access(get=CERT_READERS, post=DOCUMENT_CONTROL),
+    "certification.body": Access(get=CERT_READERS, post=DOCUMENT_CONTROL),
+    "certification.new_project": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "certification.project": Access(
+        get=CERT_READERS, post=DOCUMENT_CONTROL | {"gm"},
+        object_rule="the general manager only signs the application and the contract"),
+    "certification.project_texts": Access(post=DOCUMENT_CONTROL),
+    "certification.project_finding": Access(post=DOCUMENT_CONTROL),
+    "api.certification_api.raise_finding": Access(post=DOCUMENT_CONTROL),
+    "certification.step_file": Access(get=CERT_READERS),
+    "certification.new_certificate": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "certification.certificate": Access(get=CERT_READERS, post=DOCUMENT_CONTROL),
+    "certification.calendar_page": Access(get=CERT_READERS, post=CERT_READERS),
+    "certification.calendar_download": Access(get=CERT_READERS),
+    "certification.evidence_pack": Access(post=DOCUMENT_CONTROL),
+    "api.certification_api.list_projects": Access(get=CERT_READERS),
+    "api.certification_api.create_project": Access(post=DOCUMENT_CONTROL),
+    "api.certification_api.get_project": Access(get=CERT_READERS),
+    "api.certification_api.transition": Access(
+        post=CERT_READERS,
+        object_rule="the general manager signs; the center takes the other steps"),
+    "api.certification_api.list_certificates": Access(get=CERT_READERS),
+    # a token only (API token or feed token): a browser session is refused
+    "api.certification_api.calendar_feed": Access(get=NOBODY),
     # -- nonconformities ---------------------------------------------------------------
     "nonconformity.register": Access(get=SIGNED_IN),
     "nonconformity.new": Access(get=NC_RAISERS, post=NC_RAISERS),

@@ -216,6 +216,7 @@ def build_world(app: Flask) -> dict[str, Any]:
         nc = _make_nonconformity(s, u, procedure.number)
         # the staff member's own API token: others may not revoke it (404), an admin may
         token, _secret = auth_service.issue_token(s, u["staff"], u["staff"], "matrix")
+        cert = _certification_world(s, u, app)
         s.commit()
         audits = _audit_world(app, s, u)
         assert message is not None
@@ -243,6 +244,7 @@ def build_world(app: Flask) -> dict[str, Any]:
             "year": 2026,
             "day": "2026-10-01",
             **audits,
+            **cert,
             "nc_id": nc.id,
             "action_id": nc.actions[0].id,
         }
@@ -279,6 +281,26 @@ def _audit_world(app: Flask, s: Any, u: dict[str, Any]) -> dict[str, Any]:
         "criterion_id": audit.criteria[-1].id,
         "photo_id": photo.id,
     }
+def _certification_world(s: Any, u: dict[str, Any], app: Flask) -> dict[str, Any]:
+    from qms import clock
+    from qms.certification import service as certification
+
+    body = certification.create_body(s, u["manager"], name="华信质量认证有限公司")
+    project = certification.create_project(
+        s, u["manager"], title="初次认证", body=body, consultant=None,
+        standard="GB/T 19001-2016", scope="物业管理服务")
+    step = certification.take_step(
+        s, u["clerk"], project, certification.StepIn(
+            action="prepare_application",
+            files=[certification.FileIn("申请书.pdf", b"%PDF-1.4 matrix")]),
+        attachment_dir=Path(app.config["DATA_DIR"]) / "attachments", max_bytes=2**20)
+    certificate = certification.issue_certificate(
+        s, u["manager"], body, certification.CertificateIn(
+            number="01326Q30117R0M", standard="GB/T 19001-2016", scope="物业管理服务",
+            sites="", decision_date=clock.today(), grant_date=clock.today()))
+    s.flush()
+    return {"body_id": body.id, "project_id": project.id, "file_id": step.files[0].id,
+            "certificate_id": certificate.id}
 
 
 def _make_nonconformity(s: Any, u: dict[str, Any], process: str) -> Any:
