@@ -118,7 +118,6 @@ ACTION_LABELS: dict[str, Any] = {
     "submit_report": _p("trail action", "Report submitted"),
     "approve_report": _p("trail action", "Report approved"),
     "return_report": _p("trail action", "Report returned"),
-    "cancel": _p("trail action", "Cancelled"),
     "submit": _p("trail action", "Submitted"),
     "approve": _p("trail action", "Approved"),
     "return": _p("trail action", "Returned"),
