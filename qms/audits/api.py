@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from qms.api import json_body, page_args, paged
+from qms.api import fields, json_body, page_args, paged
 from qms.api.idempotency import idempotent, idempotent_operation
 from qms.api.openapi import (
     BOOLEAN,
@@ -37,7 +37,7 @@ from qms.auth.signatures import seen_hash
 from qms.db import get_session
 from qms.errors import Forbidden, Invalid, NotFound
 from qms.pagination import paginate
-from qms.web import MAX_ID, permission_required
+from qms.web import permission_required
 
 bp = Blueprint("audits_api", __name__)
 
@@ -54,45 +54,6 @@ def _programme(programme_id: int) -> AuditProgramme:
     if programme is None or not _people_of_audits(current_user):
         raise NotFound(_l("There is no audit programme %(id)s.", id=programme_id))
     return programme
-
-
-def _text(data: dict[str, Any], name: str) -> str:
-    value = data.get(name, "")
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid(_l("%(name)s must be a text.", name=name), code="invalid_input")
-    return value
-
-
-def _texts(data: dict[str, Any], name: str) -> list[str]:
-    value = data.get(name) or []
-    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise Invalid(_l("%(name)s must be a list of texts.", name=name), code="invalid_input")
-    return value
-
-
-def _whole(data: dict[str, Any], name: str) -> int | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
-        raise Invalid(_l("%(name)s must be a whole number.", name=name), code="invalid_input")
-    return value
-
-
-def _date(data: dict[str, Any], name: str, required: bool = False) -> date | None:
-    value = data.get(name)
-    if value in (None, ""):
-        if required:
-            raise Invalid(_l("Give the date (%(name)s).", name=name), code="date_required")
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise Invalid(
-            _l("%(value)s is not a date (YYYY-MM-DD).", value=value), code="invalid_date"
-        ) from None
 
 
 def _user(db: Any, username: str, what: str) -> User:
@@ -218,8 +179,8 @@ def list_audits() -> Any:
 def create_audit() -> Any:
     data = json_body()
     db = get_session()
-    year = _whole(data, "programme_year")
-    day = _date(data, "audit_date", required=True) or date.min
+    year = fields.whole(data, "programme_year")
+    day = fields.day(data, "audit_date", required=True) or date.min
     programme = db.scalar(
         sa.select(AuditProgramme).where(AuditProgramme.year == (year or day.year))
     )
@@ -229,28 +190,28 @@ def create_audit() -> Any:
             code="no_programme",
         )
     department = db.scalar(
-        sa.select(Department).where(Department.code == _text(data, "department"))
+        sa.select(Department).where(Department.code == fields.text(data, "department"))
     )
     if department is None:
         raise Invalid(
             _l("Unknown department %(code)s.", code=data.get("department")),
             code="unknown_department",
         )
-    lead = _text(data, "lead_auditor")
+    lead = fields.text(data, "lead_auditor")
     audit = service.plan_audit(
         db,
         current_user,
         programme,
         department=department,
-        title=_text(data, "title"),
+        title=fields.text(data, "title"),
         audit_date=day,
-        objectives=_text(data, "objectives"),
-        scope=_text(data, "scope"),
-        place=_text(data, "place"),
+        objectives=fields.text(data, "objectives"),
+        scope=fields.text(data, "scope"),
+        place=fields.text(data, "place"),
         lead_auditor=_user(db, lead, "lead_auditor") if lead else None,
-        team=[_user(db, u, "team") for u in _texts(data, "team")],
-        clauses=_texts(data, "clauses"),
-        documents=_texts(data, "documents"),
+        team=[_user(db, u, "team") for u in fields.texts(data, "team")],
+        clauses=fields.texts(data, "clauses"),
+        documents=fields.texts(data, "documents"),
     )
     db.commit()
     return jsonify(audit_json(audit, full=True)), 201
@@ -273,13 +234,13 @@ def add_finding(audit_id: int) -> Any:
         db,
         current_user,
         audit,
-        grade=_text(data, "grade"),
-        description=_text(data, "description"),
-        evidence=_text(data, "evidence"),
-        criterion=_text(data, "criterion"),
-        clause=_text(data, "clause"),
-        process_number=_text(data, "process_number"),
-        item_id=_whole(data, "item_id") or None,
+        grade=fields.text(data, "grade"),
+        description=fields.text(data, "description"),
+        evidence=fields.text(data, "evidence"),
+        criterion=fields.text(data, "criterion"),
+        clause=fields.text(data, "clause"),
+        process_number=fields.text(data, "process_number"),
+        item_id=fields.whole(data, "item_id") or None,
     )
     db.commit()
     return jsonify(finding_json(finding)), 201
@@ -295,14 +256,14 @@ def transition(audit_id: int) -> Any:
     audit = _load(audit_id)
     data = json_body()
     db = get_session()
-    action = _text(data, "action")
+    action = fields.text(data, "action")
     if action == "acknowledge":
         service.acknowledge(
             db,
             current_user,
             audit,
-            _whole(data, "number") or 0,
-            password=_text(data, "password"),
+            fields.whole(data, "number") or 0,
+            password=fields.text(data, "password"),
             content_sha256=seen_hash(data),
         )
     elif action == "edit_report":
@@ -310,39 +271,43 @@ def transition(audit_id: int) -> Any:
             db,
             current_user,
             audit,
-            conclusions=_text(data, "conclusions"),
-            conformity_degree=_text(data, "conformity_degree"),
-            diverging_opinions=_text(data, "diverging_opinions"),
-            distribution=_text(data, "distribution"),
+            conclusions=fields.text(data, "conclusions"),
+            conformity_degree=fields.text(data, "conformity_degree"),
+            diverging_opinions=fields.text(data, "diverging_opinions"),
+            distribution=fields.text(data, "distribution"),
         )
     elif action == "fill_item":
         service.edit_item(
             db,
             current_user,
             audit,
-            _whole(data, "item_id") or 0,
-            result=data.get("result") and _text(data, "result"),
-            evidence=_text(data, "evidence") if "evidence" in data else None,
+            fields.whole(data, "item_id") or 0,
+            result=data.get("result") and fields.text(data, "result"),
+            evidence=fields.text(data, "evidence") if "evidence" in data else None,
         )
     elif action == "generate_checklist":
         service.generate_checklist(db, current_user, audit)
     elif action == "move_pin":
         service.move_pin(
-            db, current_user, audit, _whole(data, "criterion_id") or 0, reason=_text(data, "reason")
+            db,
+            current_user,
+            audit,
+            fields.whole(data, "criterion_id") or 0,
+            reason=fields.text(data, "reason"),
         )
     else:
-        present = [_user(db, u, "present").id for u in _texts(data, "present")]
+        present = [_user(db, u, "present").id for u in fields.texts(data, "present")]
         service.apply_move(
             db,
             current_user,
             audit,
             action,
-            password=_text(data, "password"),
+            password=fields.text(data, "password"),
             content_sha256=seen_hash(data),
-            reason=_text(data, "reason"),
+            reason=fields.text(data, "reason"),
             present=present,
-            held_on=_date(data, "held_on"),
-            notice_date=_date(data, "notice_date"),
+            held_on=fields.day(data, "held_on"),
+            notice_date=fields.day(data, "notice_date"),
         )
     db.commit()
     return jsonify(audit_json(audit, full=True))
@@ -369,10 +334,12 @@ def list_programmes() -> Any:
 def create_programme() -> Any:
     data = json_body()
     db = get_session()
-    year = _whole(data, "year")
+    year = fields.whole(data, "year")
     if year is None:
         raise Invalid(_l("Give the year."), code="year_required")
-    programme = service.create_programme(db, current_user, year=year, notes=_text(data, "notes"))
+    programme = service.create_programme(
+        db, current_user, year=year, notes=fields.text(data, "notes")
+    )
     db.commit()
     return jsonify(programme_json(programme)), 201
 
@@ -389,7 +356,7 @@ def programme_transition(programme_id: int) -> Any:
     programme = _programme(programme_id)
     data = json_body()
     db = get_session()
-    action = _text(data, "action")
+    action = fields.text(data, "action")
     if action == ProgrammeAction.SUBMIT:
         service.submit_programme(db, current_user, programme)
     elif action == ProgrammeAction.APPROVE:
@@ -397,12 +364,12 @@ def programme_transition(programme_id: int) -> Any:
             db,
             current_user,
             programme,
-            password=_text(data, "password"),
+            password=fields.text(data, "password"),
             content_sha256=seen_hash(data),
-            comment=_text(data, "reason"),
+            comment=fields.text(data, "reason"),
         )
     elif action == ProgrammeAction.RETURN:
-        service.return_programme(db, current_user, programme, reason=_text(data, "reason"))
+        service.return_programme(db, current_user, programme, reason=fields.text(data, "reason"))
     else:
         raise Invalid(
             _l("%(action)s is not a step of a programme.", action=action), code="bad_action"

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from qms import clock
-from qms.api import json_body
+from qms.api import fields, json_body
 from qms.api.openapi import BOOLEAN, DATE, INTEGER, STRING, array, obj, op, ref
 from qms.auth.permissions import Permission
 from qms.calendar import manage
@@ -36,15 +36,6 @@ def year_json(view: manage.YearView) -> dict[str, Any]:
     }
 
 
-def _text(data: dict[str, Any], name: str) -> str:
-    value = data.get(name, "")
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid(_l("%(name)s must be a text.", name=name))
-    return value
-
-
 def _flag(data: dict[str, Any], name: str) -> bool:
     value = data.get(name, False)
     if not isinstance(value, bool):
@@ -60,10 +51,12 @@ def _rules(data: dict[str, Any], year: int) -> list[DayRule]:
     for item in days:
         if not isinstance(item, dict):
             raise Invalid(_l('days must be a list of {"day", "kind", "name"}.'))
-        kind = _text(item, "kind")
+        kind = fields.text(item, "kind")
         if kind not in KINDS:
             raise Invalid(_l("The kind of day must be a holiday or a make-up working day."))
-        rules.append(DayRule(manage.parse_day(item.get("day"), year), kind, _text(item, "name")))
+        rules.append(
+            DayRule(manage.parse_day(item.get("day"), year), kind, fields.text(item, "name"))
+        )
     return rules
 
 
@@ -82,9 +75,9 @@ def year(year: int) -> Any:
             current_user,
             year,
             _rules(data, year),
-            _text(data, "source"),
+            fields.text(data, "source"),
             _flag(data, "confirmed"),
-            _text(data, "reason"),
+            fields.text(data, "reason"),
         )
         db.commit()
     return jsonify(year_json(manage.year_view(db, year)))
@@ -99,10 +92,10 @@ def add_day(year: int) -> Any:
         db,
         current_user,
         year,
-        _text(data, "day"),
-        _text(data, "kind"),
-        _text(data, "name"),
-        _text(data, "reason"),
+        fields.text(data, "day"),
+        fields.text(data, "kind"),
+        fields.text(data, "name"),
+        fields.text(data, "reason"),
     )
     db.commit()
     return jsonify({"day": row.day.isoformat(), "kind": row.kind, "name": row.name}), 201

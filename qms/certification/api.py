@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -13,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from qms import clock
-from qms.api import json_body, page_args, paged
+from qms.api import fields, json_body, page_args, paged
 from qms.api.idempotency import idempotent, idempotent_operation
 from qms.api.openapi import (
     BOOLEAN,
@@ -50,25 +49,6 @@ def max_bytes() -> int:
     return int(current_app.config["MAX_CONTENT_LENGTH"])
 
 
-def _date(data: dict[str, Any], name: str) -> date | None:
-    value = data.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise Invalid(_l("%(value)s is not a date (YYYY-MM-DD).", value=value)) from None
-
-
-def _str(data: dict[str, Any], name: str) -> str:
-    value = data.get(name, "")
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid(_l("%(name)s must be a text.", name=name))
-    return value
-
-
 def _id(data: dict[str, Any], name: str) -> int | None:
     value = data.get(name)
     if value is None:
@@ -91,7 +71,9 @@ def _files(data: dict[str, Any]) -> list[service.FileIn]:
         except (binascii.Error, ValueError):
             raise Invalid(_l("content_base64 is not base64.")) from None
         out.append(
-            service.FileIn(_str(item, "filename"), raw, _str(item, "direction") or "received")
+            service.FileIn(
+                fields.text(item, "filename"), raw, fields.text(item, "direction") or "received"
+            )
         )
     return out
 
@@ -208,15 +190,15 @@ def create_project() -> Any:
     project = service.create_project(
         db,
         current_user,
-        title=_str(data, "title"),
+        title=fields.text(data, "title"),
         body=service.get_body(db, _id(data, "body_id")),
         consultant=consultant,
-        standard=_str(data, "standard") or "GB/T 19001-2016 / ISO 9001:2015",
-        scope=_str(data, "scope"),
-        sites=_str(data, "sites"),
-        application_text=_str(data, "application_text"),
-        advice=_str(data, "advice"),
-        advice_on=_date(data, "advice_on"),
+        standard=fields.text(data, "standard") or "GB/T 19001-2016 / ISO 9001:2015",
+        scope=fields.text(data, "scope"),
+        sites=fields.text(data, "sites"),
+        application_text=fields.text(data, "application_text"),
+        advice=fields.text(data, "advice"),
+        advice_on=fields.day(data, "advice_on"),
     )
     db.commit()
     return jsonify(project_json(project, full=True)), 201
@@ -233,7 +215,7 @@ def _certificate_in(db: Any, data: Any) -> service.CertificateIn | None:
         return None
     if not isinstance(data, dict):
         raise Invalid(_l("certificate must be an object."))
-    kind = _str(data, "kind") or "initial"
+    kind = fields.text(data, "kind") or "initial"
     if kind not in {str(k) for k in CertificateKind}:
         raise Invalid(
             _l(
@@ -246,13 +228,13 @@ def _certificate_in(db: Any, data: Any) -> service.CertificateIn | None:
     previous = service.get_certificate(db, previous_id) if previous_id else None
     scan = _files({"files": [data["scan"]]})[0] if data.get("scan") else None
     return service.CertificateIn(
-        number=_str(data, "number"),
-        standard=_str(data, "standard"),
-        scope=_str(data, "scope"),
-        sites=_str(data, "sites"),
-        decision_date=_date(data, "decision_date"),
-        grant_date=_date(data, "grant_date"),
-        expiry_date=_date(data, "expiry_date"),
+        number=fields.text(data, "number"),
+        standard=fields.text(data, "standard"),
+        scope=fields.text(data, "scope"),
+        sites=fields.text(data, "sites"),
+        decision_date=fields.day(data, "decision_date"),
+        grant_date=fields.day(data, "grant_date"),
+        expiry_date=fields.day(data, "expiry_date"),
         kind=CertificateKind(kind),
         previous=previous,
         scan=scan,
@@ -265,7 +247,7 @@ def transition(project_id: int) -> Any:
     db = get_session()
     project = service.get_project(db, project_id)
     data = json_body()
-    action = _str(data, "action")
+    action = fields.text(data, "action")
     if action not in {str(a) for a in ProjectAction}:
         raise Invalid(
             _l(
@@ -280,12 +262,12 @@ def transition(project_id: int) -> Any:
         project,
         service.StepIn(
             action=action,
-            on_date=_date(data, "on_date"),
-            responsible=_str(data, "responsible"),
-            note=_str(data, "note"),
+            on_date=fields.day(data, "on_date"),
+            responsible=fields.text(data, "responsible"),
+            note=fields.text(data, "note"),
             files=_files(data),
-            password=_str(data, "password"),
-            content_sha256=_str(data, "content_sha256") or None,
+            password=fields.text(data, "password"),
+            content_sha256=fields.text(data, "content_sha256") or None,
             certificate=_certificate_in(db, data.get("certificate")),
         ),
         attachment_dir=attachment_dir(),
@@ -309,12 +291,12 @@ def raise_finding(project_id: int) -> Any:
         current_user,
         project,
         department=_id(data, "department_id") or 0,
-        clause=_str(data, "clause"),
-        grade=_str(data, "grade") or "major",
-        description=_str(data, "description"),
-        evidence=_str(data, "evidence"),
-        process_number=_str(data, "process") or None,
-        raised_on=_date(data, "raised_on"),
+        clause=fields.text(data, "clause"),
+        grade=fields.text(data, "grade") or "major",
+        description=fields.text(data, "description"),
+        evidence=fields.text(data, "evidence"),
+        process_number=fields.text(data, "process") or None,
+        raised_on=fields.day(data, "raised_on"),
     )
     db.commit()
     return jsonify(

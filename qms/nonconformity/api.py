@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from qms import clock
-from qms.api import json_body, page_args, paged
+from qms.api import fields, json_body, page_args, paged
 from qms.api.idempotency import idempotent, idempotent_operation
 from qms.api.openapi import (
     BOOLEAN,
@@ -35,7 +34,7 @@ from qms.nonconformity import queries, rules, service
 from qms.nonconformity.models import CorrectiveAction, Nonconformity
 from qms.nonconformity.rules import Grade, NcAction, NcState, Source
 from qms.pagination import paginate
-from qms.web import MAX_ID, permission_required
+from qms.web import permission_required
 
 bp = Blueprint("nonconformity_api", __name__)
 
@@ -47,36 +46,8 @@ def _load(nc_id: int) -> Nonconformity:
     return nc
 
 
-def _str(data: dict[str, Any], name: str, default: str = "") -> str:
-    value = data.get(name, default)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise Invalid(_l("%(name)s must be text.", name=name))
-    return value
-
-
-def _whole(data: dict[str, Any], name: str) -> int | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
-        raise Invalid(_l("%(name)s must be a whole number.", name=name))
-    return value
-
-
-def _date(data: dict[str, Any], name: str) -> date | None:
-    value = data.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise Invalid(_l("%(value)s is not a date (YYYY-MM-DD).", value=value)) from None
-
-
 def _user(data: dict[str, Any], name: str) -> User | None:
-    username = _str(data, name)
+    username = fields.text(data, name)
     if not username:
         return None
     user = get_session().scalars(sa.select(User).where(User.username == username)).first()
@@ -86,7 +57,7 @@ def _user(data: dict[str, Any], name: str) -> User | None:
 
 
 def _action(nc: Nonconformity, data: dict[str, Any]) -> CorrectiveAction:
-    action_id = _whole(data, "action_id")
+    action_id = fields.whole(data, "action_id")
     if action_id is None:
         raise Invalid(_l("action_id names the corrective action."))
     return service.get_action(get_session(), nc, action_id)
@@ -202,24 +173,24 @@ def list_nonconformities() -> Any:
 def raise_nonconformity() -> Any:
     data = json_body()
     db = get_session()
-    code = _str(data, "department")
+    code = fields.text(data, "department")
     department = db.scalar(sa.select(Department).where(Department.code == code))
     if department is None:
         raise Invalid(_l("Unknown department %(code)s.", code=code), code="department_invalid")
-    interval = _whole(data, "verification_interval_days")
+    interval = fields.whole(data, "verification_interval_days")
     nc = service.raise_nonconformity(
         db,
         actor=current_user,
-        source=_str(data, "source", "other") or "other",
-        source_id=_whole(data, "source_id"),
-        source_label=_str(data, "source_label"),
+        source=fields.text(data, "source", "other") or "other",
+        source_id=fields.whole(data, "source_id"),
+        source_label=fields.text(data, "source_label"),
         department=department,
-        clause=_str(data, "clause"),
-        process_number=_str(data, "process_number") or None,
-        grade=_str(data, "grade"),
-        description=_str(data, "description"),
-        evidence=_str(data, "evidence"),
-        raised_on=_date(data, "raised_on"),
+        clause=fields.text(data, "clause"),
+        process_number=fields.text(data, "process_number") or None,
+        grade=fields.text(data, "grade"),
+        description=fields.text(data, "description"),
+        evidence=fields.text(data, "evidence"),
+        raised_on=fields.day(data, "raised_on"),
         owner=_user(data, "owner"),
         verification_interval_days=interval,
     )
@@ -240,14 +211,19 @@ def add_action(nc_id: int) -> Any:
     nc = _load(nc_id)
     data = json_body()
     db = get_session()
-    due_on = _date(data, "due_on")
+    due_on = fields.day(data, "due_on")
     if due_on is None:
         raise Invalid(_l("Give the due date."), code="due_required")
     owner = _user(data, "owner")
     if owner is None:
         raise Invalid(_l("Name the action's owner."), code="owner_required")
     action = service.add_action(
-        db, current_user, nc, description=_str(data, "description"), owner=owner, due_on=due_on
+        db,
+        current_user,
+        nc,
+        description=fields.text(data, "description"),
+        owner=owner,
+        due_on=due_on,
     )
     db.commit()
     return jsonify(action_json(action)), 201
@@ -259,7 +235,7 @@ def transition(nc_id: int) -> Any:
     nc = _load(nc_id)
     data = json_body()
     db = get_session()
-    action = _str(data, "action")
+    action = fields.text(data, "action")
     me = current_user
     if action == NcAction.RECORD_CAUSE:
         whys = data.get("whys")
@@ -270,16 +246,21 @@ def transition(nc_id: int) -> Any:
             me,
             nc,
             whys=whys,
-            root_cause=_str(data, "root_cause"),
-            correction=_str(data, "correction"),
-            plan=_str(data, "plan"),
-            reason=_str(data, "reason"),
+            root_cause=fields.text(data, "root_cause"),
+            correction=fields.text(data, "correction"),
+            plan=fields.text(data, "plan"),
+            reason=fields.text(data, "reason"),
         )
     elif action == NcAction.START_ACTIONS:
         service.start_actions(db, me, nc)
     elif action == NcAction.COMPLETE_ACTION:
         service.complete_action(
-            db, me, nc, _action(nc, data), note=_str(data, "note"), done_on=_date(data, "done_on")
+            db,
+            me,
+            nc,
+            _action(nc, data),
+            note=fields.text(data, "note"),
+            done_on=fields.day(data, "done_on"),
         )
     elif action == NcAction.RAISE_DOCUMENT_CHANGE:
         service.raise_document_change(
@@ -287,7 +268,7 @@ def transition(nc_id: int) -> Any:
             me,
             nc,
             _action(nc, data),
-            document_number=_str(data, "document") or None,
+            document_number=fields.text(data, "document") or None,
             major_change=data.get("major_change") is True,
         )
     elif action == NcAction.SUBMIT_FOR_VERIFICATION:
@@ -298,14 +279,14 @@ def transition(nc_id: int) -> Any:
             me,
             nc,
             effective=action == NcAction.VERIFY_EFFECTIVE,
-            password=_str(data, "password"),
+            password=fields.text(data, "password"),
             content_sha256=seen_hash(data),
-            comment=_str(data, "comment"),
+            comment=fields.text(data, "comment"),
         )
     elif action == NcAction.CLOSE:
-        service.close(db, me, nc, reason=_str(data, "reason"))
+        service.close(db, me, nc, reason=fields.text(data, "reason"))
     elif action == NcAction.REOPEN:
-        service.reopen(db, me, nc, reason=_str(data, "reason"))
+        service.reopen(db, me, nc, reason=fields.text(data, "reason"))
     else:
         raise Invalid(
             _l(
