@@ -84,8 +84,10 @@ def action_json(a: CorrectiveAction) -> dict[str, Any]:
 
 
 def nc_json(
-    nc: Nonconformity, *, full: bool = False, overdue: bool | None = None
+    nc: Nonconformity, *, full: bool = False, overdue: bool | None = None, asker: bool = True
 ) -> dict[str, Any]:
+    """The JSON of a nonconformity; with asker=False, without what the signed-in person may
+    do next (a record for the evidence pack)."""
     today = clock.today()
     body: dict[str, Any] = {
         "id": nc.id,
@@ -134,11 +136,12 @@ def nc_json(
             ],
             # what verify_effective / verify_ineffective sign: send back the one you read
             "content_sha256": nc.content_sha256(),
-            "next_actions": [
+        }
+        if asker:
+            body["next_actions"] = [
                 str(a)
                 for a in rules.allowed_actions(nc.state, service.actors_for(current_user, nc))
-            ],
-        }
+            ]
     return body
 
 
