@@ -243,18 +243,7 @@ def _programme_step(
         new = rules.programme_transition(programme.state, action, actors_on(session, actor))
     except TransitionError as err:
         raise _refused(err, action) from None
-    trail.record(
-        session,
-        actor,
-        str(action),
-        PROGRAMME,
-        programme.id,
-        field="state",
-        old=str(programme.state),
-        new=str(new),
-        reason=reason,
-    )
-    programme.state = new
+    _move(session, actor, PROGRAMME, programme, action, new, reason)
 
 
 def submit_programme(session: Session, actor: User, programme: AuditProgramme) -> None:
@@ -1052,18 +1041,7 @@ def _step(
         new = rules.audit_transition(audit.state, action, actors_on(session, actor, audit))
     except TransitionError as err:
         raise _refused(err, action) from None
-    trail.record(
-        session,
-        actor,
-        str(action),
-        AUDIT,
-        audit.id,
-        field="state",
-        old=str(audit.state),
-        new=str(new),
-        reason=reason,
-    )
-    audit.state = new
+    _move(session, actor, AUDIT, audit, action, new, reason)
 
 
 def latest_notice(session: Session, audit: Audit) -> date:
@@ -1662,3 +1640,20 @@ def trend(session: Session, years: int = 3) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def _move(session: Session, actor: User, kind: str, record: Any, action: Any, new: Any,
+          reason: str) -> None:
+    """A programme's or an audit's new state, with its trail entry."""
+    trail.record(
+        session,
+        actor,
+        str(action),
+        kind,
+        record.id,
+        field="state",
+        old=str(record.state),
+        new=str(new),
+        reason=reason,
+    )
+    record.state = new
