@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from qms import clock
 from qms.api import fields, json_body, page_args, paged
@@ -50,10 +51,9 @@ def max_bytes() -> int:
 
 
 def _id(data: dict[str, Any], name: str) -> int | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+    """A record's id: a whole number from 1; missing or null is None."""
+    value = fields.whole(data, name)
+    if value == 0:
         raise Invalid(_l("%(name)s must be a whole number.", name=name))
     return value
 
@@ -101,7 +101,32 @@ def step_json(s: Any) -> dict[str, Any]:
     }
 
 
-def certificate_json(c: Certificate) -> dict[str, Any]:
+def nc_ref(nc: Any) -> dict[str, Any]:
+    return {
+        "id": nc.id,
+        "number": nc.number,
+        "grade": str(nc.grade),
+        "state": str(nc.state),
+        "source": str(nc.source),
+        "source_id": nc.source_id,
+    }
+
+
+def certificates_json(certificates: list[Certificate]) -> list[dict[str, Any]]:
+    """Certificates with their audits' findings and due dates, in a fixed number of queries."""
+    from qms.certification import findings
+
+    db = get_session()
+    found = findings.audit_findings(db, [a.id for c in certificates for a in c.audits])
+    due: dict[int, list[service.DueItem]] = {}
+    for item in service.due_items(db, clock.today(), certificates):
+        due.setdefault(item.certificate.id, []).append(item)
+    return [certificate_json(c, found, due.get(c.id, [])) for c in certificates]
+
+
+def certificate_json(
+    c: Certificate, found: dict[int, list[Any]], due: list[service.DueItem]
+) -> dict[str, Any]:
     return {
         "id": c.id,
         "number": c.number,
@@ -118,17 +143,16 @@ def certificate_json(c: Certificate) -> dict[str, Any]:
         "project_id": c.project_id,
         "audits": [
             {
+                "id": a.id,
                 "kind": a.kind,
                 "held_on": a.held_on.isoformat(),
                 "on_time": a.on_time,
                 "major_nonconformities": a.major_nonconformities,
+                "findings": [nc_ref(nc) for nc in found.get(a.id, [])],
             }
             for a in c.audits
         ],
-        "due": [
-            {"kind": d.kind, "due": d.due.isoformat()}
-            for d in service.due_items(get_session(), clock.today(), [c])
-        ],
+        "due": [{"kind": d.kind, "due": d.due.isoformat()} for d in due],
     }
 
 
@@ -299,16 +323,7 @@ def raise_finding(project_id: int) -> Any:
         raised_on=fields.day(data, "raised_on"),
     )
     db.commit()
-    return jsonify(
-        {
-            "id": nc.id,
-            "number": nc.number,
-            "grade": str(nc.grade),
-            "state": str(nc.state),
-            "source": str(nc.source),
-            "source_id": nc.source_id,
-        }
-    ), 201
+    return jsonify(nc_ref(nc)), 201
 
 
 @bp.route("/certificates")
@@ -318,8 +333,74 @@ def list_certificates() -> Any:
 
     page, per_page = page_args()
     db = get_session()
-    result = paginate(db, sa.select(Certificate).order_by(Certificate.id.desc()), page, per_page)
-    return paged(result, [certificate_json(c) for c in result.items])
+    result = paginate(
+        db,
+        sa.select(Certificate)
+        .options(selectinload(Certificate.audits))
+        .order_by(Certificate.id.desc()),
+        page,
+        per_page,
+    )
+    return paged(result, certificates_json(list(result.items)))
+
+
+@bp.route("/certificates/<int:certificate_id>")
+@permission_required(Permission.VIEW_CERTIFICATION)
+def get_certificate(certificate_id: int) -> Any:
+    certificate = service.get_certificate(get_session(), certificate_id)
+    return jsonify(certificates_json([certificate])[0])
+
+
+@bp.route("/certificates/<int:certificate_id>/audits", methods=["POST"])
+@permission_required(Permission.MANAGE_CERTIFICATION)
+@idempotent()
+def record_audit(certificate_id: int) -> Any:
+    db = get_session()
+    certificate = service.get_certificate(db, certificate_id)
+    data = json_body()
+    on_time = data.get("on_time", False)
+    if not isinstance(on_time, bool):
+        raise Invalid(_l("%(name)s must be true or false.", name="on_time"))
+    service.record_audit(
+        db,
+        current_user,
+        certificate,
+        kind=fields.text(data, "kind"),
+        held_on=fields.day(data, "held_on", required=True),
+        on_time=on_time,
+        major_nonconformities=fields.whole(data, "major_nonconformities") or 0,
+        note=fields.text(data, "note"),
+    )
+    db.commit()
+    return jsonify(certificates_json([certificate])[0]), 201
+
+
+@bp.route("/certificates/<int:certificate_id>/findings", methods=["POST"])
+@permission_required(Permission.MANAGE_CERTIFICATION)
+@idempotent()
+def raise_audit_finding(certificate_id: int) -> Any:
+    from qms.certification import findings
+
+    db = get_session()
+    certificate = service.get_certificate(db, certificate_id)
+    data = json_body()
+    audit_id = _id(data, "audit_id")
+    if audit_id is None:
+        raise Invalid(_l("Name the audit (audit_id) the body found it at."), code="audit_required")
+    nc = findings.raise_audit_finding(
+        db,
+        current_user,
+        service.get_certificate_audit(db, certificate, audit_id),
+        department=_id(data, "department_id") or 0,
+        clause=fields.text(data, "clause"),
+        grade=fields.text(data, "grade") or "major",
+        description=fields.text(data, "description"),
+        evidence=fields.text(data, "evidence"),
+        process_number=fields.text(data, "process") or None,
+        raised_on=fields.day(data, "raised_on"),
+    )
+    db.commit()
+    return jsonify(nc_ref(nc)), 201
 
 
 @bp.route("/certification/calendar.ics")
@@ -340,7 +421,12 @@ def calendar_feed() -> Any:
             ),
             code="token_required",
         )
-    if user is None or not user.can(Permission.VIEW_CERTIFICATION):
+    if user is not None and not user.can(Permission.VIEW_CERTIFICATION):
+        raise Forbidden(
+            _l("Your role does not include the certification calendar."),
+            code="forbidden",
+        )
+    if user is None:
         response = jsonify(
             {
                 "error": {
@@ -390,6 +476,12 @@ def feed_bytes(db: Any) -> bytes:
 
 _ID = {
     "name": "project_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+}
+_CERT_ID = {
+    "name": "certificate_id",
     "in": "path",
     "required": True,
     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
@@ -519,11 +611,75 @@ OPENAPI_PATHS = {
             params=PAGE_PARAMS,
         ),
     },
+    "/api/v1/certificates/{certificate_id}": {
+        "get": op(
+            "A certificate with its audits, their findings and its due dates",
+            403,
+            404,
+            params=[_CERT_ID],
+        ),
+    },
+    "/api/v1/certificates/{certificate_id}/audits": {
+        "post": idempotent_operation(
+            op(
+                "Record a surveillance or recertification audit held; whether it was on time "
+                "is computed, and one recorded as on time after its limit is refused",
+                403,
+                404,
+                409,
+                422,
+                ok="201",
+                params=[_CERT_ID],
+                body={
+                    "type": "object",
+                    "required": ["kind", "held_on"],
+                    "properties": {
+                        "kind": {"enum": ["surveillance", "recertification"]},
+                        "held_on": DATE,
+                        "on_time": BOOLEAN,
+                        "major_nonconformities": {"type": "integer", "minimum": 0},
+                        "note": STRING,
+                    },
+                },
+            )
+        ),
+    },
+    "/api/v1/certificates/{certificate_id}/findings": {
+        "post": idempotent_operation(
+            op(
+                "Record a nonconformity the body found at one of the certificate's audits: "
+                "it goes into the nonconformity register with source certificate_audit; a "
+                "major one stays due until corrected and verified, 6 months after its audit",
+                403,
+                404,
+                409,
+                422,
+                ok="201",
+                params=[_CERT_ID],
+                body={
+                    "type": "object",
+                    "required": ["audit_id", "department_id", "clause", "description", "evidence"],
+                    "properties": {
+                        "audit_id": {"type": "integer", "minimum": 1},
+                        "department_id": {"type": "integer", "minimum": 1},
+                        "clause": STRING,
+                        "grade": {"enum": ["major", "minor"]},
+                        "process": STRING,
+                        "description": STRING,
+                        "evidence": STRING,
+                        "raised_on": DATE,
+                    },
+                },
+            )
+        ),
+    },
     "/api/v1/certification/calendar.ics": {
         "get": op(
             "The certification due dates as iCalendar, with alarms 90, 30 and 7 days "
             "before (an API token in the Authorization header, or ?token= the user's "
-            "calendar feed token)",
+            "calendar feed token; 401 without a token, 403 for a role without the "
+            "certification calendar)",
+            403,
             params=[
                 {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}}
             ],
@@ -545,6 +701,14 @@ _PROJECT_FIELDS: dict[str, Any] = {
     "inspection_report_on": nullable(DATE),
 }
 OPENAPI_SCHEMAS = {
+    "CertificationFinding": obj(
+        id=INTEGER,
+        number=STRING,
+        grade=STRING,
+        state=STRING,
+        source=STRING,
+        source_id=nullable(INTEGER),
+    ),
     "CertificationProjectSummary": obj(**_PROJECT_FIELDS),
     "CertificationProject": obj(
         **_PROJECT_FIELDS,
@@ -592,7 +756,14 @@ OPENAPI_SCHEMAS = {
         previous_id=nullable(INTEGER),
         project_id=nullable(INTEGER),
         audits=array(
-            obj(kind=STRING, held_on=DATE, on_time=BOOLEAN, major_nonconformities=INTEGER)
+            obj(
+                id=INTEGER,
+                kind=STRING,
+                held_on=DATE,
+                on_time=BOOLEAN,
+                major_nonconformities=INTEGER,
+                findings=array(ref("CertificationFinding")),
+            )
         ),
         due=array(obj(kind=STRING, due=DATE)),
     ),
@@ -605,15 +776,9 @@ OPENAPI_RESPONSES = {
     "/api/v1/certifications/{project_id}": {"get": ref("CertificationProject")},
     "/api/v1/certifications/{project_id}/transitions": {"post": ref("CertificationProject")},
     "/api/v1/certificates": {"get": page_of(ref("Certificate"))},
-    "/api/v1/certifications/{project_id}/findings": {
-        "post": obj(
-            id=INTEGER,
-            number=STRING,
-            grade=STRING,
-            state=STRING,
-            source=STRING,
-            source_id=nullable(INTEGER),
-        )
-    },
+    "/api/v1/certifications/{project_id}/findings": {"post": ref("CertificationFinding")},
+    "/api/v1/certificates/{certificate_id}": {"get": ref("Certificate")},
+    "/api/v1/certificates/{certificate_id}/audits": {"post": ref("Certificate")},
+    "/api/v1/certificates/{certificate_id}/findings": {"post": ref("CertificationFinding")},
     "/api/v1/certification/calendar.ics": {"get": STRING},
 }

@@ -162,3 +162,9 @@ class FindingForm(FlaskForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.grade.choices = [("major", _l("Major (serious)")), ("minor", _l("Minor (general)"))]
+
+
+class AuditFindingForm(FindingForm):
+    """A finding of a surveillance or recertification audit of a certificate held."""
+
+    audit = SelectField(_l("Audit"))

@@ -749,6 +749,21 @@ def get_certificate(session: Session, certificate_id: int) -> Certificate:
     return certificate
 
 
+def get_certificate_audit(
+    session: Session, certificate: Certificate, audit_id: int
+) -> CertificateAudit:
+    audit = session.get(CertificateAudit, audit_id)
+    if audit is None or audit.certificate_id != certificate.id:
+        raise NotFound(
+            _l(
+                "Certificate %(number)s has no audit %(id)s.",
+                number=certificate.number,
+                id=audit_id,
+            )
+        )
+    return audit
+
+
 def record_audit(
     session: Session,
     actor: User,
@@ -938,11 +953,17 @@ def current_certificates(session: Session) -> list[Certificate]:
 def due_items(
     session: Session, today: date | None = None, certificates: list[Certificate] | None = None
 ) -> list[DueItem]:
+    from qms.certification import findings
+
     today = today or clock.today()
     out: list[DueItem] = []
-    for certificate in (
-        certificates if certificates is not None else (current_certificates(session))
-    ):
+    if certificates is None:
+        certificates = current_certificates(session)
+    majors = findings.major_counts(
+        session,
+        [a.id for c in certificates for a in c.audits if a.major_nonconformities],
+    )
+    for certificate in certificates:
         surveillances = [a.held_on for a in certificate.audits if a.kind == "surveillance"]
         for due in rules.due_dates(
             decision=certificate.decision_date,
@@ -953,13 +974,13 @@ def due_items(
             today=today,
         ):
             out.append(DueItem(certificate, due.kind, due.due))
-        for audit in certificate.audits:
-            if audit.major_nonconformities and certificate.status in (
-                CertificateStatus.VALID,
-                CertificateStatus.SUSPENDED,
-            ):
-                deadline = rules.major_nonconformity_deadline(audit.held_on)
-                if deadline >= today:
+        if certificate.status in (CertificateStatus.VALID, CertificateStatus.SUSPENDED):
+            # majors from an audit: due 6 months after it until each is recorded, corrected
+            # and verified; past the deadline they stay, overdue
+            for audit in certificate.audits:
+                recorded = majors.get(audit.id, (0, 0))
+                if findings.majors_outstanding(audit.major_nonconformities, recorded):
+                    deadline = rules.major_nonconformity_deadline(audit.held_on)
                     out.append(DueItem(certificate, "major_nonconformities", deadline))
     return sorted(out, key=lambda d: (d.due, d.kind))
 

@@ -49,6 +49,7 @@ from qms.certification.labels import (
 from qms.certification.models import (
     UNIT_KIND_LABELS,
     Certificate,
+    CertificateStatus,
     CertificationBody,
     CertificationProject,
     Consultant,
@@ -381,11 +382,11 @@ def _project_page(
     )
 
 
-def _finding_form(db: Any) -> Any:
+def _finding_form(db: Any, form_class: Any = None) -> Any:
     from qms.auth.models import Department
     from qms.certification.forms import FindingForm
 
-    form = FindingForm(prefix="finding")
+    form = (form_class or FindingForm)(prefix="finding")
     departments = db.scalars(sa.select(Department).order_by(Department.code)).all()
     form.department.choices = [(str(d.id), f"{d.code} {d.name}") for d in departments]
     return form
@@ -561,6 +562,29 @@ def certificate(certificate_id: int) -> Any:
                 return redirect(url_for("certification.certificate", certificate_id=certificate_id))
         else:
             status = 422
+    return _certificate_page(db, found, audit, change, status)
+
+
+def _audit_finding_form(db: Any, certificate: Any) -> Any:
+    from qms.certification.forms import AuditFindingForm
+
+    form = _finding_form(db, AuditFindingForm)
+    form.audit.choices = [
+        (str(a.id), f"{a.held_on.isoformat()} {AUDIT_KIND_LABELS[a.kind]}")
+        for a in reversed(certificate.audits)
+    ]
+    return form
+
+
+def _certificate_page(
+    db: Any, found: Any, audit: Any, change: Any, status: int, finding: Any = None
+) -> Any:
+    from qms.certification import findings
+
+    manage = current_user.can(Permission.MANAGE_CERTIFICATION)
+    current = found.status in (CertificateStatus.VALID, CertificateStatus.SUSPENDED)
+    if finding is None and manage and current and found.audits:
+        finding = _audit_finding_form(db, found)
     scan_number = None
     if found.scan_document_id:
         from qms.documents.models import Document
@@ -573,10 +597,53 @@ def certificate(certificate_id: int) -> Any:
         certificate=found,
         audit=audit,
         change=change,
+        finding=finding,
+        audit_findings=findings.audit_findings(db, [a.id for a in found.audits]),
         items=service.due_items(db, clock.today(), [found]),
         today=clock.today(),
         scan_number=scan_number,
-        manage=current_user.can(Permission.MANAGE_CERTIFICATION),
+        manage=manage,
+    )
+
+
+@bp.route("/certificates/<int:certificate_id>/findings", methods=["POST"])
+@permission_required(Permission.MANAGE_CERTIFICATION)
+def certificate_finding(certificate_id: int) -> Any:
+    """A nonconformity the body found at a surveillance or recertification audit."""
+    from qms.certification import findings
+
+    db = get_session()
+    found = service.get_certificate(db, certificate_id)
+    form = _audit_finding_form(db, found)
+    status = 422
+    if form.validate_on_submit():
+        try:
+            nc = findings.raise_audit_finding(
+                db,
+                current_user,
+                service.get_certificate_audit(db, found, int(form.audit.data or 0)),
+                department=int(form.department.data or 0),
+                clause=form.clause.data or "",
+                grade=form.grade.data or "",
+                description=form.description.data or "",
+                evidence=form.evidence.data or "",
+                process_number=form.process_number.data or None,
+                raised_on=form.raised_on.data,
+            )
+        except DomainError as err:
+            form.description.errors = [refused(err)]
+            status = err.status
+            db.rollback()
+            found = service.get_certificate(db, certificate_id)
+        else:
+            db.commit()
+            flash(_("Nonconformity %(number)s recorded.", number=nc.number), "success")
+            return redirect(
+                url_for("certification.certificate", certificate_id=certificate_id)
+                + "#audit-findings"
+            )
+    return _certificate_page(
+        db, found, AuditForm(prefix="audit"), StatusForm(prefix="status"), status, finding=form
     )
 
 

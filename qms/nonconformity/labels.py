@@ -30,6 +30,7 @@ GRADE_LABELS = {
 SOURCE_LABELS = {
     Source.INTERNAL_AUDIT: _l("Internal audit"),
     Source.CERTIFICATION: _l("Certification audit"),
+    Source.CERTIFICATE_AUDIT: _l("Surveillance or recertification audit"),
     Source.INSPECTION: _l("Inspection"),
     Source.COMPLAINT: _l("Complaint"),
     Source.OTHER: _l("Other"),

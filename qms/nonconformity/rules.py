@@ -52,6 +52,8 @@ class Grade(enum.StrEnum):
 class Source(enum.StrEnum):
     INTERNAL_AUDIT = "internal_audit"
     CERTIFICATION = "certification"
+    # a surveillance or recertification audit of a certificate already held
+    CERTIFICATE_AUDIT = "certificate_audit"
     INSPECTION = "inspection"
     COMPLAINT = "complaint"
     OTHER = "other"

@@ -89,6 +89,7 @@ ACTION_LABELS: dict[str, Any] = {
     "receive_inspection_report": _p("trail action", "Inspection report received"),
     "raise_finding": _p("trail action", "Nonconformity from the body recorded"),
     "record_audit": _p("trail action", "Certification audit recorded"),
+    "update_audit_majors": _p("trail action", "Major nonconformities of the audit updated"),
     "refuse": _p("trail action", "Certification refused"),
     "reinstate": _p("trail action", "Reinstated"),
     "report_nonconformities": _p("trail action", "Nonconformities notified"),

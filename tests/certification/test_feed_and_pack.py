@@ -79,9 +79,14 @@ def test_the_feed_with_an_api_token_parses_back(app, certificate):
 
 
 def test_a_staff_token_gets_nothing(app, certificate, users):
+    """A valid token of a role without the calendar is known but not allowed: 403, with
+    nothing of the calendar in the answer."""
     token = api_token(app, "staff")
     response = app.test_client().get(FEED, headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 401
+    assert response.status_code == 403
+    assert response.json["error"]["code"] == "forbidden"
+    assert b"VCALENDAR" not in response.data
+    assert b"01326Q30117R0M" not in response.data
 
 
 def test_the_feed_token_made_on_the_calendar_page(app, client_as, certificate):

@@ -322,6 +322,10 @@ ROUTES: dict[str, Access] = {
         post=CERT_READERS,
         object_rule="the general manager signs; the center takes the other steps"),
     "api.certification_api.list_certificates": Access(get=CERT_READERS),
+    "api.certification_api.get_certificate": Access(get=CERT_READERS),
+    "api.certification_api.record_audit": Access(post=DOCUMENT_CONTROL),
+    "api.certification_api.raise_audit_finding": Access(post=DOCUMENT_CONTROL),
+    "certification.certificate_finding": Access(post=DOCUMENT_CONTROL),
     # a token only (API token or feed token): a browser session is refused
     "api.certification_api.calendar_feed": Access(get=NOBODY),
     # -- nonconformities ---------------------------------------------------------------
