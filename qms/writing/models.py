@@ -123,7 +123,7 @@ class Question(Base):
     consultant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cert_consultant.id"))
 
     plan: Mapped[WritingPlan] = relationship(back_populates="questions")
-    item: Mapped[PlanItem | None] = relationship()
+    item: Mapped[PlanItem | None] = relationship(lazy="selectin")
     asked_by: Mapped[User] = relationship(foreign_keys=[asked_by_id], lazy="joined")
     answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id], lazy="joined")
     consultant: Mapped[Consultant | None] = relationship(lazy="joined")
@@ -146,8 +146,8 @@ class Finding(Base):
     resolution: Mapped[str] = mapped_column(sa.Text, default="")
 
     plan: Mapped[WritingPlan] = relationship(back_populates="findings")
-    item: Mapped[PlanItem | None] = relationship()
-    resolved_by: Mapped[User | None] = relationship(foreign_keys=[resolved_by_id])
+    item: Mapped[PlanItem | None] = relationship(lazy="selectin")
+    resolved_by: Mapped[User | None] = relationship(foreign_keys=[resolved_by_id], lazy="selectin")
 
 
 class Comment(Base):
