@@ -284,9 +284,9 @@ def test_assembling_makes_the_next_revision_of_qm01_in_order(world):
         department="PZ",
         title="质量手册",
         clerk=u["clerk"],
+        number="QM-01",
         **people,
     )
-    manual.number = "QM-01"
     s.commit()
     plan = make_plan(s, u, "consolidating")
     for item, text in zip(plan.items[:2], ["方针正文", "职责正文"], strict=True):
