@@ -266,6 +266,8 @@ def _new_item(
             number, revises = document.number, True
         elif data.number.strip():
             number = _check_new_number(session, data.number, doc_kind, data.department, taken)
+            # the counter moves past it, so no new document is given the number meanwhile
+            documents._reserve_number(session, number, doc_kind, data.department)
         else:
             number = documents.allocate_number(session, doc_kind, data.department)
         taken.add(number)

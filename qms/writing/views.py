@@ -473,6 +473,37 @@ def form_007(plan_id: int) -> Any:
     return _render("bd_pz_007.html", plan=found, manual=found.manual_revision)
 
 
+@bp.route("/<int:plan_id>/bd-pz-006.docx")
+@permission_required(Permission.VIEW_OWN_TASKS)
+def form_006_docx(plan_id: int) -> Any:
+    from qms.writing.export import plan_docx
+
+    found = _plan(plan_id)
+    return _docx(plan_docx(found, service.standings(found)), f"BD-PZ-006-{found.ref}.docx")
+
+
+@bp.route("/<int:plan_id>/bd-pz-007.docx")
+@permission_required(Permission.MANAGE_WRITING_PLANS)
+def form_007_docx(plan_id: int) -> Any:
+    from qms.writing.export import comments_docx
+
+    found = _plan(plan_id)
+    return _docx(comments_docx(found), f"BD-PZ-007-{found.ref}.docx")
+
+
+def _docx(data: bytes, name: str) -> Any:
+    import io
+
+    from flask import send_file
+
+    return send_file(
+        io.BytesIO(data),
+        mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        as_attachment=True,
+        download_name=name,
+    )
+
+
 def manual_document(db: Any) -> Document | None:
     return db.scalar(sa.select(Document).where(Document.number == service.MANUAL_NUMBER))
 

@@ -334,6 +334,8 @@ ROUTES: dict[str, Access] = {
     "writing.consolidation": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
     "writing.form_006": Access(get=SIGNED_IN, object_rule=_WRITING_SEEN),
     "writing.form_007": Access(get=DOCUMENT_CONTROL),
+    "writing.form_006_docx": Access(get=SIGNED_IN, object_rule=_WRITING_SEEN),
+    "writing.form_007_docx": Access(get=DOCUMENT_CONTROL),
     "api.writing_api.list_plans": Access(get=SIGNED_IN),
     "api.writing_api.create_plan": Access(post=DOCUMENT_CONTROL),
     "api.writing_api.get_plan": Access(get=SIGNED_IN, object_rule=_WRITING_SEEN),

@@ -209,7 +209,7 @@ def test_questions_are_answered_and_seen_by_every_writer(app, users, client_as):
 
 
 def test_consolidation_assembling_circulating_and_deciding(app, users, client_as):
-    plan_id, items = _plan(app, users, "consolidating")
+    plan_id, _items = _plan(app, users, "consolidating")
     clerk = client_as("clerk")
     url = f"/writing-plans/{plan_id}/consolidation"
     page = clerk.get(url)
@@ -308,7 +308,7 @@ def test_a_staff_member_may_not_open_another_plan(app, users, client_as):
 
 
 def test_the_plan_form_bd_pz_006(app, users, client_as):
-    plan_id, items = _plan(app, users, "confirmed")
+    plan_id, _items = _plan(app, users, "confirmed")
     html = client_as("staff").get(f"/writing-plans/{plan_id}/bd-pz-006").get_data(as_text=True)
     assert "文件编写计划表" in html and "第1章 质量方针" in html
     assert "周宁（品质管理中心经理）" in html  # confirmed by the quality manager
@@ -317,7 +317,7 @@ def test_the_plan_form_bd_pz_006(app, users, client_as):
 def test_query_counts_do_not_grow_with_the_plan(app, users, client_as):
     counts = []
     for n in (2, 8):
-        plan_id, items = _plan(
+        plan_id, _items = _plan(
             app,
             users,
             "writing",
@@ -339,3 +339,65 @@ def test_query_counts_do_not_grow_with_the_plan(app, users, client_as):
                 assert clerk.get(url).status_code == 200
             counts.append(counter["n"])
     assert counts[0] == counts[2] and counts[1] == counts[3], counts
+
+
+def test_the_forms_in_word(app, users, client_as):
+    import io
+
+    from docx import Document
+
+    plan_id, _items = _plan(app, users, "circulating")
+    with app.test_request_context():
+        from qms.auth.models import Department, User
+        from qms.db import get_session
+        from qms.writing import service
+
+        s = get_session()
+        plan = service.get_plan(s, plan_id)
+        gc = s.scalar(sa.select(Department).where(Department.code == "GC"))
+        comment = service.add_comment(
+            s,
+            s.get(User, users["clerk"]),
+            plan,
+            department=gc,
+            person="王工",
+            clause="4.2",
+            text="增加接口",
+        )
+        service.decide_comment(
+            s,
+            s.get(User, users["clerk"]),
+            comment,
+            decision="not_adopted",
+            reason="属于作业文件",
+            confirmed_by="刘建华",
+        )
+        s.commit()
+
+    def cells(response):
+        assert response.status_code == 200
+        doc = Document(io.BytesIO(response.data))
+        return [c.text for t in doc.tables for row in t.rows for c in row.cells]
+
+    plan_cells = cells(client_as("staff").get(f"/writing-plans/{plan_id}/bd-pz-006.docx"))
+    assert "第1章 质量方针" in plan_cells and "初稿完成日期" in plan_cells
+    comment_cells = cells(client_as("clerk").get(f"/writing-plans/{plan_id}/bd-pz-007.docx"))
+    assert "属于作业文件" in comment_cells and "不采纳" in comment_cells
+    assert "QM-01" in comment_cells
+    assert client_as("staff").get(f"/writing-plans/{plan_id}/bd-pz-007.docx").status_code == 403
+
+
+def test_a_number_chosen_for_an_item_is_not_given_to_a_new_document(world):
+    s, u = world
+    from qms.documents import service as documents
+    from qms.documents.models import DocKind
+    from tests.writing.conftest import dept
+
+    make_plan(
+        s,
+        u,
+        items=[
+            item_in(s, u, kind="form", title="回访记录表", writer=u["clerk"], number="BD-KF-001")
+        ],
+    )
+    assert documents.allocate_number(s, DocKind.FORM, dept(s, "KF")) == "BD-KF-002"

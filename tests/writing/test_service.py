@@ -277,7 +277,7 @@ def test_assembling_with_a_section_missing_names_it(world):
 def test_assembling_makes_the_next_revision_of_qm01_in_order(world):
     s, u = world
     people = {"author": u["clerk"], "reviewer": u["reviewer"], "approver": u["approver"]}
-    manual = make_document(
+    make_document(
         s,
         state="effective",
         kind="quality_manual",
