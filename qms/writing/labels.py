@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from collections.abc import Sequence
+from typing import Any
 
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from qms.trail import labels as trail_labels
 from qms.writing.rules import Decision, FindingCategory, ItemKind, PlanAction, PlanState, Progress
 
 STATE_LABELS = {
@@ -52,3 +58,33 @@ PROGRESS_LABELS = {
     Progress.WRITING: _l("Being written"),
     Progress.NOT_STARTED: _l("Not started"),
 }
+
+
+# -- the trail: states in words, records by their references ---------------------------------
+
+trail_labels.value_labels("writing_plan", "state", STATE_LABELS)
+trail_labels.value_labels("writing_comment", "decision", DECISION_LABELS)
+trail_labels.FIELD_LABELS.setdefault("actual_on", _l("Actual completion"))
+trail_labels.FIELD_LABELS.setdefault("delay_reason", _l("Reason for the delay"))
+trail_labels.FIELD_LABELS.setdefault("decision", _l("Decision"))
+
+
+@trail_labels.namer("writing_plan")
+def _name_plans(session: Session, user: Any, ids: Sequence[str]) -> dict[str, str]:
+    return {i: str(_l("Writing plan BX-%(id)04d", id=int(i))) for i in ids if i.isdigit()}
+
+
+@trail_labels.namer("writing_item")
+def _name_items(session: Session, user: Any, ids: Sequence[str]) -> dict[str, str]:
+    from qms.writing.models import PlanItem
+
+    wanted = [int(i) for i in ids if i.isdigit()]
+    rows = session.execute(
+        sa.select(PlanItem.id, PlanItem.plan_id, PlanItem.position).where(PlanItem.id.in_(wanted))
+    ).all()
+    return {
+        str(row.id): str(
+            _l("Item %(n)d of writing plan BX-%(id)04d", n=row.position, id=row.plan_id)
+        )
+        for row in rows
+    }

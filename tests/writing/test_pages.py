@@ -401,3 +401,10 @@ def test_a_number_chosen_for_an_item_is_not_given_to_a_new_document(world):
         ],
     )
     assert documents.allocate_number(s, DocKind.FORM, dept(s, "KF")) == "BD-KF-002"
+
+
+def test_the_trail_names_the_plan_and_its_steps(app, users, client_as):
+    plan_id, _items = _plan(app, users, "confirmed")
+    html = client_as("manager").get("/trail/").get_data(as_text=True)
+    assert f"编写计划 BX-{plan_id:04d}" in html
+    assert "编写计划已确认" in html and "新增编写计划项目" in html
