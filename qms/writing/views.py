@@ -514,7 +514,10 @@ def _register_nav() -> None:
     from qms import nav
 
     nav.register(
-        nav.NavEntry(_l("Writing plans"), "writing.index", Permission.MANAGE_WRITING_PLANS, 47)
+        # less frequent than daily work: in the document-control group, off the bar
+        nav.NavEntry(
+            _l("Writing plans"), "writing.index", Permission.MANAGE_WRITING_PLANS, 66, "control"
+        )
     )
 
 

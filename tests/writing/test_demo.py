@@ -41,5 +41,6 @@ def test_demo_has_a_writing_plan_with_a_late_and_a_submitted_item(app):
     assert 'id="writing-panel"' in home and "第1章 质量方针和质量目标" in home
     clerk = app.test_client()
     assert login(clerk, "clerk").status_code == 302
+    assert 'href="/writing-plans/"' in clerk.get("/").get_data(as_text=True)  # in the menu
     plans = clerk.get("/writing-plans/").get_data(as_text=True)
     assert "质量手册 B/0 换版" in plans
