@@ -856,6 +856,8 @@ def record_finding(
             _l("The consultant's check is recorded while the draft is consolidated."),
             code="not_consolidating",
         )
+    if item is not None and item.plan_id != plan.id:
+        raise Invalid(_l("This writing plan has no such item."))
     try:
         cat = FindingCategory(category)
     except ValueError:

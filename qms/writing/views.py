@@ -136,6 +136,7 @@ def new() -> Any:
                 training_notes=form.training_notes.data or "",
             )
         except DomainError as err:
+            db.rollback()
             form.title.errors = [refused(err)]
             status = err.status
         else:

@@ -380,3 +380,16 @@ def test_every_change_is_in_the_trail(world):
     service.take_step(s, u["clerk"], plan, "cancel", reason="换版推迟")
     entry = s.scalar(sa.select(TrailEntry).where(TrailEntry.action == "plan_cancel"))
     assert entry.reason == "换版推迟" and entry.new_value == "cancelled"
+
+
+def test_a_finding_or_question_about_another_plans_item_is_refused(world):
+    s, u = world
+    plan = make_plan(s, u, "consolidating")
+    other = make_plan(s, u)
+    with pytest.raises(Invalid):
+        service.record_finding(
+            s, u["clerk"], plan, category="completeness", text="缺少", item=other.items[0]
+        )
+    with pytest.raises(Invalid):
+        service.ask(s, u["staff"], plan, text="问", item=other.items[0])
+    assert plan.findings == [] and plan.questions == []
