@@ -153,7 +153,8 @@ def create_demo_writing_plan(
             item("manual_section", "第1章 质量方针和质量目标", "KF", "staff", 5),
             item("manual_section", "第4章 客户服务", "KF", "approver", -3),
             item("manual_section", "第5章 安全管理", "BA", "reviewer", 10),
-            item("regulation", "业主档案管理制度", "KF", "clerk", 12),
+            # engineering's processes have no regulation yet (a gap the handbook leaves)
+            item("regulation", "房屋维修管理制度", "GC", "clerk", 12),
         ],
     )
     service.take_step(session, manager, plan, "confirm")
