@@ -97,4 +97,5 @@ FEATURES: list[str] = [
     "certification",
     "nonconformity",
     "audits",
+    "writing",
 ]

@@ -84,6 +84,7 @@ def create_demo_data(session: Session) -> str | None:
 
     create_demo_audits(session, users, depts, password)
     create_demo_certificate(session, users["manager"])
+    create_demo_writing_plan(session, users, depts)
     return password
 
 
@@ -117,3 +118,62 @@ def create_demo_certificate(session: Session, manager: User) -> None:
         scope="物业管理服务（客户服务、安全管理、管家服务、工程服务）",
         sites="公司总部及各项目管理处",
         decision_date=decision, grant_date=decision))
+
+
+def create_demo_writing_plan(
+    session: Session, users: dict[str, User], depts: dict[str, Department]
+) -> None:
+    """The writing plan of the manual's next revision (qms/writing): sections across the
+    departments, one submitted, one late, a new regulation; one answered question and one
+    open, so a new user sees how the manual is written (handbook 5.3)."""
+    from datetime import timedelta
+
+    from qms import clock
+    from qms.certification import service as certification
+    from qms.writing import service
+
+    today = clock.today()
+    manager, clerk = users["manager"], users["clerk"]
+    consultant = certification.create_consultant(
+        session, manager, name="刘建华", organisation="华信管理咨询有限公司"
+    )
+
+    def item(kind: str, title: str, dept: str, writer: str, draft: int) -> service.ItemIn:
+        return service.ItemIn(
+            kind=kind, title=title, department=depts[dept], writer=users[writer],
+            start_on=today - timedelta(days=20), draft_due=today + timedelta(days=draft),
+            final_due=today + timedelta(days=30),
+        )
+
+    plan = service.create_plan(
+        session, clerk, title="质量手册 B/0 换版", scope="质量手册（QM-01）整体换版及配套制度",
+        consultant=consultant, training_on=today - timedelta(days=21), trainer="刘建华",
+        training_notes="各部门编写人员参加：手册结构、标准条款与编写方法",
+        items=[
+            item("manual_section", "第1章 质量方针和质量目标", "KF", "staff", 5),
+            item("manual_section", "第4章 客户服务", "KF", "approver", -3),
+            item("manual_section", "第5章 安全管理", "BA", "reviewer", 10),
+            # engineering's processes have no regulation yet (a gap the handbook leaves)
+            item("regulation", "房屋维修管理制度", "GC", "clerk", 12),
+        ],
+    )
+    service.take_step(session, manager, plan, "confirm")
+    service.take_step(session, clerk, plan, "start_writing")
+    first = plan.items[0]
+    service.start_draft(session, users["staff"], first)
+    service.save_section(
+        session, users["staff"], first, base_version=1,
+        body="## 一、质量方针\n\n业主至上，服务第一，持续改进。\n\n## 二、质量目标\n\n"
+        "业主满意率不低于 95%。\n",
+    )
+    service.submit_draft(session, users["staff"], first)
+    service.start_draft(session, users["approver"], plan.items[1])
+    asked = service.ask(
+        session, users["staff"], plan, item=first,
+        text="质量目标是否需要按部门分解写入手册？",
+    )
+    service.answer(
+        session, manager, asked, consultant=consultant,
+        text="手册写公司级目标；部门目标在质量方针和目标（MB-01）中分解。",
+    )
+    service.ask(session, users["reviewer"], plan, text="安全管理章节是否需要引用消防管理制度？")

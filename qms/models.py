@@ -14,6 +14,7 @@ FEATURE_MODELS = [
     "certification",
     "nonconformity",
     "audits",
+    "writing",
 ]
 for _name in FEATURE_MODELS:
     importlib.import_module(f"qms.{_name}.models")

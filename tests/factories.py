@@ -81,6 +81,7 @@ def make_document(
     department: str = "KF",
     title: str = "服务投诉处理制度",
     body: str = "## 总则\n\n为规范投诉处理，制定本制度。\n",
+    number: str | None = None,
 ) -> Any:
     """A document whose first revision is driven through the real services to `state`."""
     from qms.documents import service
@@ -96,6 +97,7 @@ def make_document(
         department=dept,
         body=body,
         change_summary="首次发布",
+        number=number,
     )
     revision = document.working_revision
     if state == "draft":

@@ -62,6 +62,9 @@ class Permission(enum.StrEnum):
     RAISE_NONCONFORMITIES = "raise_nonconformities"
     MANAGE_NONCONFORMITIES = "manage_nonconformities"  # owners, plans, close, reopen
     VERIFY_NONCONFORMITIES = "verify_nonconformities"  # verification of effectiveness
+    # the quality-manual writing plan (qms/writing): run plans; confirm them and answer
+    MANAGE_WRITING_PLANS = "manage_writing_plans"
+    CONFIRM_WRITING_PLANS = "confirm_writing_plans"
 
 
 _EVERYONE = {Permission.READ_DOCUMENTS, Permission.VIEW_OWN_TASKS}
@@ -164,3 +167,12 @@ def permissions_for(roles: Iterable[Role]) -> frozenset[Permission]:
     for role in roles:
         granted |= ROLE_PERMISSIONS[role]
     return frozenset(granted)
+
+
+# The quality-manual writing plan (handbook 5.3, qms/writing): the center runs plans, the
+# quality manager confirms them and answers the writers' questions.
+ROLE_PERMISSIONS[Role.QUALITY_MANAGER] |= {
+    Permission.MANAGE_WRITING_PLANS,
+    Permission.CONFIRM_WRITING_PLANS,
+}
+ROLE_PERMISSIONS[Role.QUALITY_CLERK] |= {Permission.MANAGE_WRITING_PLANS}

@@ -129,6 +129,28 @@ ACTION_LABELS: dict[str, Any] = {
     "delete_item": _p("trail action", "Checklist item removed"),
     "add_photo": _p("trail action", "Photo added"),
     "distribute": _p("trail action", "Distributed"),
+    # the quality-manual writing plan (qms/writing)
+    "add_plan_item": _p("trail action", "Writing-plan item added"),
+    "record_training": _p("trail action", "Writers' training recorded"),
+    "plan_confirm": _p("trail action", "Writing plan confirmed"),
+    "plan_start_writing": _p("trail action", "Writing started"),
+    "plan_consolidate": _p("trail action", "Drafts being consolidated"),
+    "plan_circulate": _p("trail action", "Draft circulated for comments"),
+    "plan_return_for_changes": _p("trail action", "Returned for changes"),
+    "plan_finalise": _p("trail action", "Writing plan finalised"),
+    "plan_cancel": _p("trail action", "Writing plan cancelled"),
+    "start_draft": _p("trail action", "Draft started from the template"),
+    "save_section": _p("trail action", "Manual section saved"),
+    "submit_draft": _p("trail action", "Draft submitted"),
+    "record_delay": _p("trail action", "Delay recorded"),
+    "ask": _p("trail action", "Question asked"),
+    "answer": _p("trail action", "Question answered"),
+    "assemble_manual": _p("trail action", "Draft manual assembled"),
+    "record_finding": _p("trail action", "Consultant's finding recorded"),
+    "resolve_finding": _p("trail action", "Finding resolved"),
+    "add_comment": _p("trail action", "Circulation comment recorded"),
+    "decide_comment": _p("trail action", "Comment decided"),
+    "chase": _p("trail action", "Late item chased"),
 }
 
 OBJECT_LABELS: dict[str, Any] = {
@@ -160,6 +182,11 @@ OBJECT_LABELS: dict[str, Any] = {
     "audit_programme": _l("Audit programme"),
     "audit_finding": _l("Audit finding"),
     "audit_report": _l("Audit report"),
+    "writing_plan": _l("Writing plan"),
+    "writing_item": _l("Writing-plan item"),
+    "writing_question": _l("Writer's question"),
+    "writing_finding": _l("Consultant's finding"),
+    "writing_comment": _l("Circulation comment"),
 }
 
 FIELD_LABELS: dict[str, Any] = {

@@ -156,6 +156,12 @@ def certification_reminders(session: Session, today: date) -> str:
     return send_reminders(session, today)
 
 
+def writing_chases(session: Session, today: date) -> str:
+    from qms.writing.reminders import chase_late_items
+
+    return chase_late_items(session, today)
+
+
 DAILY_JOBS = [
     DailyJob("activate_revisions", activate_effective_revisions),
     DailyJob("periodic_review_reminders", periodic_review_reminders),
@@ -163,6 +169,7 @@ DAILY_JOBS = [
     DailyJob("purge_idempotency_keys", purge_idempotency_keys),
     DailyJob("certification_reminders", certification_reminders),
     DailyJob("nonconformity_overdue", nonconformity_overdue),
+    DailyJob("writing_chases", writing_chases),
 ]
 
 

@@ -453,6 +453,8 @@ def build(app: Flask) -> Hostile:
         )
         db.commit()
         audit_ids = _hostile_audits(app, db, people)
+        writing_ids = _hostile_writing(db, people)
+        db.commit()
 
         from qms.mail.models import MailMessage
         from qms.word.models import Attachment
@@ -482,6 +484,7 @@ def build(app: Flask) -> Hostile:
             # the hostile nonconformity, and the one the audit's finding raised
             "nc_id": [nonconformity.id, *audit_ids.get("nc_id", [])],
             **cert,
+            **writing_ids,
             "action_id": [nonconformity.actions[0].id],
         }
         out.named = {
@@ -548,6 +551,54 @@ def _hostile_certification(db: Any, app: Flask, clerk: Any) -> tuple[dict[str, l
     fillers = {"body_id": [body.id], "project_id": [project.id],
                "file_id": [step.files[0].id], "certificate_id": [certificate.id]}
     return fillers, certification.new_feed_token(db, clerk)
+
+
+def _hostile_writing(db: Any, people: dict[str, Any]) -> dict[str, list[int]]:
+    """A writing plan (qms/writing) in circulation: every text a user types, hostile."""
+    from datetime import timedelta
+
+    from qms import clock
+    from qms.certification import service as certification
+    from qms.writing import service as writing
+
+    clerk, manager, staff = people["clerk"], people["manager"], people["staff"]
+    consultant = certification.create_consultant(db, clerk, name=hostile("wp_consultant", 100))
+    today = clock.today()
+
+    def item(kind: str, writer: Any, tag: str) -> Any:
+        return writing.ItemIn(kind=kind, title=hostile(tag), department=_department(db, "KF"),
+                              writer=writer, start_on=today, draft_due=today,
+                              final_due=today + timedelta(days=5))
+
+    plan = writing.create_plan(
+        db, clerk, title=hostile("wp_title"), scope=hostile("wp_scope"), consultant=consultant,
+        training_on=today, trainer=hostile("wp_trainer"), training_notes=hostile("wp_notes"),
+        items=[item("manual_section", staff, "wp_section"), item("form", clerk, "wp_form")])
+    writing.take_step(db, manager, plan, "confirm")
+    section = plan.items[0]
+    writing.start_draft(db, staff, section)
+    writing.save_section(db, staff, section, body=hostile_body("wp_body"), base_version=1)
+    writing.submit_draft(db, staff, section)
+    writing.record_delay(db, clerk, plan.items[1], reason=hostile("wp_delay"))
+    question = writing.ask(db, staff, plan, text=hostile("wp_question"), item=section)
+    writing.answer(db, manager, question, text=hostile("wp_answer"), consultant=consultant)
+    writing.ask(db, staff, plan, text=hostile("wp_open_question"))
+    writing.take_step(db, clerk, plan, "start_writing")
+    writing.take_step(db, clerk, plan, "consolidate")
+    writing.assemble_manual(db, clerk, plan)
+    finding = writing.record_finding(db, clerk, plan, category="interfaces",
+                                     text=hostile("wp_finding"), item=section)
+    writing.resolve_finding(db, clerk, finding, note=hostile("wp_resolution"))
+    writing.record_finding(db, clerk, plan, category="records", text=hostile("wp_finding2"))
+    writing.take_step(db, clerk, plan, "circulate", deadline=today)
+    comment = writing.add_comment(db, clerk, plan, department=_department(db, "KF"),
+                                  person=hostile("wp_person", 100),
+                                  clause=hostile("wp_clause", 100), text=hostile("wp_comment"))
+    writing.decide_comment(db, clerk, comment, decision="not_adopted",
+                           reason=hostile("wp_reason"), confirmed_by=hostile("wp_by", 100))
+    writing.add_comment(db, clerk, plan, department=_department(db, "KF"), person="张三",
+                        clause="4.1", text=hostile("wp_comment2"))
+    return {"plan_id": [plan.id], "plan_item_id": [section.id, plan.items[1].id]}
 
 
 def _hostile_nonconformity(db: Any, process: str) -> Any:

@@ -50,6 +50,8 @@ CERT_READERS = frozenset({"manager", "clerk", "auditor", "approver", "gm"})
 # Raise nonconformities and verify their effectiveness (RAISE_ / VERIFY_NONCONFORMITIES).
 NC_RAISERS = frozenset({"manager", "clerk", "auditor"})
 NC_VERIFIERS = frozenset({"manager", "clerk", "auditor"})
+# A writing plan: the quality center sees every plan, a writer the plans they write for.
+_WRITING_SEEN = "the quality center and the plan's writers (the staff member writes a section)"
 
 
 @dataclass(frozen=True)
@@ -328,6 +330,22 @@ ROUTES: dict[str, Access] = {
     "certification.certificate_finding": Access(post=DOCUMENT_CONTROL),
     # a token only (API token or feed token): a browser session is refused
     "api.certification_api.calendar_feed": Access(get=NOBODY),
+    # the quality-manual writing plan (qms/writing): the center runs it, writers write
+    "writing.index": Access(get=SIGNED_IN),
+    "writing.new": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "writing.plan": Access(get=SIGNED_IN, post=SIGNED_IN, object_rule=_WRITING_SEEN),
+    "writing.item": Access(get=SIGNED_IN, post=SIGNED_IN, object_rule=_WRITING_SEEN),
+    "writing.consolidation": Access(get=DOCUMENT_CONTROL, post=DOCUMENT_CONTROL),
+    "writing.form_006": Access(get=SIGNED_IN, object_rule=_WRITING_SEEN),
+    "writing.form_007": Access(get=DOCUMENT_CONTROL),
+    "writing.form_006_docx": Access(get=SIGNED_IN, object_rule=_WRITING_SEEN),
+    "writing.form_007_docx": Access(get=DOCUMENT_CONTROL),
+    "api.writing_api.list_plans": Access(get=SIGNED_IN),
+    "api.writing_api.create_plan": Access(post=DOCUMENT_CONTROL),
+    "api.writing_api.get_plan": Access(get=SIGNED_IN, object_rule=_WRITING_SEEN),
+    "api.writing_api.transition": Access(
+        post=DOCUMENT_CONTROL, object_rule="confirm: the quality manager only"
+    ),
     # -- nonconformities ---------------------------------------------------------------
     "nonconformity.register": Access(get=SIGNED_IN),
     "nonconformity.new": Access(get=NC_RAISERS, post=NC_RAISERS),

@@ -217,6 +217,7 @@ def build_world(app: Flask) -> dict[str, Any]:
         # the staff member's own API token: others may not revoke it (404), an admin may
         token, _secret = auth_service.issue_token(s, u["staff"], u["staff"], "matrix")
         cert = _certification_world(s, u, app)
+        writing = _writing_world(s, u)
         s.commit()
         audits = _audit_world(app, s, u)
         assert message is not None
@@ -245,6 +246,7 @@ def build_world(app: Flask) -> dict[str, Any]:
             "day": "2026-10-01",
             **audits,
             **cert,
+            **writing,
             "nc_id": nc.id,
             "action_id": nc.actions[0].id,
         }
@@ -301,6 +303,14 @@ def _certification_world(s: Any, u: dict[str, Any], app: Flask) -> dict[str, Any
     s.flush()
     return {"body_id": body.id, "project_id": project.id, "file_id": step.files[0].id,
             "certificate_id": certificate.id}
+
+
+def _writing_world(s: Any, u: dict[str, Any]) -> dict[str, Any]:
+    """A writing plan being written: the staff member writes its first manual section."""
+    from tests.writing.conftest import make_plan
+
+    plan = make_plan(s, u, "writing")
+    return {"plan_id": plan.id, "plan_item_id": plan.items[0].id}
 
 
 def _make_nonconformity(s: Any, u: dict[str, Any], process: str) -> Any:
