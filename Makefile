@@ -28,8 +28,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-translations: install
-	$(BIN)/pybabel compile -f -d qms/translations --statistics 2>&1 | tail -n 1
+# Compiled only when a catalogue changed, so two runs at once (CI's SQLite and PostgreSQL
+# passes) never rewrite a .mo file the other is reading.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard qms/translations/*/LC_MESSAGES/messages.po))
+
+translations: install $(MO_FILES)
+
+qms/translations/%/LC_MESSAGES/messages.mo: qms/translations/%/LC_MESSAGES/messages.po | $(VENV)/.installed
+	$(BIN)/pybabel compile -f -i $< -o $@.tmp --statistics 2>&1 | tail -n 1
+	mv $@.tmp $@
 
 # Re-extract the messages after changing user-facing text, then translate the new ones.
 messages: install

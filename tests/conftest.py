@@ -47,15 +47,50 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
 def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
     if PG_URL:
         yield PG_URL
-        engine = make_engine(PG_URL)
-        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        _empty_pg_database()
         return
     path = tmp_path / "qms.sqlite3"
     shutil.copyfile(database_template, path)
     yield f"sqlite:///{path}"
+
+
+_EMPTYING: list[str] = []
+
+
+def _empty_pg_database() -> None:
+    """Empty every table and restart every sequence, as TRUNCATE … RESTART IDENTITY would,
+    but in one round trip of DELETEs: TRUNCATE of some 80 tables costs about 0.2 s a test on
+    PostgreSQL (it replaces each table's files), DELETE of the few rows a test made about
+    0.01 s. Should a foreign key still refuse the DELETEs, TRUNCATE does it."""
+    engine = make_engine(PG_URL)
+    try:
+        with engine.begin() as conn:
+            if not _EMPTYING:
+                sequences = conn.scalars(
+                    sa.text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+                ).all()
+                # the foreign keys that close a cycle (document ↔ revision) first
+                cycles = [
+                    f'UPDATE "{t.name}" SET '  # noqa: S608 - the models' own names
+                    + ", ".join(f'"{c.name}" = NULL' for c in fk.columns)
+                    for t in metadata.sorted_tables
+                    for fk in t.foreign_key_constraints
+                    if fk.use_alter
+                ]
+                _EMPTYING.append(
+                    "; ".join(
+                        cycles
+                        + [f'DELETE FROM "{t.name}"' for t in reversed(metadata.sorted_tables)]  # noqa: S608
+                        + [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+                    )
+                )
+            conn.exec_driver_sql(_EMPTYING[0])
+    except sa.exc.IntegrityError:
+        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
 
 
 class BrowserLikeClient(FlaskClient):
