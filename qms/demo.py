@@ -161,7 +161,7 @@ def create_demo_writing_plan(
     service.take_step(session, clerk, plan, "start_writing")
     first = plan.items[0]
     service.start_draft(session, users["staff"], first)
-    service.save_section(
+    service.save_text(
         session, users["staff"], first, base_version=1,
         body="## 一、质量方针\n\n业主至上，服务第一，持续改进。\n\n## 二、质量目标\n\n"
         "业主满意率不低于 95%。\n",

@@ -577,7 +577,7 @@ def _hostile_writing(db: Any, people: dict[str, Any]) -> dict[str, list[int]]:
     writing.take_step(db, manager, plan, "confirm")
     section = plan.items[0]
     writing.start_draft(db, staff, section)
-    writing.save_section(db, staff, section, body=hostile_body("wp_body"), base_version=1)
+    writing.save_text(db, staff, section, body=hostile_body("wp_body"), base_version=1)
     writing.submit_draft(db, staff, section)
     writing.record_delay(db, clerk, plan.items[1], reason=hostile("wp_delay"))
     question = writing.ask(db, staff, plan, text=hostile("wp_question"), item=section)
