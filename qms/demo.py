@@ -125,7 +125,8 @@ def create_demo_writing_plan(
 ) -> None:
     """The writing plan of the manual's next revision (qms/writing): sections across the
     departments, one submitted, one late, a new regulation written on the plan by a
-    department person; one answered question and one open, so a new user sees how the manual is written (handbook 5.3)."""
+    department person; one answered question and one open, so a new user sees how the
+    manual is written (handbook 5.3)."""
     from datetime import timedelta
 
     from qms import clock
