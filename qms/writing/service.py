@@ -530,6 +530,23 @@ def current_text(item: PlanItem) -> SectionText | None:
     return item.texts[-1] if item.texts else None
 
 
+def load_drafts(session: Session, plan: WritingPlan) -> None:
+    """The plan's items with their controlled drafts and documents in two queries, for the
+    pages that list them."""
+    from sqlalchemy.orm import selectinload
+
+    from qms.documents.models import Revision
+
+    session.scalars(
+        sa.select(PlanItem)
+        .where(PlanItem.plan_id == plan.id)
+        .options(
+            selectinload(PlanItem.revision).selectinload(Revision.document),
+            selectinload(PlanItem.document),
+        )
+    ).all()
+
+
 def drafted_on_item(item: PlanItem) -> bool:
     """Whether the item's text is written on the item (versions kept there, edited on the
     item page): a manual section always; a regulation, process or form when its writer may

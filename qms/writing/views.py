@@ -413,7 +413,9 @@ def consolidation(plan_id: int) -> Any:
             status = 422
     if request.method == "GET":
         forms["decide"].confirmed_by.data = current_user.display_name
+    service.load_drafts(db, found)
     rows = service.standings(found)
+    on_item = [i for i in found.items if i.kind != "manual_section" and service.drafted_on_item(i)]
     return _render(
         "consolidation.html",
         status,
@@ -423,9 +425,8 @@ def consolidation(plan_id: int) -> Any:
         counts=service.counts(rows),
         facts=service.facts(found),
         manual=found.manual_revision,
-        on_item=[
-            i for i in found.items if i.kind != "manual_section" and service.drafted_on_item(i)
-        ],
+        on_item=on_item,
+        taken_in=[i.revision.document for i in on_item if i.taken_in_at and i.revision],
     )
 
 

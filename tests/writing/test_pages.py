@@ -444,6 +444,40 @@ def test_query_counts_do_not_grow_with_the_plan(app, users, client_as):
     assert counts[0] == counts[2] and counts[1] == counts[3], counts
 
 
+def test_query_counts_do_not_grow_with_texts_taken_in(app, users, client_as):
+    counts = []
+    for n in (2, 6):
+        plan_id, items = _plan(
+            app,
+            users,
+            "writing",
+            items=[
+                {"kind": "regulation", "title": f"制度{i}", "writer": "staff"} for i in range(n)
+            ],
+        )
+        with app.test_request_context():
+            from qms.auth.models import User
+            from qms.db import get_session
+            from qms.writing import service
+            from qms.writing.models import PlanItem
+
+            s = get_session()
+            staff, clerk_user = s.get(User, users["staff"]), s.get(User, users["clerk"])
+            for item_id in items:
+                item = s.get(PlanItem, item_id)
+                service.start_draft(s, staff, item)
+                service.submit_draft(s, staff, item)
+                service.take_in(s, clerk_user, item)
+            s.commit()
+        clerk = client_as("clerk")
+        url = f"/writing-plans/{plan_id}/consolidation"
+        with count_queries(app) as counter:
+            html = clerk.get(url).get_data(as_text=True)
+        assert html.count("已纳入") >= n
+        counts.append(counter["n"])
+    assert counts[0] == counts[1], counts
+
+
 def test_the_forms_in_word(app, users, client_as):
     import io
 

@@ -590,3 +590,23 @@ def test_a_finding_or_question_about_another_plans_item_is_refused(world):
     with pytest.raises(Invalid):
         service.ask(s, u["staff"], plan, text="问", item=other.items[0])
     assert plan.findings == [] and plan.questions == []
+
+
+def test_importing_a_file_under_a_number_held_by_a_plan_is_refused_naming_the_plan(
+    world, tmp_path
+):
+    s, u = world
+    from qms.documents.models import Document
+    from qms.procedures.importer import import_directory
+    from tests.procedures.conftest import write_doc
+
+    plan, item = _staff_regulation(s, u)
+    s.commit()
+    write_doc(tmp_path, item.number, title="别的制度")
+    before = _document_count(s)
+    report = import_directory(s, tmp_path, actor=u["clerk"])
+    assert len(report.errors) == 1
+    message = report.errors[0].describe()
+    assert item.number in message and plan.ref in message and "预留" in message
+    assert _document_count(s) == before
+    assert s.scalar(sa.select(Document).where(Document.number == item.number)) is None
