@@ -592,9 +592,7 @@ def test_a_finding_or_question_about_another_plans_item_is_refused(world):
     assert plan.findings == [] and plan.questions == []
 
 
-def test_importing_a_file_under_a_number_held_by_a_plan_is_refused_naming_the_plan(
-    world, tmp_path
-):
+def test_importing_a_file_under_a_number_held_by_a_plan_is_refused_naming_the_plan(world, tmp_path):
     s, u = world
     from qms.documents.models import Document
     from qms.procedures.importer import import_directory
