@@ -124,8 +124,9 @@ def create_demo_writing_plan(
     session: Session, users: dict[str, User], depts: dict[str, Department]
 ) -> None:
     """The writing plan of the manual's next revision (qms/writing): sections across the
-    departments, one submitted, one late, a new regulation; one answered question and one
-    open, so a new user sees how the manual is written (handbook 5.3)."""
+    departments, one submitted, one late, a new regulation written on the plan by a
+    department person; one answered question and one open, so a new user sees how the
+    manual is written (handbook 5.3)."""
     from datetime import timedelta
 
     from qms import clock
@@ -153,21 +154,24 @@ def create_demo_writing_plan(
             item("manual_section", "第1章 质量方针和质量目标", "KF", "staff", 5),
             item("manual_section", "第4章 客户服务", "KF", "approver", -3),
             item("manual_section", "第5章 安全管理", "BA", "reviewer", 10),
-            # engineering's processes have no regulation yet (a gap the handbook leaves)
-            item("regulation", "房屋维修管理制度", "GC", "clerk", 12),
+            # engineering's processes have no regulation yet (a gap the handbook leaves);
+            # its writer may not draft controlled documents, so writes it on the plan and
+            # the quality center takes it into the controlled draft once submitted
+            item("regulation", "房屋维修管理制度", "GC", "reviewer", 12),
         ],
     )
     service.take_step(session, manager, plan, "confirm")
     service.take_step(session, clerk, plan, "start_writing")
     first = plan.items[0]
     service.start_draft(session, users["staff"], first)
-    service.save_section(
+    service.save_text(
         session, users["staff"], first, base_version=1,
         body="## 一、质量方针\n\n业主至上，服务第一，持续改进。\n\n## 二、质量目标\n\n"
         "业主满意率不低于 95%。\n",
     )
     service.submit_draft(session, users["staff"], first)
     service.start_draft(session, users["approver"], plan.items[1])
+    service.start_draft(session, users["reviewer"], plan.items[3])
     asked = service.ask(
         session, users["staff"], plan, item=first,
         text="质量目标是否需要按部门分解写入手册？",

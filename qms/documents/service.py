@@ -19,7 +19,7 @@ from qms.auth.models import Department, Meaning, Signature, User
 from qms.auth.permissions import Permission
 from qms.auth.signatures import check_seen, sign, signatures_for, void_signatures
 from qms.db import utcnow
-from qms.documents import labels
+from qms.documents import labels, reservations
 from qms.documents.lifecycle import FROZEN, IN_WORK, Action, Actor, RevState, TransitionError
 from qms.documents.lifecycle import transition as lifecycle_transition
 from qms.documents.models import (
@@ -385,7 +385,11 @@ def create_document(
     number: str | None = None,
     review_interval_months: int | None = None,
     label: str | None = None,
+    claim_reserved: bool = False,
 ) -> Document:
+    """A new document with its first draft. A typed number must be free: neither used nor
+    held for a document not yet made (reservations.py) — unless the holder itself makes
+    the document under it (claim_reserved)."""
     if not actor.can(Permission.DRAFT_DOCUMENTS):
         raise Forbidden(_l("You may not draft documents."))
     title = title.strip()
@@ -398,6 +402,17 @@ def create_document(
             raise Conflict(
                 _l("The number %(number)s is already in use and is never reused.", number=number),
                 code="duplicate_number",
+            )
+        holder = None if claim_reserved else reservations.holder_of(session, number)
+        if holder is not None:
+            raise Conflict(
+                _l(
+                    "%(number)s is reserved by %(holder)s; choose another number or let "
+                    "the system allocate one.",
+                    number=number,
+                    holder=holder,
+                ),
+                code="number_reserved",
             )
         _reserve_number(session, number, kind, department)
     else:

@@ -141,6 +141,8 @@ ACTION_LABELS: dict[str, Any] = {
     "plan_cancel": _p("trail action", "Writing plan cancelled"),
     "start_draft": _p("trail action", "Draft started from the template"),
     "save_section": _p("trail action", "Manual section saved"),
+    "save_text": _p("trail action", "Draft text saved"),
+    "take_in": _p("trail action", "Text taken into the controlled draft"),
     "submit_draft": _p("trail action", "Draft submitted"),
     "record_delay": _p("trail action", "Delay recorded"),
     "ask": _p("trail action", "Question asked"),

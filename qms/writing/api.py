@@ -76,6 +76,10 @@ def item_json(i: PlanItem) -> dict[str, Any]:
         "actual_on": _day(i.actual_on),
         "delay_reason": i.delay_reason,
         "section_version": i.texts[-1].version if i.texts else None,
+        # where the text is written: on the plan (a manual section, or a writer without
+        # the drafting right) or in a controlled draft; taken_in once the center made it one
+        "draft": "on_item" if service.drafted_on_item(i) else "document",
+        "taken_in": i.taken_in_at is not None,
     }
 
 
@@ -272,8 +276,27 @@ def transition(plan_id: int) -> Any:
     return jsonify(plan_json(plan, full=True))
 
 
+@bp.route("/writing-plans/<int:plan_id>/items/<int:item_id>/take-in", methods=["POST"])
+@permission_required(Permission.MANAGE_WRITING_PLANS)
+def take_in(plan_id: int, item_id: int) -> Any:
+    """The quality center takes a submitted text written on the plan into its controlled
+    draft."""
+    db = get_session()
+    plan = _plan(plan_id)
+    item = service.get_item(db, plan, item_id)
+    service.take_in(db, current_user, item)
+    db.commit()
+    return jsonify(plan_json(plan, full=True))
+
+
 _ID = {
     "name": "plan_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+}
+_ITEM_ID = {
+    "name": "item_id",
     "in": "path",
     "required": True,
     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
@@ -356,6 +379,17 @@ OPENAPI_PATHS = {
             },
         ),
     },
+    "/api/v1/writing-plans/{plan_id}/items/{item_id}/take-in": {
+        "post": op(
+            "Take a submitted regulation, process or form written on the plan into its "
+            "controlled draft: a new document under the item's number, or the next revision "
+            "of the linked one (quality manager or clerk)",
+            403,
+            404,
+            409,
+            params=[_ID, _ITEM_ID],
+        ),
+    },
 }
 
 _PLAN_FIELDS: dict[str, Any] = {
@@ -395,6 +429,8 @@ OPENAPI_SCHEMAS = {
                 actual_on=nullable(DATE),
                 delay_reason=STRING,
                 section_version=nullable(INTEGER),
+                draft={"enum": ["on_item", "document"]},
+                taken_in=BOOLEAN,
                 progress=STRING,
             )
         ),
@@ -443,4 +479,5 @@ OPENAPI_RESPONSES = {
     },
     "/api/v1/writing-plans/{plan_id}": {"get": ref("WritingPlan")},
     "/api/v1/writing-plans/{plan_id}/transitions": {"post": ref("WritingPlan")},
+    "/api/v1/writing-plans/{plan_id}/items/{item_id}/take-in": {"post": ref("WritingPlan")},
 }

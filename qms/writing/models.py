@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from qms.auth.models import Department, User
 from qms.certification.models import Consultant
 from qms.db import Base, str_enum, utcnow
 from qms.documents.models import Document, Revision
+from qms.documents.reservations import number_holder
 from qms.writing.rules import Decision, FindingCategory, ItemKind, PlanState
 
 
@@ -73,6 +75,9 @@ class PlanItem(Base):
     final_due: Mapped[date]
     started_at: Mapped[datetime | None]
     submitted_at: Mapped[datetime | None]
+    # a writer without the drafting right writes on the item; the quality center then takes
+    # the text into the controlled draft (revision_id) at this time
+    taken_in_at: Mapped[datetime | None]
     actual_on: Mapped[date | None]
     delay_reason: Mapped[str] = mapped_column(sa.Text, default="")
 
@@ -183,3 +188,23 @@ class ChaseSent(Base):
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("writing_item.id"))
     stage: Mapped[str] = mapped_column(sa.String(10))  # draft | final
     sent_on: Mapped[date]
+
+
+@number_holder
+def reserved_by_plan(session: Session, number: str) -> object | None:
+    """Which open writing plan holds a number for an item not yet made into a document
+    (registered with the documents service, which knows nothing of writing plans)."""
+    plan = session.scalar(
+        sa.select(WritingPlan)
+        .join(PlanItem)
+        .where(
+            PlanItem.number == number,
+            PlanItem.revises_existing.is_(False),
+            PlanItem.document_id.is_(None),
+            WritingPlan.state.not_in([PlanState.FINALISED, PlanState.CANCELLED]),
+        )
+        .limit(1)
+    )
+    if plan is None:
+        return None
+    return _l("writing plan %(ref)s %(title)s", ref=plan.ref, title=plan.title)

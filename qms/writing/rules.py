@@ -96,6 +96,9 @@ class Facts:
     manual_assembled: bool = False
     undecided_comments: int = 0
     unresolved_findings: int = 0
+    # submitted regulations, processes and forms written on the plan, not yet taken into
+    # their controlled drafts
+    untaken_drafts: int = 0
 
 
 NO_FACTS = Facts()
@@ -104,7 +107,8 @@ NO_FACTS = Facts()
 def transition(state: PlanState, action: str, facts: Facts = NO_FACTS) -> PlanState:
     """The state after the action, or StepRefused: an unknown or out-of-order step, a plan
     confirmed without items, circulated before the manual draft is assembled, finalised
-    with comments undecided or the consultant's findings unresolved."""
+    with comments undecided, the consultant's findings unresolved or a submitted text
+    written on the plan not yet taken into its controlled draft."""
     try:
         act = PlanAction(action)
     except ValueError:
@@ -120,6 +124,8 @@ def transition(state: PlanState, action: str, facts: Facts = NO_FACTS) -> PlanSt
         raise StepRefused("undecided_comments", state, act, facts.undecided_comments)
     if act == A.FINALISE and facts.unresolved_findings:
         raise StepRefused("unresolved_findings", state, act, facts.unresolved_findings)
+    if act == A.FINALISE and facts.untaken_drafts:
+        raise StepRefused("untaken_drafts", state, act, facts.untaken_drafts)
     return nxt
 
 

@@ -230,16 +230,6 @@ def _new_item(
     number, document, revises = "", None, False
     if kind != ItemKind.MANUAL_SECTION:
         doc_kind = DOC_KINDS[kind]
-        if not data.writer.can(Permission.DRAFT_DOCUMENTS):
-            raise Invalid(
-                _l(
-                    "%(name)s may not draft controlled documents, so cannot write %(title)s: "
-                    "name a writer who may, or ask the administrator for the right.",
-                    name=data.writer.display_name,
-                    title=title,
-                ),
-                code="writer_cannot_draft",
-            )
         if data.document is not None:
             document = data.document
             if document.kind != doc_kind:
@@ -393,6 +383,7 @@ def facts(plan: WritingPlan) -> Facts:
         manual_assembled=plan.manual_revision_id is not None,
         undecided_comments=sum(1 for c in plan.comments if c.decision is None),
         unresolved_findings=sum(1 for f in plan.findings if f.resolved_at is None),
+        untaken_drafts=sum(1 for i in plan.items if awaits_take_in(i)),
     )
 
 
@@ -421,6 +412,10 @@ REFUSALS = {
     ),
     "unresolved_findings": _l(
         "The plan cannot be finalised: %(n)d of the consultant's findings are not resolved."
+    ),
+    "untaken_drafts": _l(
+        "The plan cannot be finalised: the submitted text of %(n)d regulation(s), process(es) "
+        "or form(s) written on the plan is not yet taken into the controlled draft."
     ),
 }
 
@@ -535,21 +530,61 @@ def current_text(item: PlanItem) -> SectionText | None:
     return item.texts[-1] if item.texts else None
 
 
+def load_drafts(session: Session, plan: WritingPlan) -> None:
+    """The plan's items with their controlled drafts and documents in two queries, for the
+    pages that list them."""
+    from sqlalchemy.orm import selectinload
+
+    from qms.documents.models import Revision
+
+    session.scalars(
+        sa.select(PlanItem)
+        .where(PlanItem.plan_id == plan.id)
+        .options(
+            selectinload(PlanItem.revision).selectinload(Revision.document),
+            selectinload(PlanItem.document),
+        )
+    ).all()
+
+
+def drafted_on_item(item: PlanItem) -> bool:
+    """Whether the item's text is written on the item (versions kept there, edited on the
+    item page): a manual section always; a regulation, process or form when its writer may
+    not draft controlled documents — the quality center then takes the submitted text into
+    the controlled draft. Once started, where it was started decides."""
+    if item.kind == ItemKind.MANUAL_SECTION:
+        return True
+    if item.started_at is None:
+        return not item.writer.can(Permission.DRAFT_DOCUMENTS)
+    return item.revision_id is None or item.taken_in_at is not None
+
+
+def awaits_take_in(item: PlanItem) -> bool:
+    """A submitted regulation, process or form written on the item, not yet taken in."""
+    return (
+        item.kind != ItemKind.MANUAL_SECTION
+        and item.submitted_at is not None
+        and item.taken_in_at is None
+        and drafted_on_item(item)
+    )
+
+
 def start_draft(session: Session, actor: User, item: PlanItem) -> PlanItem:
-    """Start the item's draft from the template of its kind (5.3): a manual section's text
-    on the item; a regulation, process or form as a draft of a controlled document — a new
-    document under the pre-allocated number, or the next revision of the linked one."""
+    """Start the item's draft from the template of its kind (5.3). On the item (a manual
+    section, or a document whose writer may not draft controlled documents — a revision
+    then starts from the effective text); otherwise as a draft of a controlled document —
+    a new document under the pre-allocated number, or the next revision of the linked one."""
     _writer(actor, item)
     _writing(item.plan)
     if item.started_at is not None:
         raise Conflict(_l("The draft of this item is already started."), code="started")
-    if item.kind == ItemKind.MANUAL_SECTION:
-        session.add(
-            SectionText(
-                item=item, version=1, body=starting_text(DocKind.QUALITY_MANUAL), author_id=actor.id
-            )
-        )
-        what = "section v1"
+    if drafted_on_item(item):
+        body = starting_text(DOC_KINDS[item.kind])
+        current = item.document.current_revision if item.document is not None else None
+        if current is not None:
+            body = current.body
+        session.add(SectionText(item=item, version=1, body=body, author_id=actor.id))
+        what = "text v1" if item.kind != ItemKind.MANUAL_SECTION else "section v1"
     elif item.document is not None:
         revision = documents.revise(
             session,
@@ -570,6 +605,7 @@ def start_draft(session: Session, actor: User, item: PlanItem) -> PlanItem:
             body=starting_text(DOC_KINDS[item.kind]),
             change_summary=str(_l("Written under writing plan %(ref)s", ref=item.plan.ref)),
             number=item.number,
+            claim_reserved=True,
         )
         item.document = document
         item.revision = document.working_revision
@@ -580,15 +616,25 @@ def start_draft(session: Session, actor: User, item: PlanItem) -> PlanItem:
     return item
 
 
-def save_section(
+def save_text(
     session: Session, actor: User, item: PlanItem, *, body: str, base_version: int
 ) -> SectionText:
-    """A new version of a manual section's text; the earlier ones are kept. The writer
+    """A new version of the text written on the item (a manual section, or a document whose
+    writer may not draft controlled documents); the earlier ones are kept. The writer
     writes; the center may tidy it while consolidating."""
     _writer(actor, item, managers_too=True)
     _writing(item.plan)
-    if item.kind != ItemKind.MANUAL_SECTION:
+    if not drafted_on_item(item):
         raise Conflict(_l("This item is written in the document editor."), code="not_section")
+    if item.taken_in_at is not None:
+        raise Conflict(
+            _l(
+                "This text is already taken into the controlled draft %(number)s; it is "
+                "edited there now.",
+                number=item.number,
+            ),
+            code="taken_in",
+        )
     current = current_text(item)
     if current is None:
         raise Conflict(_l("Start the draft of this section first."), code="not_started")
@@ -611,7 +657,7 @@ def save_section(
     trail.record(
         session,
         actor,
-        "save_section",
+        "save_section" if item.kind == ItemKind.MANUAL_SECTION else "save_text",
         "writing_item",
         item.id,
         field="body",
@@ -619,6 +665,86 @@ def save_section(
         new=f"v{text.version}",
     )
     return text
+
+
+def take_in(session: Session, actor: User, item: PlanItem) -> PlanItem:
+    """The quality center takes a submitted text written on the item into control: a new
+    document under the item's reserved number, or the next revision of the linked document,
+    with the writer's current text as its body and the actor (who may draft) as author."""
+    _manage(actor)
+    if item.kind == ItemKind.MANUAL_SECTION:
+        raise Conflict(
+            _l("A manual section is assembled into the manual, not taken in on its own."),
+            code="manual_section",
+        )
+    if item.plan.state in rules.FINAL:
+        raise Conflict(_l("This plan is closed."), code="closed")
+    if item.taken_in_at is not None:
+        raise Conflict(
+            _l(
+                "This text is already taken into the controlled draft %(number)s.",
+                number=item.number,
+            ),
+            code="taken_in",
+        )
+    if not drafted_on_item(item):
+        raise Conflict(
+            _l("This item is written in the document editor; it is already a controlled draft."),
+            code="not_on_item",
+        )
+    text = current_text(item)
+    if item.submitted_at is None or text is None:
+        raise Conflict(
+            _l("The writer has not submitted this text yet; it is taken in once submitted."),
+            code="not_submitted",
+        )
+    summary = str(
+        _l(
+            "Written under writing plan %(ref)s by %(writer)s",
+            ref=item.plan.ref,
+            writer=item.writer.display_name,
+        )
+    )
+    if item.document is not None:
+        revision = documents.revise(
+            session, actor, item.document, major_change=True, change_summary=summary
+        )
+        revision = documents.save_draft(
+            session,
+            actor,
+            revision,
+            body=text.body,
+            change_summary=summary,
+            base_hash=revision.content_sha256,
+        )
+    else:
+        document = documents.create_document(
+            session,
+            actor,
+            title=item.title,
+            kind=DOC_KINDS[item.kind],
+            department=item.department,
+            body=text.body,
+            change_summary=summary,
+            number=item.number,
+            claim_reserved=True,
+        )
+        item.document = document
+        revision = document.working_revision  # type: ignore[assignment]
+    item.revision = revision
+    item.taken_in_at = utcnow()
+    session.flush()
+    trail.record(
+        session,
+        actor,
+        "take_in",
+        "writing_item",
+        item.id,
+        field="revision",
+        new=f"{item.number} {revision.label}; v{text.version}",
+        reason=summary,
+    )
+    return item
 
 
 def submit_draft(session: Session, actor: User, item: PlanItem) -> PlanItem:

@@ -300,10 +300,17 @@ def item(plan_id: int, plan_item_id: int) -> Any:
             "submit": mine,
             "text": mine or manage,
             "delay": manage,
+            "take_in": manage,
         }
         if not allowed.get(which, mine or manage):
             abort(403)
-        form: Any = {"start": button, "submit": button, "text": section, "delay": delay}.get(which)
+        form: Any = {
+            "start": button,
+            "submit": button,
+            "text": section,
+            "delay": delay,
+            "take_in": button,
+        }.get(which)
         if form is None:
             abort(400)
         if form.validate_on_submit():
@@ -319,10 +326,16 @@ def item(plan_id: int, plan_item_id: int) -> Any:
                         base = int(section.base_version.data or 0)
                     except ValueError:
                         base = 0
-                    service.save_section(
+                    service.save_text(
                         db, current_user, row, body=section.body.data or "", base_version=base
                     )
                     done = _("Section saved.")
+                elif which == "take_in":
+                    service.take_in(db, current_user, row)
+                    done = _(
+                        "The text is taken into the controlled draft %(number)s.",
+                        number=row.number,
+                    )
                 else:
                     service.record_delay(db, current_user, row, reason=delay.reason.data or "")
                     done = _("Delay recorded.")
@@ -358,6 +371,8 @@ def item(plan_id: int, plan_item_id: int) -> Any:
         mine=mine,
         manage=manage,
         writing=found.state in rules.WRITING_STATES,
+        on_item=service.drafted_on_item(row),
+        may_take_in=manage and service.awaits_take_in(row) and found.state not in rules.FINAL,
         progress=service.standings(found)[found.items.index(row)],
     )
 
@@ -398,7 +413,9 @@ def consolidation(plan_id: int) -> Any:
             status = 422
     if request.method == "GET":
         forms["decide"].confirmed_by.data = current_user.display_name
+    service.load_drafts(db, found)
     rows = service.standings(found)
+    on_item = [i for i in found.items if i.kind != "manual_section" and service.drafted_on_item(i)]
     return _render(
         "consolidation.html",
         status,
@@ -408,6 +425,8 @@ def consolidation(plan_id: int) -> Any:
         counts=service.counts(rows),
         facts=service.facts(found),
         manual=found.manual_revision,
+        on_item=on_item,
+        taken_in=[i.revision.document for i in on_item if i.taken_in_at and i.revision],
     )
 
 

@@ -1,9 +1,12 @@
 """Writing the manual's next revision (handbook 5.3): the clerk draws up the plan (one item
 with its draft due after its final due on purpose, kept on the page), the quality manager
-confirms it, a writer starts her section from the template and submits it, asks a question
-the manager answers and another writer reads; the clerk assembles the draft manual, the
-plan is circulated (finalising before the comment is decided, on purpose), the comment is
-decided, the plan finalised, and the draft of QM-01 is in the document lifecycle."""
+confirms it, a writer starts her section from the template and submits it, writes the
+regulation of her department on the plan (she may not draft controlled documents) and
+submits it, asks a question the manager answers and another writer reads; the clerk
+assembles the draft manual, the plan is circulated (finalising before the comment is
+decided, and before the regulation is taken in, on purpose), the comment is decided, the
+clerk takes the regulation into its controlled draft, the plan is finalised, and the drafts
+of QM-01 and of the regulation are in the document lifecycle."""
 
 from __future__ import annotations
 
@@ -61,10 +64,10 @@ def test_the_manual_written_to_plan(people, live_app, zh, last_page):
     assert flash(clerk)
     plan_url = clerk.url
 
-    def add_item(title, dept, writer, draft_due):
+    def add_item(title, dept, writer, draft_due, kind="manual_section"):
         if not clerk.locator("#item-form").is_visible():
             clerk.click("#add-item summary")
-        clerk.select_option("#item-kind", "manual_section")
+        clerk.select_option("#item-kind", kind)
         clerk.fill("#item-title", title)
         clerk.select_option("#item-department", depts[dept])
         clerk.select_option("#item-writer", users[writer])
@@ -85,6 +88,11 @@ def test_the_manual_written_to_plan(people, live_app, zh, last_page):
     assert flash(clerk)
     add_item("第2章 组织与职责", "PZ", "reviewer", day(12))
     assert "第2章 组织与职责" in clerk.locator("#items").inner_text()
+    add_item("客户回访管理制度", "KF", "staff", day(12), kind="regulation")
+    assert flash(clerk)
+    regulation_number = clerk.locator("#items tr:has-text('客户回访管理制度') td").nth(1)
+    number = regulation_number.inner_text().strip()
+    assert number.startswith("ZD-KF-")
 
     manager = people.sign_in("manager")
     manager.goto(plan_url)
@@ -93,7 +101,7 @@ def test_the_manual_written_to_plan(people, live_app, zh, last_page):
 
     staff = people.sign_in("staff")
     staff.goto(f"{base}/")
-    staff.click("#writing-panel a")
+    staff.click("#writing-panel a:has-text('第1章 质量方针和质量目标')")
     staff.click("#start-form button[type=submit]")
     assert "1.1 目的" in staff.input_value("#section-body")
     staff.fill("#section-body", "## 一、质量方针\n\n业主至上，服务第一。\n")
@@ -101,6 +109,17 @@ def test_the_manual_written_to_plan(people, live_app, zh, last_page):
     assert flash(staff)
     staff.click("#submit-form button[type=submit]")
     assert today.isoformat() in staff.locator("#item-actual").inner_text()
+
+    # her department's regulation: written on the plan, from the regulation template
+    staff.goto(plan_url)
+    staff.click("#items a:has-text('客户回访管理制度')")
+    staff.click("#start-form button[type=submit]")
+    assert "第一条 目的" in staff.input_value("#section-body")
+    staff.fill("#section-body", "## 第一章 总则\n\n**第一条 目的** 规范业主回访。\n")
+    staff.click("#section-form button[type=submit]")
+    assert flash(staff)
+    staff.click("#submit-form button[type=submit]")
+    assert flash(staff)
 
     staff.goto(plan_url)
     staff.fill("#question-text", "质量目标是否要按部门分解？")
@@ -148,6 +167,18 @@ def test_the_manual_written_to_plan(people, live_app, zh, last_page):
     decide.locator("select").select_option("adopted")
     decide.locator("button[type=submit]").click()
     assert flash(clerk)
+    clerk.goto(plan_url)
+    _step(clerk, "finalise")  # the regulation's text is not taken in yet
+    assert "还有 1 份" in clerk.locator(".error").first.inner_text()
+
+    clerk.goto(f"{plan_url}/consolidation")
+    assert "已提交，尚未纳入" in clerk.locator("#taken-in").inner_text()
+    clerk.click("#taken-in a:has-text('客户回访管理制度')")
+    clerk.click("#take-in-form button[type=submit]")
+    assert number in flash(clerk)
+    clerk.click(f"#item-draft a:has-text('{number}')")
+    assert "规范业主回访。" in clerk.input_value("textarea[name=body]")
+    assert "郑晓" in clerk.input_value("input[name=change_summary]")  # names the writer
     clerk.goto(plan_url)
     _step(clerk, "finalise")
     assert "已定稿" in clerk.locator("#plan-state").inner_text()

@@ -573,11 +573,17 @@ def _hostile_writing(db: Any, people: dict[str, Any]) -> dict[str, list[int]]:
     plan = writing.create_plan(
         db, clerk, title=hostile("wp_title"), scope=hostile("wp_scope"), consultant=consultant,
         training_on=today, trainer=hostile("wp_trainer"), training_notes=hostile("wp_notes"),
-        items=[item("manual_section", staff, "wp_section"), item("form", clerk, "wp_form")])
+        items=[item("manual_section", staff, "wp_section"), item("form", clerk, "wp_form"),
+               item("regulation", staff, "wp_regulation")])
     writing.take_step(db, manager, plan, "confirm")
     section = plan.items[0]
+    regulation = plan.items[2]  # written on the plan by the staff member, not yet taken in
+    writing.start_draft(db, staff, regulation)
+    writing.save_text(db, staff, regulation, body=hostile_body("wp_regulation_body"),
+                      base_version=1)
+    writing.submit_draft(db, staff, regulation)
     writing.start_draft(db, staff, section)
-    writing.save_section(db, staff, section, body=hostile_body("wp_body"), base_version=1)
+    writing.save_text(db, staff, section, body=hostile_body("wp_body"), base_version=1)
     writing.submit_draft(db, staff, section)
     writing.record_delay(db, clerk, plan.items[1], reason=hostile("wp_delay"))
     question = writing.ask(db, staff, plan, text=hostile("wp_question"), item=section)
@@ -598,7 +604,7 @@ def _hostile_writing(db: Any, people: dict[str, Any]) -> dict[str, list[int]]:
                            reason=hostile("wp_reason"), confirmed_by=hostile("wp_by", 100))
     writing.add_comment(db, clerk, plan, department=_department(db, "KF"), person="张三",
                         clause="4.1", text=hostile("wp_comment2"))
-    return {"plan_id": [plan.id], "plan_item_id": [section.id, plan.items[1].id]}
+    return {"plan_id": [plan.id], "plan_item_id": [section.id, plan.items[1].id, regulation.id]}
 
 
 def _hostile_nonconformity(db: Any, process: str) -> Any:

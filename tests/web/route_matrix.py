@@ -346,6 +346,9 @@ ROUTES: dict[str, Access] = {
     "api.writing_api.transition": Access(
         post=DOCUMENT_CONTROL, object_rule="confirm: the quality manager only"
     ),
+    "api.writing_api.take_in": Access(
+        post=DOCUMENT_CONTROL, object_rule="a submitted text written on the plan only"
+    ),
     # -- nonconformities ---------------------------------------------------------------
     "nonconformity.register": Access(get=SIGNED_IN),
     "nonconformity.new": Access(get=NC_RAISERS, post=NC_RAISERS),

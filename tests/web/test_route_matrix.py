@@ -363,6 +363,7 @@ ARGUMENTS: dict[str, dict[str, str]] = {
     "distribution.external_check": {"number": "external"},
     "distribution.external_edit": {"number": "external"},
     "distribution.external_edition": {"number": "external"},
+    "api.writing_api.take_in": {"item_id": "plan_item_id"},
     "audits.update_item": {"item_id": "audit_item_id"},
     "audits.delete_item": {"item_id": "audit_item_id"},
     "audits.add_photo": {"item_id": "audit_item_id"},

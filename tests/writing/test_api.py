@@ -82,7 +82,6 @@ def test_create_read_and_confirm(app, users, api):  # noqa: F811
         (_item(writer="nobody"), 422, "writer"),
         (_item(kind="chapter"), 422, None),
         (_item(kind="regulation", writer="clerk", number="ZD-KF-1X"), 422, "number_pattern"),
-        (_item(kind="regulation", writer="staff"), 422, "writer_cannot_draft"),
         (_item(draft_due="2027-02-30"), 422, None),
     ],
 )
@@ -144,3 +143,96 @@ def test_the_openapi_document_describes_the_writing_plans(app, users, api):  # n
     assert "/api/v1/writing-plans/{plan_id}" in paths
     assert "/api/v1/writing-plans/{plan_id}/transitions" in paths
     assert "WritingPlan" in doc["components"]["schemas"]
+
+
+def _staff_regulation(app, users):
+    """A plan being written whose regulation the staff member writes on the plan."""
+    with app.test_request_context():
+        from qms.auth.models import User
+        from qms.db import get_session
+        from tests.writing.conftest import item_in, make_plan
+
+        s = get_session()
+        u = {n: s.get(User, i) for n, i in users.items()}
+        plan = make_plan(
+            s,
+            u,
+            "writing",
+            items=[
+                item_in(s, u, title="第1章 质量方针", writer=u["reviewer"]),
+                item_in(s, u, kind="regulation", title="客户回访制度", writer=u["staff"]),
+                item_in(s, u, kind="form", title="回访记录表", writer=u["clerk"]),
+            ],
+        )
+        s.commit()
+        return plan.id, [i.id for i in plan.items]
+
+
+def _write_and_submit(app, users, item_id, text):
+    with app.test_request_context():
+        from qms.auth.models import User
+        from qms.db import get_session
+        from qms.writing import service
+        from qms.writing.models import PlanItem
+
+        s = get_session()
+        item = s.get(PlanItem, item_id)
+        writer = s.get(User, item.writer_id)
+        service.start_draft(s, writer, item)
+        service.save_text(s, writer, item, body=text, base_version=1)
+        service.submit_draft(s, writer, item)
+        s.commit()
+
+
+def _document_count(app):
+    with app.app_context():
+        from qms.db import get_session
+        from qms.documents.models import Document
+
+        return get_session().scalar(sa.select(sa.func.count()).select_from(Document))
+
+
+def test_the_plan_shows_where_each_draft_lives(app, users, api):  # noqa: F811
+    plan_id, _items = _staff_regulation(app, users)
+    items = api("clerk", "GET", f"/api/v1/writing-plans/{plan_id}").json["items"]
+    assert [i["draft"] for i in items] == ["on_item", "on_item", "document"]
+    assert [i["taken_in"] for i in items] == [False, False, False]
+
+
+def test_the_clerk_takes_in_a_submitted_text(app, users, api):  # noqa: F811
+    plan_id, items = _staff_regulation(app, users)
+    url = f"/api/v1/writing-plans/{plan_id}/items/{items[1]}/take-in"
+    before = _document_count(app)
+    early = api("clerk", "POST", url)
+    assert early.status_code == 409 and early.json["error"]["code"] == "not_submitted"
+    _write_and_submit(app, users, items[1], "## 总则\n\n每月回访。")
+    assert api("staff", "POST", url).status_code == 403  # the writer does not take it in
+    assert _document_count(app) == before
+    done = api("clerk", "POST", url)
+    assert done.status_code == 200, done.json
+    item = done.json["items"][1]
+    assert item["draft"] == "on_item" and item["taken_in"] is True
+    assert item["document_number"] == item["number"] and item["revision_label"] == "A/0"
+    document = api("clerk", "GET", f"/api/v1/documents/{item['number']}?revision=A/0").json
+    assert "每月回访。" in str(document)
+    again = api("clerk", "POST", url)
+    assert again.status_code == 409 and again.json["error"]["code"] == "taken_in"
+    assert _document_count(app) == before + 1
+
+
+def test_taking_in_a_section_or_an_unknown_item_is_refused(app, users, api):  # noqa: F811
+    plan_id, items = _staff_regulation(app, users)
+    _write_and_submit(app, users, items[0], "方针")
+    section = api("clerk", "POST", f"/api/v1/writing-plans/{plan_id}/items/{items[0]}/take-in")
+    assert section.status_code == 409 and section.json["error"]["code"] == "manual_section"
+    missing = api("clerk", "POST", f"/api/v1/writing-plans/{plan_id}/items/999999/take-in")
+    assert missing.status_code == 404
+    editor = api("clerk", "POST", f"/api/v1/writing-plans/{plan_id}/items/{items[2]}/take-in")
+    assert editor.status_code == 409 and editor.json["error"]["code"] == "not_on_item"
+
+
+def test_the_openapi_document_describes_the_take_in(app, users, api):  # noqa: F811
+    doc = api("clerk", "GET", "/api/v1/openapi.json").json
+    assert "post" in doc["paths"]["/api/v1/writing-plans/{plan_id}/items/{item_id}/take-in"]
+    item = doc["components"]["schemas"]["WritingPlan"]["properties"]["items"]["items"]
+    assert item["properties"]["draft"] == {"enum": ["on_item", "document"]}

@@ -23,6 +23,10 @@ def test_demo_has_a_writing_plan_with_a_late_and_a_submitted_item(app):
         answered = [q for q in plan.questions if q.answered_at]
         assert len(answered) == 1 and answered[0].consultant.name == "刘建华"
         assert len(plan.questions) == 2
+        regulation = next(i for i in plan.items if i.kind == "regulation")
+        assert regulation.writer.username == "reviewer"  # a department person
+        assert service.drafted_on_item(regulation) and regulation.document is None
+        assert service.current_text(regulation).version == 1
     client = app.test_client()
     with app.app_context():
         from qms.auth import service as auth

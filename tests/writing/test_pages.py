@@ -158,6 +158,109 @@ def test_a_writer_starts_a_section_from_the_template_and_submits_it(app, users, 
     assert refused.status_code == 403
 
 
+def _staff_regulation(app, users, state="confirmed"):
+    return _plan(
+        app,
+        users,
+        state,
+        items=[
+            {"title": "第1章 质量方针", "writer": "reviewer"},
+            {"kind": "regulation", "title": "客户回访制度", "writer": "staff"},
+        ],
+    )
+
+
+def _document_count(app):
+    with app.app_context():
+        from qms.db import get_session
+        from qms.documents.models import Document
+
+        return get_session().scalar(sa.select(sa.func.count()).select_from(Document))
+
+
+def test_a_staff_writer_writes_a_regulation_on_the_plan_and_the_clerk_takes_it_in(
+    app, users, client_as
+):
+    plan_id, items = _staff_regulation(app, users)
+    url = f"/writing-plans/{plan_id}/items/{items[1]}"
+    staff = client_as("staff")
+    page = staff.get(url)
+    done = submit_form(staff, page, url, where={"form": "start"})
+    assert done.status_code == 302
+    page = staff.get(url)
+    html = page.get_data(as_text=True)
+    assert "草稿正文" in html and 'id="section-form"' in html
+    assert "第一条 目的" in html and "本制度由品质管理中心负责解释" in html  # the template
+    assert "/edit" not in html  # no controlled draft to open yet
+    saved = submit_form(
+        staff, page, url, where={"form": "text"}, **{"section-body": "## 总则\n\n每月回访。"}
+    )
+    assert saved.status_code == 302
+    page = staff.get(url)
+    saved = submit_form(
+        staff, page, url, where={"form": "text"}, **{"section-body": "## 总则\n\n每周回访。"}
+    )
+    assert saved.status_code == 302
+    # the page of version 2 posted again: refused, the writer's text kept in the form
+    stale = submit_form(
+        staff, page, url, where={"form": "text"}, **{"section-body": "## 总则\n\n我的稿。"}
+    )
+    assert stale.status_code == 409
+    stale_html = stale.get_data(as_text=True)
+    assert "第 3 版" in stale_html and "我的稿。" in stale_html
+    page = staff.get(url)
+    assert "每周回访。" in page.get_data(as_text=True)
+    # the writer sees no take-in button
+    assert 'id="take-in-form"' not in page.get_data(as_text=True)
+    submitted = submit_form(staff, page, url, where={"form": "submit"})
+    assert submitted.status_code == 302
+    assert staff.post(url, data={"form": "take_in"}).status_code == 403
+    clerk = client_as("clerk")
+    consolidation = clerk.get(f"/writing-plans/{plan_id}/consolidation").get_data(as_text=True)
+    assert "已提交，尚未纳入" in consolidation
+    page = clerk.get(url)
+    assert 'id="take-in-form"' in page.get_data(as_text=True)
+    before = _document_count(app)
+    taken = submit_form(clerk, page, url, where={"form": "take_in"})
+    assert taken.status_code == 302
+    assert _document_count(app) == before + 1
+    html = clerk.get(url).get_data(as_text=True)
+    assert 'id="take-in-form"' not in html and "纳入受控草稿" in html
+    with app.app_context():
+        from qms.db import get_session
+        from qms.writing.models import PlanItem
+
+        number = get_session().get(PlanItem, items[1]).number
+    assert f"/documents/{number}" in html  # the link to the controlled draft
+    assert "每周回访。" in clerk.get(f"/documents/{number}").get_data(as_text=True)
+    register = clerk.get("/documents/?status=draft").get_data(as_text=True)
+    assert number in register and "客户回访制度" in register
+    consolidation = clerk.get(f"/writing-plans/{plan_id}/consolidation").get_data(as_text=True)
+    assert "已纳入" in consolidation and f"/documents/{number}" in consolidation
+    # taken in twice: refused, nothing more stored
+    again = clerk.post(url, data={"form": "take_in"})  # the page as it was, posted again
+    assert again.status_code == 409
+    assert _document_count(app) == before + 1
+    # the writer's text is frozen now
+    frozen = staff.get(url).get_data(as_text=True)
+    assert 'id="section-form"' not in frozen and "每周回访。" in frozen
+
+
+def test_taking_in_before_the_text_is_submitted_is_refused_on_the_page(app, users, client_as):
+    plan_id, items = _staff_regulation(app, users)
+    url = f"/writing-plans/{plan_id}/items/{items[1]}"
+    staff = client_as("staff")
+    submit_form(staff, staff.get(url), url, where={"form": "start"})
+    clerk = client_as("clerk")
+    page = clerk.get(url)
+    assert 'id="take-in-form"' not in page.get_data(as_text=True)
+    before = _document_count(app)
+    refused = clerk.post(url, data={"form": "take_in"})
+    assert refused.status_code == 409
+    assert "尚未提交" in refused.get_data(as_text=True)
+    assert _document_count(app) == before
+
+
 def test_questions_are_answered_and_seen_by_every_writer(app, users, client_as):
     plan_id, items = _plan(app, users, "writing")
     with app.test_request_context():
@@ -339,6 +442,40 @@ def test_query_counts_do_not_grow_with_the_plan(app, users, client_as):
                 assert clerk.get(url).status_code == 200
             counts.append(counter["n"])
     assert counts[0] == counts[2] and counts[1] == counts[3], counts
+
+
+def test_query_counts_do_not_grow_with_texts_taken_in(app, users, client_as):
+    counts = []
+    for n in (2, 6):
+        plan_id, items = _plan(
+            app,
+            users,
+            "writing",
+            items=[
+                {"kind": "regulation", "title": f"制度{i}", "writer": "staff"} for i in range(n)
+            ],
+        )
+        with app.test_request_context():
+            from qms.auth.models import User
+            from qms.db import get_session
+            from qms.writing import service
+            from qms.writing.models import PlanItem
+
+            s = get_session()
+            staff, clerk_user = s.get(User, users["staff"]), s.get(User, users["clerk"])
+            for item_id in items:
+                item = s.get(PlanItem, item_id)
+                service.start_draft(s, staff, item)
+                service.submit_draft(s, staff, item)
+                service.take_in(s, clerk_user, item)
+            s.commit()
+        clerk = client_as("clerk")
+        url = f"/writing-plans/{plan_id}/consolidation"
+        with count_queries(app) as counter:
+            html = clerk.get(url).get_data(as_text=True)
+        assert html.count("已纳入") >= n
+        counts.append(counter["n"])
+    assert counts[0] == counts[1], counts
 
 
 def test_the_forms_in_word(app, users, client_as):

@@ -69,6 +69,16 @@ def test_finalising_waits_for_every_comment_and_finding():
     assert (refused.value.code, refused.value.count) == ("unresolved_findings", 1)
 
 
+def test_finalising_waits_for_every_submitted_text_to_be_taken_in():
+    with pytest.raises(StepRefused) as refused:
+        rules.transition(PlanState.CIRCULATING, "finalise", Facts(items=3, untaken_drafts=2))
+    assert (refused.value.code, refused.value.count) == ("untaken_drafts", 2)
+    # consolidating and circulating go on meanwhile
+    facts = Facts(items=3, untaken_drafts=2)
+    assert rules.transition(PlanState.CONSOLIDATING, "circulate", facts) == PlanState.CIRCULATING
+    assert rules.transition(PlanState.CIRCULATING, "finalise", Facts(items=3)) == "finalised"
+
+
 def test_allowed_actions_follow_the_table():
     assert rules.allowed_actions(PlanState.DRAFTING) == [PlanAction.CONFIRM, PlanAction.CANCEL]
     assert rules.allowed_actions(PlanState.FINALISED) == []

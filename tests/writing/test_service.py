@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from qms import clock
+from qms.auth.permissions import Permission
 from qms.documents.starting import starting_text
 from qms.errors import Conflict, Forbidden, Invalid
 from qms.writing import service
@@ -132,15 +133,211 @@ def test_a_number_against_the_numbering_rules_is_refused(world):
     assert "LC-KF-001" in message
 
 
-def test_a_writer_who_may_not_draft_documents_writes_sections_only(world):
-    s, u = world
-    _refused(
+def _staff_regulation(s, u, state="confirmed"):
+    """A plan whose regulation is written by the staff member, who may not draft documents."""
+    plan = make_plan(
         s,
         u,
-        Invalid,
-        item_in(s, u, kind="regulation", title="制度", writer=u["staff"]),
-        code="writer_cannot_draft",
+        state,
+        items=[
+            item_in(s, u, title="第1章 质量方针", writer=u["reviewer"]),
+            item_in(s, u, kind="regulation", title="客户回访制度", writer=u["staff"]),
+        ],
     )
+    return plan, plan.items[1]
+
+
+def _document_count(s):
+    from qms.documents.models import Document, Revision
+
+    return (
+        s.scalar(sa.select(sa.func.count()).select_from(Document)),
+        s.scalar(sa.select(sa.func.count()).select_from(Revision)),
+    )
+
+
+def test_a_writer_without_the_drafting_right_writes_a_regulation_on_the_plan(world):
+    s, u = world
+    assert not u["staff"].can(Permission.DRAFT_DOCUMENTS)
+    _plan, item = _staff_regulation(s, u)
+    assert service.drafted_on_item(item)
+    before = _document_count(s)
+    service.start_draft(s, u["staff"], item)
+    assert service.current_text(item).body == starting_text("regulation")
+    assert item.document is None and item.revision is None
+    assert _document_count(s) == before  # no controlled draft yet
+    service.save_text(s, u["staff"], item, body="## 总则\n\n每月回访业主。", base_version=1)
+    service.save_text(s, u["staff"], item, body="## 总则\n\n每月回访全体业主。", base_version=2)
+    with pytest.raises(Conflict) as err:
+        service.save_text(s, u["staff"], item, body="过时的稿", base_version=2)
+    assert err.value.code == "stale"
+    assert [t.version for t in item.texts] == [1, 2, 3]
+    assert service.current_text(item).body == "## 总则\n\n每月回访全体业主。"
+    service.submit_draft(s, u["staff"], item)
+    assert service.awaits_take_in(item)
+
+
+def test_the_clerk_takes_the_submitted_text_into_a_controlled_draft(world):
+    s, u = world
+    from qms.trail.models import TrailEntry
+
+    plan, item = _staff_regulation(s, u)
+    service.start_draft(s, u["staff"], item)
+    service.save_text(s, u["staff"], item, body="## 总则\n\n每月回访。", base_version=1)
+    service.submit_draft(s, u["staff"], item)
+    service.take_in(s, u["clerk"], item)
+    revision = item.revision
+    assert revision.document.number == item.number
+    assert revision.state == "draft" and revision.body == "## 总则\n\n每月回访。"
+    assert revision.author_id == u["clerk"].id
+    assert plan.ref in revision.change_summary
+    assert u["staff"].display_name in revision.change_summary
+    assert item.taken_in_at is not None and not service.awaits_take_in(item)
+    entry = s.scalar(sa.select(TrailEntry).where(TrailEntry.action == "take_in"))
+    assert entry.object_id == str(item.id) and item.number in entry.new_value
+    with pytest.raises(Conflict) as err:  # the text is edited in the document now
+        service.save_text(s, u["staff"], item, body="再改", base_version=2)
+    assert err.value.code == "taken_in"
+
+
+def test_a_revision_item_written_on_the_plan_starts_from_the_effective_text(world):
+    s, u = world
+    people = {"author": u["clerk"], "reviewer": u["reviewer"], "approver": u["approver"]}
+    existing = make_document(s, state="effective", clerk=u["clerk"], **people)
+    s.commit()
+    plan = make_plan(
+        s,
+        u,
+        "confirmed",
+        items=[
+            item_in(
+                s, u, kind="regulation", title=existing.title, writer=u["staff"], document=existing
+            )
+        ],
+    )
+    item = plan.items[0]
+    service.start_draft(s, u["staff"], item)
+    assert service.current_text(item).body == existing.current_revision.body
+    service.save_text(s, u["staff"], item, body="## 总则\n\n新版。", base_version=1)
+    service.submit_draft(s, u["staff"], item)
+    service.take_in(s, u["manager"], item)
+    assert item.revision.document_id == existing.id and item.revision.label == "B/0"
+    assert item.revision.body == "## 总则\n\n新版。"
+    assert existing.current_revision.state == "effective"
+
+
+def test_taking_in_twice_is_refused(world):
+    s, u = world
+    _plan, item = _staff_regulation(s, u)
+    service.start_draft(s, u["staff"], item)
+    service.submit_draft(s, u["staff"], item)
+    service.take_in(s, u["clerk"], item)
+    before = _document_count(s)
+    with pytest.raises(Conflict) as err:
+        service.take_in(s, u["clerk"], item)
+    assert err.value.code == "taken_in" and err.value.status == 409
+    assert _document_count(s) == before
+
+
+def test_taking_in_before_submission_is_refused(world):
+    s, u = world
+    _plan, item = _staff_regulation(s, u)
+    before = _document_count(s)
+    with pytest.raises(Conflict) as err:
+        service.take_in(s, u["clerk"], item)  # not even started
+    assert err.value.code == "not_submitted"
+    service.start_draft(s, u["staff"], item)
+    with pytest.raises(Conflict) as err:
+        service.take_in(s, u["clerk"], item)
+    assert err.value.code == "not_submitted" and "尚未提交" in str(err.value)
+    assert _document_count(s) == before and item.taken_in_at is None
+
+
+def test_taking_in_a_manual_section_is_refused(world):
+    s, u = world
+    plan, _item = _staff_regulation(s, u)
+    section = plan.items[0]
+    service.start_draft(s, u["reviewer"], section)
+    service.submit_draft(s, u["reviewer"], section)
+    with pytest.raises(Conflict) as err:
+        service.take_in(s, u["clerk"], section)
+    assert err.value.code == "manual_section"
+
+
+def test_only_the_quality_center_takes_in(world):
+    s, u = world
+    _plan, item = _staff_regulation(s, u)
+    service.start_draft(s, u["staff"], item)
+    service.submit_draft(s, u["staff"], item)
+    with pytest.raises(Forbidden):
+        service.take_in(s, u["staff"], item)
+    assert item.taken_in_at is None
+
+
+def test_finalising_with_a_submitted_text_not_taken_in_is_refused(world):
+    s, u = world
+    plan, item = _staff_regulation(s, u, "writing")
+    service.start_draft(s, u["staff"], item)
+    service.submit_draft(s, u["staff"], item)
+    service.take_step(s, u["clerk"], plan, "consolidate")
+    service.start_draft(s, u["reviewer"], plan.items[0])
+    service.assemble_manual(s, u["clerk"], plan)
+    service.take_step(s, u["clerk"], plan, "circulate", deadline=clock.today())
+    with pytest.raises(Conflict) as err:
+        service.take_step(s, u["clerk"], plan, "finalise")
+    assert err.value.code == "untaken_drafts"
+    assert "有 1 份" in str(err.value)
+    assert plan.state == "circulating"
+    service.take_in(s, u["clerk"], item)
+    service.take_step(s, u["clerk"], plan, "finalise")
+    assert plan.state == "finalised"
+
+
+def test_a_number_held_by_an_open_plan_is_refused_to_other_new_documents(world):
+    s, u = world
+    from qms.documents import service as documents
+    from qms.documents.models import DocKind
+
+    plan, item = _staff_regulation(s, u)
+    s.commit()
+    before = _document_count(s)
+    with pytest.raises(Conflict) as err:
+        documents.create_document(
+            s,
+            u["clerk"],
+            title="另一份制度",
+            kind=DocKind.REGULATION,
+            department=dept(s, "KF"),
+            number=item.number.lower(),
+        )
+    s.rollback()
+    assert err.value.code == "number_reserved"
+    assert item.number in str(err.value) and plan.ref in str(err.value)
+    assert plan.title in str(err.value)
+    assert _document_count(s) == before
+    # the plan itself still makes the document under it
+    service.start_draft(s, u["staff"], item)
+    service.submit_draft(s, u["staff"], item)
+    service.take_in(s, u["clerk"], item)
+    assert item.document.number == item.number
+
+
+def test_a_cancelled_plan_no_longer_holds_its_numbers(world):
+    s, u = world
+    from qms.documents import service as documents
+    from qms.documents.models import DocKind
+
+    plan, item = _staff_regulation(s, u)
+    service.take_step(s, u["clerk"], plan, "cancel", reason="换版推迟")
+    document = documents.create_document(
+        s,
+        u["clerk"],
+        title="客户回访制度",
+        kind=DocKind.REGULATION,
+        department=dept(s, "KF"),
+        number=item.number,
+    )
+    assert document.number == item.number
 
 
 def test_confirming_a_plan_with_no_items_is_refused(world):
@@ -191,9 +388,9 @@ def test_a_section_starts_from_the_manual_template_and_keeps_its_versions(world)
         service.start_draft(s, u["reviewer"], section)  # not the writer
     service.start_draft(s, u["staff"], section)
     assert service.current_text(section).body == starting_text("quality_manual")
-    service.save_section(s, u["staff"], section, body="## 质量方针\n\n业主至上。", base_version=1)
+    service.save_text(s, u["staff"], section, body="## 质量方针\n\n业主至上。", base_version=1)
     with pytest.raises(Conflict) as err:
-        service.save_section(s, u["staff"], section, body="旧稿", base_version=1)
+        service.save_text(s, u["staff"], section, body="旧稿", base_version=1)
     assert err.value.code == "stale"
     assert [t.version for t in section.texts] == [1, 2]
     assert section.texts[0].body == starting_text("quality_manual")
@@ -201,7 +398,7 @@ def test_a_section_starts_from_the_manual_template_and_keeps_its_versions(world)
     service.submit_draft(s, u["staff"], section)
     assert section.actual_on == clock.today()
     with pytest.raises(Forbidden):  # another writer of the plan may not change it
-        service.save_section(s, u["reviewer"], section, body="x", base_version=2)
+        service.save_text(s, u["reviewer"], section, body="x", base_version=2)
     with pytest.raises(Conflict):
         service.submit_draft(s, u["staff"], section)  # submitted once
 
@@ -291,7 +488,7 @@ def test_assembling_makes_the_next_revision_of_qm01_in_order(world):
     plan = make_plan(s, u, "consolidating")
     for item, text in zip(plan.items[:2], ["方针正文", "职责正文"], strict=True):
         service.start_draft(s, item.writer, item)
-        service.save_section(s, item.writer, item, body=text, base_version=1)
+        service.save_text(s, item.writer, item, body=text, base_version=1)
     revision = service.assemble_manual(s, u["clerk"], plan)
     assert revision.document.number == "QM-01"
     assert revision.label == "B/0" and revision.state == "draft"
@@ -299,7 +496,7 @@ def test_assembling_makes_the_next_revision_of_qm01_in_order(world):
     assert body.index("第1章 质量方针") < body.index("方针正文") < body.index("第2章 组织与职责")
     assert body.index("第2章 组织与职责") < body.index("职责正文")
     # assembled again after a change: the same draft, the new text
-    service.save_section(s, u["staff"], plan.items[0], body="方针第二稿", base_version=2)
+    service.save_text(s, u["staff"], plan.items[0], body="方针第二稿", base_version=2)
     again = service.assemble_manual(s, u["clerk"], plan)
     assert again.id == revision.id and "方针第二稿" in again.body
 
@@ -393,3 +590,21 @@ def test_a_finding_or_question_about_another_plans_item_is_refused(world):
     with pytest.raises(Invalid):
         service.ask(s, u["staff"], plan, text="问", item=other.items[0])
     assert plan.findings == [] and plan.questions == []
+
+
+def test_importing_a_file_under_a_number_held_by_a_plan_is_refused_naming_the_plan(world, tmp_path):
+    s, u = world
+    from qms.documents.models import Document
+    from qms.procedures.importer import import_directory
+    from tests.procedures.conftest import write_doc
+
+    plan, item = _staff_regulation(s, u)
+    s.commit()
+    write_doc(tmp_path, item.number, title="别的制度")
+    before = _document_count(s)
+    report = import_directory(s, tmp_path, actor=u["clerk"])
+    assert len(report.errors) == 1
+    message = report.errors[0].describe()
+    assert item.number in message and plan.ref in message and "预留" in message
+    assert _document_count(s) == before
+    assert s.scalar(sa.select(Document).where(Document.number == item.number)) is None
