@@ -545,3 +545,10 @@ def test_the_trail_names_the_plan_and_its_steps(app, users, client_as):
     html = client_as("manager").get("/trail/").get_data(as_text=True)
     assert f"编写计划 BX-{plan_id:04d}" in html
     assert "编写计划已确认" in html and "新增编写计划项目" in html
+
+
+def test_consolidation_while_writing_says_when_the_manual_is_assembled(app, users, client_as):
+    plan_id, _items = _plan(app, users, "writing")
+    html = client_as("clerk").get(f"/writing-plans/{plan_id}/consolidation").get_data(as_text=True)
+    assert 'id="assemble-form"' not in html
+    assert "计划进入汇总整理阶段后，才能将各章节汇编成手册初稿。" in html
