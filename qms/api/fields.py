@@ -39,6 +39,14 @@ def whole(data: dict[str, Any], name: str) -> int | None:
     return value
 
 
+def record_id(data: dict[str, Any], name: str) -> int | None:
+    """The id of a record: a whole number from 1; missing or null is None."""
+    value = whole(data, name)
+    if value == 0:
+        raise Invalid(_l("%(name)s must be a whole number.", name=name))
+    return value
+
+
 def day(data: dict[str, Any], name: str, required: bool = False) -> date | None:
     """A date as YYYY-MM-DD; missing, null or empty is None unless required."""
     value = data.get(name)

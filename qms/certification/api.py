@@ -30,7 +30,7 @@ from qms.api.openapi import (
 )
 from qms.auth.permissions import Permission
 from qms.certification import service
-from qms.certification.models import Certificate, CertificationProject, Consultant
+from qms.certification.models import Certificate, CertificationProject
 from qms.certification.rules import CertificateKind, ProjectAction
 from qms.db import get_session
 from qms.errors import Forbidden, Invalid
@@ -48,14 +48,6 @@ def attachment_dir() -> Any:
 
 def max_bytes() -> int:
     return int(current_app.config["MAX_CONTENT_LENGTH"])
-
-
-def _id(data: dict[str, Any], name: str) -> int | None:
-    """A record's id: a whole number from 1; missing or null is None."""
-    value = fields.whole(data, name)
-    if value == 0:
-        raise Invalid(_l("%(name)s must be a whole number.", name=name))
-    return value
 
 
 def _files(data: dict[str, Any]) -> list[service.FileIn]:
@@ -76,6 +68,19 @@ def _files(data: dict[str, Any]) -> list[service.FileIn]:
             )
         )
     return out
+
+
+def _finding_in(data: dict[str, Any]) -> dict[str, Any]:
+    """What the body found, as the findings service takes it."""
+    return {
+        "department": fields.record_id(data, "department_id") or 0,
+        "clause": fields.text(data, "clause"),
+        "grade": fields.text(data, "grade") or "major",
+        "description": fields.text(data, "description"),
+        "evidence": fields.text(data, "evidence"),
+        "process_number": fields.text(data, "process") or None,
+        "raised_on": fields.day(data, "raised_on"),
+    }
 
 
 def step_json(s: Any) -> dict[str, Any]:
@@ -207,15 +212,12 @@ def list_projects() -> Any:
 def create_project() -> Any:
     data = json_body()
     db = get_session()
-    consultant_id = _id(data, "consultant_id")
-    consultant = db.get(Consultant, consultant_id) if consultant_id else None
-    if consultant_id and consultant is None:
-        raise Invalid(_l("Choose a registered consultant."))
+    consultant = service.optional_consultant(db, fields.record_id(data, "consultant_id"))
     project = service.create_project(
         db,
         current_user,
         title=fields.text(data, "title"),
-        body=service.get_body(db, _id(data, "body_id")),
+        body=service.get_body(db, fields.record_id(data, "body_id")),
         consultant=consultant,
         standard=fields.text(data, "standard") or "GB/T 19001-2016 / ISO 9001:2015",
         scope=fields.text(data, "scope"),
@@ -248,7 +250,7 @@ def _certificate_in(db: Any, data: Any) -> service.CertificateIn | None:
                 choices=", ".join(str(k) for k in CertificateKind),
             )
         )
-    previous_id = _id(data, "previous_id")
+    previous_id = fields.record_id(data, "previous_id")
     previous = service.get_certificate(db, previous_id) if previous_id else None
     scan = _files({"files": [data["scan"]]})[0] if data.get("scan") else None
     return service.CertificateIn(
@@ -314,13 +316,7 @@ def raise_finding(project_id: int) -> Any:
         db,
         current_user,
         project,
-        department=_id(data, "department_id") or 0,
-        clause=fields.text(data, "clause"),
-        grade=fields.text(data, "grade") or "major",
-        description=fields.text(data, "description"),
-        evidence=fields.text(data, "evidence"),
-        process_number=fields.text(data, "process") or None,
-        raised_on=fields.day(data, "raised_on"),
+        **_finding_in(data),
     )
     db.commit()
     return jsonify(nc_ref(nc)), 201
@@ -384,20 +380,14 @@ def raise_audit_finding(certificate_id: int) -> Any:
     db = get_session()
     certificate = service.get_certificate(db, certificate_id)
     data = json_body()
-    audit_id = _id(data, "audit_id")
+    audit_id = fields.record_id(data, "audit_id")
     if audit_id is None:
         raise Invalid(_l("Name the audit (audit_id) the body found it at."), code="audit_required")
     nc = findings.raise_audit_finding(
         db,
         current_user,
         service.get_certificate_audit(db, certificate, audit_id),
-        department=_id(data, "department_id") or 0,
-        clause=fields.text(data, "clause"),
-        grade=fields.text(data, "grade") or "major",
-        description=fields.text(data, "description"),
-        evidence=fields.text(data, "evidence"),
-        process_number=fields.text(data, "process") or None,
-        raised_on=fields.day(data, "raised_on"),
+        **_finding_in(data),
     )
     db.commit()
     return jsonify(nc_ref(nc)), 201
@@ -485,6 +475,15 @@ _CERT_ID = {
     "in": "path",
     "required": True,
     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+}
+_FINDING_PROPERTIES = {
+    "department_id": {"type": "integer", "minimum": 1},
+    "clause": STRING,
+    "grade": {"enum": ["major", "minor"]},
+    "process": STRING,
+    "description": STRING,
+    "evidence": STRING,
+    "raised_on": DATE,
 }
 _FILE = {
     "type": "object",
@@ -591,15 +590,7 @@ OPENAPI_PATHS = {
                 body={
                     "type": "object",
                     "required": ["department_id", "clause", "description", "evidence"],
-                    "properties": {
-                        "department_id": {"type": "integer", "minimum": 1},
-                        "clause": STRING,
-                        "grade": {"enum": ["major", "minor"]},
-                        "process": STRING,
-                        "description": STRING,
-                        "evidence": STRING,
-                        "raised_on": DATE,
-                    },
+                    "properties": _FINDING_PROPERTIES,
                 },
             )
         ),
@@ -661,13 +652,7 @@ OPENAPI_PATHS = {
                     "required": ["audit_id", "department_id", "clause", "description", "evidence"],
                     "properties": {
                         "audit_id": {"type": "integer", "minimum": 1},
-                        "department_id": {"type": "integer", "minimum": 1},
-                        "clause": STRING,
-                        "grade": {"enum": ["major", "minor"]},
-                        "process": STRING,
-                        "description": STRING,
-                        "evidence": STRING,
-                        "raised_on": DATE,
+                        **_FINDING_PROPERTIES,
                     },
                 },
             )

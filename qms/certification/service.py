@@ -742,6 +742,16 @@ def _store_scan(
     return ext.document.id
 
 
+def optional_consultant(session: Session, consultant_id: int | None) -> Consultant | None:
+    """The registered consultant of that id, or None when none is named."""
+    if not consultant_id:
+        return None
+    consultant = session.get(Consultant, consultant_id)
+    if consultant is None:
+        raise Invalid(_l("Choose a registered consultant."))
+    return consultant
+
+
 def get_certificate(session: Session, certificate_id: int) -> Certificate:
     certificate = session.get(Certificate, certificate_id)
     if certificate is None:

@@ -27,7 +27,7 @@ from qms.api.openapi import (
 )
 from qms.auth.models import Department, User
 from qms.auth.permissions import Permission
-from qms.certification.models import Consultant
+from qms.certification import service as certification
 from qms.db import get_session
 from qms.errors import Invalid
 from qms.pagination import paginate
@@ -37,15 +37,6 @@ from qms.writing.models import PlanItem, WritingPlan
 from qms.writing.rules import Decision, FindingCategory, ItemKind, PlanAction
 
 bp = Blueprint("writing_api", __name__)
-
-
-def _id(data: dict[str, Any], name: str) -> int | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise Invalid(_l("%(name)s must be a whole number.", name=name))
-    return value
 
 
 def _day(value: Any) -> str | None:
@@ -224,10 +215,7 @@ def _items(db: Any, data: dict[str, Any]) -> list[service.ItemIn]:
 def create_plan() -> Any:
     data = json_body()
     db = get_session()
-    consultant_id = _id(data, "consultant_id")
-    consultant = db.get(Consultant, consultant_id) if consultant_id else None
-    if consultant_id and consultant is None:
-        raise Invalid(_l("Choose a registered consultant."))
+    consultant = certification.optional_consultant(db, fields.record_id(data, "consultant_id"))
     plan = service.create_plan(
         db,
         current_user,
