@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 
 from qms.errors import Invalid
 from qms.web import MAX_ID
+
+E = TypeVar("E", bound=enum.Enum)
 
 
 def text(data: dict[str, Any], name: str, default: str = "") -> str:
@@ -37,6 +40,20 @@ def whole(data: dict[str, Any], name: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
         raise Invalid(_l("%(name)s must be a whole number.", name=name))
     return value
+
+
+def choice(data: dict[str, Any], name: str, choices: type[E], default: str = "") -> E:
+    """One of an enum's values; missing, null or empty is the default."""
+    value = data.get(name) or default
+    if not isinstance(value, str) or value not in {str(c.value) for c in choices}:
+        raise Invalid(
+            _l(
+                "%(name)s must be one of: %(choices)s.",
+                name=name,
+                choices=", ".join(str(c.value) for c in choices),
+            )
+        )
+    return choices(value)
 
 
 def record_id(data: dict[str, Any], name: str) -> int | None:

@@ -241,15 +241,7 @@ def _certificate_in(db: Any, data: Any) -> service.CertificateIn | None:
         return None
     if not isinstance(data, dict):
         raise Invalid(_l("certificate must be an object."))
-    kind = fields.text(data, "kind") or "initial"
-    if kind not in {str(k) for k in CertificateKind}:
-        raise Invalid(
-            _l(
-                "%(name)s must be one of: %(choices)s.",
-                name="kind",
-                choices=", ".join(str(k) for k in CertificateKind),
-            )
-        )
+    kind = fields.choice(data, "kind", CertificateKind, "initial")
     previous_id = fields.record_id(data, "previous_id")
     previous = service.get_certificate(db, previous_id) if previous_id else None
     scan = _files({"files": [data["scan"]]})[0] if data.get("scan") else None
@@ -261,7 +253,7 @@ def _certificate_in(db: Any, data: Any) -> service.CertificateIn | None:
         decision_date=fields.day(data, "decision_date"),
         grant_date=fields.day(data, "grant_date"),
         expiry_date=fields.day(data, "expiry_date"),
-        kind=CertificateKind(kind),
+        kind=kind,
         previous=previous,
         scan=scan,
     )
@@ -273,15 +265,7 @@ def transition(project_id: int) -> Any:
     db = get_session()
     project = service.get_project(db, project_id)
     data = json_body()
-    action = fields.text(data, "action")
-    if action not in {str(a) for a in ProjectAction}:
-        raise Invalid(
-            _l(
-                "%(name)s must be one of: %(choices)s.",
-                name="action",
-                choices=", ".join(str(a) for a in ProjectAction),
-            )
-        )
+    action = fields.choice(data, "action", ProjectAction)
     service.take_step(
         db,
         current_user,

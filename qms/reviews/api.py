@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from qms.api import json_body, page_args, paged
+from qms.api import fields, json_body, page_args, paged
 from qms.api.idempotency import idempotent, idempotent_operation
 from qms.api.openapi import (
     BOOLEAN,
@@ -83,11 +83,7 @@ def _list(data: dict[str, Any], name: str) -> list[Any]:
 
 
 def _enum(data: dict[str, Any], name: str, choices: type[Any], default: str) -> Any:
-    value = data.get(name) or default
-    if not isinstance(value, str) or value not in {str(c) for c in choices}:
-        raise Invalid(_l("%(name)s must be one of: %(choices)s.", name=name,
-                         choices=", ".join(str(c) for c in choices)))
-    return choices(value)
+    return fields.choice(data, name, choices, default)
 
 
 def _date(value: Any) -> date | None:

@@ -183,15 +183,7 @@ def _items(db: Any, data: dict[str, Any]) -> list[service.ItemIn]:
                 raise Invalid(_l("There is no user %(name)s.", name=username), code="writer")
         revises = fields.text(raw, "revises")
         document = service.documents.get_document(db, revises) if revises else None
-        kind = fields.text(raw, "kind")
-        if kind not in {str(k) for k in ItemKind}:
-            raise Invalid(
-                _l(
-                    "%(name)s must be one of: %(choices)s.",
-                    name="kind",
-                    choices=", ".join(str(k) for k in ItemKind),
-                )
-            )
+        kind = fields.choice(raw, "kind", ItemKind)
         out.append(
             service.ItemIn(
                 kind=kind,
@@ -243,15 +235,7 @@ def transition(plan_id: int) -> Any:
     db = get_session()
     plan = _plan(plan_id)
     data = json_body()
-    action = fields.text(data, "action")
-    if action not in {str(a) for a in PlanAction}:
-        raise Invalid(
-            _l(
-                "%(name)s must be one of: %(choices)s.",
-                name="action",
-                choices=", ".join(str(a) for a in PlanAction),
-            )
-        )
+    action = fields.choice(data, "action", PlanAction)
     service.take_step(
         db,
         current_user,
